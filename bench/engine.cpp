@@ -1,0 +1,1 @@
+// The bench engine: filled in by the bench work.

@@ -1,0 +1,106 @@
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <utility>
+
+#include "ipckit/deadline.hpp"
+
+// ipckit::Fd: a move-only owner of one file descriptor (pipe end, FIFO, socket, pidfd...).
+// It closes the descriptor exactly once, and its I/O calls retry EINTR, wait with poll(2)
+// when the descriptor is non-blocking and a deadline allows, and never raise SIGPIPE:
+//
+//   ipckit::Pipe p = ipckit::Pipe::create();
+//   p.write_end.write_all(std::as_bytes(std::span{"hello", 5}));
+//   std::array<std::byte, 5> buf;
+//   auto r = p.read_end.read_exact(buf);          // r.status == IoStatus::ok, r.bytes == 5
+//
+// Descriptors that ipckit opens are close-on-exec; only the child process runners hand
+// descriptors to another program, and they do it explicitly.
+
+namespace ipckit {
+
+/// The outcome of one I/O call that did not fail with an error.
+enum class IoStatus : unsigned char {
+  ok,             ///< all that was asked (read_exact, write_all) or at least one byte (_some)
+  end_of_stream,  ///< read: every writer has closed and nothing is left
+  would_block,    ///< nothing could be done now (non-blocking descriptor, Deadline::now())
+  timed_out,      ///< the deadline passed before the call could finish
+  peer_closed,    ///< write: every reader has closed (EPIPE, without SIGPIPE)
+};
+
+/// "ok", "end of stream", ...
+[[nodiscard]] const char* to_string(IoStatus status) noexcept;
+
+/// How many bytes moved, and why the call stopped. On anything but `ok`, `bytes` says how
+/// far a read_exact or write_all got before it stopped.
+struct [[nodiscard]] IoResult {
+  std::size_t bytes = 0;
+  IoStatus status = IoStatus::ok;
+  [[nodiscard]] bool ok() const noexcept { return status == IoStatus::ok; }
+};
+
+class Fd {
+ public:
+  Fd() noexcept = default;
+  /// Takes ownership of `fd` (which may be -1 for "none").
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+
+  /// The descriptor, still owned by this Fd (-1 when empty).
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
+  explicit operator bool() const noexcept { return valid(); }
+  /// Gives up ownership without closing.
+  [[nodiscard]] int release() noexcept { return std::exchange(fd_, -1); }
+  /// Closes the descriptor held (once; close(2) is never retried) and takes `fd` instead.
+  /// Keeps errno. Async-signal-safe.
+  void reset(int fd = -1) noexcept;
+
+  /// A new descriptor for the same open file, close-on-exec (F_DUPFD_CLOEXEC).
+  /// Throws Error.
+  [[nodiscard]] Fd duplicate() const;
+
+  /// Switches O_NONBLOCK on or off. Throws Error.
+  void set_nonblocking(bool on) const;
+  [[nodiscard]] bool nonblocking() const;
+  /// Switches FD_CLOEXEC on or off (it is on for every descriptor ipckit opens). Throws Error.
+  void set_cloexec(bool on) const;
+  [[nodiscard]] bool cloexec() const;
+
+  /// Reads what is there, at least one byte, at most buf.size(). Waits for data until
+  /// `deadline` (on a blocking descriptor with Deadline::never(), in read(2) itself).
+  /// Returns end_of_stream when every writer has closed, would_block or timed_out when
+  /// nothing came in time. Throws Error on any other failure.
+  IoResult read_some(std::span<std::byte> buf, Deadline deadline = Deadline::never()) const;
+
+  /// Reads exactly buf.size() bytes. end_of_stream means the stream ended before the first
+  /// byte; a stream that ends part-way is a short read and throws Error saying how many of
+  /// how many bytes came. timed_out and would_block report in `bytes` how many arrived.
+  IoResult read_exact(std::span<std::byte> buf, Deadline deadline = Deadline::never()) const;
+
+  /// Writes what fits now, at least one byte unless it returns would_block, timed_out or
+  /// peer_closed. Never raises SIGPIPE, whatever the process's SIGPIPE disposition.
+  IoResult write_some(std::span<const std::byte> buf, Deadline deadline = Deadline::never()) const;
+
+  /// Writes all of buf, waiting for room until `deadline`. On peer_closed, timed_out or
+  /// would_block, `bytes` says how much was written. Never raises SIGPIPE.
+  IoResult write_all(std::span<const std::byte> buf, Deadline deadline = Deadline::never()) const;
+
+  /// Waits until the descriptor is readable (or hung up). false when the deadline passed.
+  [[nodiscard]] bool wait_readable(Deadline deadline) const;
+  /// Waits until the descriptor is writable (or its reader is gone). false on timeout.
+  [[nodiscard]] bool wait_writable(Deadline deadline) const;
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace ipckit

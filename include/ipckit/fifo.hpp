@@ -1,0 +1,71 @@
+#pragma once
+
+#include <filesystem>
+#include <sys/types.h>
+
+#include "ipckit/deadline.hpp"
+#include "ipckit/fd.hpp"
+
+// Named pipes (FIFOs, mkfifo(3)): a pipe with a name in the file system, so unrelated
+// processes can meet by its path. The name is only a meeting point: the data stays in the
+// kernel and the file's size stays 0. Opening blocks until the other side opens too; ipckit
+// offers that blocking form, a non-blocking one and one with a deadline.
+//
+//   ipckit::create_fifo({.path = "/run/app/in"});             // mode 0600, must not exist
+//   ipckit::Fd r = ipckit::open_fifo_reader("/run/app/in");   // waits for a writer
+//   // elsewhere: auto w = ipckit::open_fifo_writer("/run/app/in", Deadline::after(1s));
+//   ipckit::remove_fifo("/run/app/in");
+//
+// Every open uses O_NOFOLLOW and checks the file type: a path that is a symlink, a regular
+// file or anything but a FIFO is refused with an Error, never followed or truncated.
+
+namespace ipckit {
+
+struct FifoOptions {
+  std::filesystem::path path{};
+  /// Permission bits (the umask still applies). Owner-only by default.
+  mode_t mode = 0600;
+  /// Fail with EEXIST when the path exists. When false, an existing FIFO is accepted (its
+  /// mode is left alone) but any other kind of file is still refused.
+  bool exclusive = true;
+};
+
+/// Creates the FIFO with mkfifo(3). Throws Error: EEXIST (exclusive), "not a FIFO" when the
+/// path is taken by something else (including a symlink, which is not followed), ENOENT
+/// when the folder does not exist, EACCES.
+void create_fifo(const FifoOptions& options);
+
+/// True when `path` itself (not a symlink's target) is a FIFO.
+[[nodiscard]] bool is_fifo(const std::filesystem::path& path);
+
+/// Removes the FIFO's name. Data in flight stays with the processes that have it open.
+/// Refuses a path that is not a FIFO. Returns false when there was nothing to remove.
+bool remove_fifo(const std::filesystem::path& path);
+
+/// How an open waits for the other side.
+enum class FifoWait : unsigned char {
+  block,        ///< wait as long as it takes (open(2) without O_NONBLOCK)
+  nonblocking,  ///< do not wait (O_NONBLOCK); the descriptor stays non-blocking
+};
+
+/// Opens the read end. FifoWait::block waits until a writer opens; nonblocking returns at
+/// once (reads then see would_block until a writer writes). The returned descriptor is
+/// blocking unless nonblocking was asked.
+[[nodiscard]] Fd open_fifo_reader(const std::filesystem::path& path,
+                                  FifoWait wait = FifoWait::block);
+
+/// Opens the read end and waits until a writer has opened the FIFO and written or closed,
+/// or the deadline passes (then throws Error with ETIMEDOUT naming the path). The
+/// returned descriptor is blocking.
+[[nodiscard]] Fd open_fifo_reader(const std::filesystem::path& path, Deadline deadline);
+
+/// Opens the write end. FifoWait::block waits until a reader opens; nonblocking fails at
+/// once with ENXIO (an Error that says no reader has it open) when there is none.
+[[nodiscard]] Fd open_fifo_writer(const std::filesystem::path& path,
+                                  FifoWait wait = FifoWait::block);
+
+/// Opens the write end, waiting until a reader opens or the deadline passes (then throws
+/// Error with ETIMEDOUT naming the path). The returned descriptor is blocking.
+[[nodiscard]] Fd open_fifo_writer(const std::filesystem::path& path, Deadline deadline);
+
+}  // namespace ipckit

@@ -1,0 +1,216 @@
+#include "ipckit/fd.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <string>
+#include <unistd.h>
+
+#include "fd_util.hpp"
+#include "sys.hpp"
+
+namespace ipckit {
+namespace {
+
+// Blocks SIGPIPE in this thread for the duration of one write, so a write to a pipe whose
+// readers are gone fails with EPIPE instead of killing the process, whatever its SIGPIPE
+// disposition. The SIGPIPE that such a write generates is directed at this thread; it is
+// taken off the pending set before the old mask comes back, so it is never delivered.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() noexcept {
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old_mask_);
+    was_blocked_ = sigismember(&old_mask_, SIGPIPE) == 1;
+    if (was_blocked_) {
+      // A SIGPIPE the caller left pending must survive us: only consume when there was none.
+      sigset_t pending;
+      sigpending(&pending);
+      was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    }
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+  ~SigpipeGuard() {
+    if (!was_blocked_) pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+  }
+
+  // After EPIPE: removes the SIGPIPE our write raised (keeps errno).
+  void consume_raised() const noexcept {
+    if (was_pending_) return;
+    int saved = errno;
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    timespec zero{};
+    while (sigtimedwait(&pipe_only, nullptr, &zero) == -1 && errno == EINTR) {
+    }
+    errno = saved;
+  }
+
+ private:
+  sigset_t old_mask_{};
+  bool was_blocked_ = false;
+  bool was_pending_ = false;
+};
+
+IoStatus expired_status(Deadline deadline) noexcept {
+  return deadline.when() == Deadline::now().when() ? IoStatus::would_block : IoStatus::timed_out;
+}
+
+bool wait_for(int fd, short events, Deadline deadline) {
+  for (;;) {
+    pollfd p{fd, events, 0};
+    int rc = ::poll(&p, 1, deadline.poll_timeout_ms());
+    if (rc > 0) {
+      if ((p.revents & POLLNVAL) != 0) sys::fail("poll", detail::describe_fd(fd), EBADF);
+      return true;
+    }
+    if (rc == 0) {
+      if (deadline.expired()) return false;
+      continue;  // poll rounds to milliseconds; the deadline decides
+    }
+    if (errno != EINTR) sys::fail("poll", detail::describe_fd(fd), errno);
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+std::string describe_fd(int fd) {
+  std::string link = "/proc/self/fd/" + std::to_string(fd);
+  char target[512];
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  if (n <= 0) return "fd " + std::to_string(fd);
+  return "fd " + std::to_string(fd) + " " + std::string(target, static_cast<std::size_t>(n));
+}
+
+}  // namespace detail
+
+const char* to_string(IoStatus status) noexcept {
+  switch (status) {
+    case IoStatus::ok: return "ok";
+    case IoStatus::end_of_stream: return "end of stream";
+    case IoStatus::would_block: return "would block";
+    case IoStatus::timed_out: return "timed out";
+    case IoStatus::peer_closed: return "peer closed";
+  }
+  return "unknown";
+}
+
+void Fd::reset(int fd) noexcept {
+  if (fd_ >= 0 && fd_ != fd) {
+    int saved = errno;
+    ::close(fd_);  // never retried: on Linux the descriptor is gone even when close fails
+    errno = saved;
+  }
+  fd_ = fd;
+}
+
+Fd Fd::duplicate() const {
+  return Fd{sys::check(::fcntl(fd_, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)",
+                       detail::describe_fd(fd_))};
+}
+
+void Fd::set_nonblocking(bool on) const {
+  int flags = sys::check(::fcntl(fd_, F_GETFL), "fcntl(F_GETFL)", detail::describe_fd(fd_));
+  int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  if (wanted != flags)
+    sys::check(::fcntl(fd_, F_SETFL, wanted), "fcntl(F_SETFL)", detail::describe_fd(fd_));
+}
+
+bool Fd::nonblocking() const {
+  int flags = sys::check(::fcntl(fd_, F_GETFL), "fcntl(F_GETFL)", detail::describe_fd(fd_));
+  return (flags & O_NONBLOCK) != 0;
+}
+
+void Fd::set_cloexec(bool on) const {
+  sys::check(::fcntl(fd_, F_SETFD, on ? FD_CLOEXEC : 0), "fcntl(F_SETFD)",
+             detail::describe_fd(fd_));
+}
+
+bool Fd::cloexec() const {
+  int flags = sys::check(::fcntl(fd_, F_GETFD), "fcntl(F_GETFD)", detail::describe_fd(fd_));
+  return (flags & FD_CLOEXEC) != 0;
+}
+
+bool Fd::wait_readable(Deadline deadline) const { return wait_for(fd_, POLLIN, deadline); }
+bool Fd::wait_writable(Deadline deadline) const { return wait_for(fd_, POLLOUT, deadline); }
+
+IoResult Fd::read_some(std::span<std::byte> buf, Deadline deadline) const {
+  if (buf.empty()) return {};
+  for (;;) {
+    // With a deadline, wait in poll(2) first so a blocking descriptor cannot outlast it.
+    if (!deadline.is_never() && !wait_readable(deadline)) return {0, expired_status(deadline)};
+    ssize_t n = ::read(fd_, buf.data(), buf.size());
+    if (n > 0) return {static_cast<std::size_t>(n), IoStatus::ok};
+    if (n == 0) return {0, IoStatus::end_of_stream};
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      if (deadline.is_never()) {
+        (void)wait_readable(deadline);
+      } else if (deadline.expired()) {
+        return {0, expired_status(deadline)};
+      }
+      continue;
+    }
+    sys::fail("read", detail::describe_fd(fd_), errno);
+  }
+}
+
+IoResult Fd::read_exact(std::span<std::byte> buf, Deadline deadline) const {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    IoResult r = read_some(buf.subspan(done), deadline);
+    if (r.status == IoStatus::end_of_stream && done > 0) {
+      sys::fail("read", detail::describe_fd(fd_), 0,
+                "short read: the stream ended after " + std::to_string(done) + " of " +
+                    std::to_string(buf.size()) + " bytes (the writer closed mid-message)");
+    }
+    if (r.status != IoStatus::ok) return {done, r.status};
+    done += r.bytes;
+  }
+  return {done, IoStatus::ok};
+}
+
+IoResult Fd::write_some(std::span<const std::byte> buf, Deadline deadline) const {
+  if (buf.empty()) return {};
+  for (;;) {
+    if (!deadline.is_never() && !wait_writable(deadline)) return {0, expired_status(deadline)};
+    ssize_t n = 0;
+    {
+      SigpipeGuard guard;
+      n = ::write(fd_, buf.data(), buf.size());
+      if (n == -1 && errno == EPIPE) guard.consume_raised();
+    }
+    if (n >= 0) return {static_cast<std::size_t>(n), IoStatus::ok};
+    if (errno == EINTR) continue;
+    if (errno == EPIPE) return {0, IoStatus::peer_closed};
+    if (errno == EAGAIN) {
+      if (deadline.is_never()) {
+        (void)wait_writable(deadline);
+      } else if (deadline.expired()) {
+        return {0, expired_status(deadline)};
+      }
+      continue;
+    }
+    sys::fail("write", detail::describe_fd(fd_), errno);
+  }
+}
+
+IoResult Fd::write_all(std::span<const std::byte> buf, Deadline deadline) const {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    IoResult r = write_some(buf.subspan(done), deadline);
+    if (r.status != IoStatus::ok) return {done, r.status};
+    done += r.bytes;
+  }
+  return {done, IoStatus::ok};
+}
+
+}  // namespace ipckit

@@ -1,0 +1,83 @@
+#include "ipckit/pipe.hpp"
+
+#include <cerrno>
+#include <climits>
+#include <fcntl.h>
+#include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fd_util.hpp"
+#include "sys.hpp"
+
+namespace ipckit {
+
+static_assert(kPipeAtomicWrite == PIPE_BUF, "PIPE_BUF differs from what ipckit documents");
+
+namespace {
+
+constexpr const char* kPipeMaxSizePath = "/proc/sys/fs/pipe-max-size";
+
+std::string descriptor_limit_hint(int err) {
+  if (err == EMFILE) {
+    rlimit rl{};
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+    return "this process has reached its descriptor limit (RLIMIT_NOFILE " +
+           std::to_string(rl.rlim_cur) + "); close descriptors or raise it with `ulimit -n`";
+  }
+  if (err == ENFILE) return "the system-wide file limit is reached (/proc/sys/fs/file-max)";
+  return {};
+}
+
+}  // namespace
+
+Pipe Pipe::create(PipeOptions options) {
+  int fds[2];
+  int flags = O_CLOEXEC | (options.nonblocking ? O_NONBLOCK : 0);
+  if (::pipe2(fds, flags) == -1) {
+    int err = errno;
+    sys::fail("pipe2", "pipe", err, descriptor_limit_hint(err));
+  }
+  return Pipe{Fd{fds[0]}, Fd{fds[1]}};
+}
+
+std::size_t pipe_capacity(const Fd& end) {
+  int rc = ::fcntl(end.get(), F_GETPIPE_SZ);
+  if (rc == -1) {
+    int err = errno;
+    sys::fail("fcntl(F_GETPIPE_SZ)", detail::describe_fd(end.get()), err,
+              err == EBADF ? "the descriptor is not open" : "the descriptor is not a pipe or FIFO");
+  }
+  return static_cast<std::size_t>(rc);
+}
+
+std::size_t pipe_max_size() { return sys::read_ull_file(kPipeMaxSizePath); }
+
+std::size_t set_pipe_capacity(const Fd& end, std::size_t bytes) {
+  const std::string object = detail::describe_fd(end.get());
+  std::size_t limit = pipe_max_size();
+  if (bytes > limit) {
+    sys::fail("fcntl(F_SETPIPE_SZ)", object, EINVAL,
+              "asked " + std::to_string(bytes) + " bytes, more than " + kPipeMaxSizePath + " (" +
+                  std::to_string(limit) + "); ask at most that, or raise it with `sysctl " +
+                  "fs.pipe-max-size=N` (root)");
+  }
+  if (bytes > static_cast<std::size_t>(INT_MAX)) bytes = INT_MAX;  // unreachable past the limit
+  int rc = ::fcntl(end.get(), F_SETPIPE_SZ, static_cast<int>(bytes));
+  if (rc == -1) {
+    int err = errno;
+    std::string hint;
+    if (err == EBUSY)
+      hint = "the pipe holds more than " + std::to_string(bytes) +
+             " bytes; read them first or ask for more";
+    else if (err == EPERM)
+      hint = "this user has used up its pipe pages (/proc/sys/fs/pipe-user-pages-soft and "
+             "pipe-user-pages-hard); close other pipes or raise those limits";
+    else if (err == EBADF)
+      hint = "the descriptor is not a pipe or FIFO";
+    sys::fail("fcntl(F_SETPIPE_SZ)", object, err, hint);
+  }
+  return static_cast<std::size_t>(rc);
+}
+
+}  // namespace ipckit

@@ -1,0 +1,58 @@
+#pragma once
+
+// Private syscall checkers: the one place where a syscall's result becomes an ipckit::Error.
+// Three conventions, three checkers: "-1 and errno", "returns the errno" (pthread, posix_spawn),
+// and MAP_FAILED. The caller names the object; a hint function may look at errno.
+
+#include <cerrno>
+#include <string>
+#include <string_view>
+#include <sys/mman.h>
+#include <utility>
+
+#include "ipckit/error.hpp"
+
+namespace ipckit::sys {
+
+/// Throws Error{syscall, object, errnum, hint}.
+[[noreturn]] void fail(std::string_view syscall, std::string_view object, int errnum,
+                       std::string hint = {});
+
+/// For calls that return -1 and set errno: returns rc, or throws naming syscall and object.
+template <class T>
+T check(T rc, std::string_view syscall, std::string_view object, std::string hint = {}) {
+  if (rc == static_cast<T>(-1)) fail(syscall, object, errno, std::move(hint));
+  return rc;
+}
+
+/// For calls that return 0 or an errno value (pthread_*, posix_spawn).
+inline void check_errno(int rc, std::string_view syscall, std::string_view object,
+                        std::string hint = {}) {
+  if (rc != 0) fail(syscall, object, rc, std::move(hint));
+}
+
+/// For mmap: MAP_FAILED becomes an Error, never a pointer that leaks out.
+inline void* check_map(void* p, std::string_view object, std::string hint = {}) {
+  if (p == MAP_FAILED) fail("mmap", object, errno, std::move(hint));
+  return p;
+}
+
+/// Calls f() again while it fails with EINTR. Only for calls that are safe to repeat
+/// (read, write, open, waitpid...), never close.
+template <class F>
+auto retry_eintr(F&& f) {
+  for (;;) {
+    auto rc = f();
+    if (rc != -1 || errno != EINTR) return rc;
+  }
+}
+
+/// Reads a whole small file such as /proc/sys/fs/pipe-max-size. Throws Error.
+std::string read_text_file(const std::string& path);
+/// Reads a file holding one unsigned integer (trailing whitespace allowed). Throws Error.
+unsigned long long read_ull_file(const std::string& path);
+
+/// Quotes an object name for messages: "/tmp/x".
+std::string quoted(std::string_view object);
+
+}  // namespace ipckit::sys

@@ -1,0 +1,122 @@
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace ipckit::test {
+
+std::string unique_name(std::string_view prefix) {
+  static std::atomic<unsigned> counter{0};
+  return std::string(prefix) + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+}
+
+TempDir::TempDir() : path_(std::filesystem::path("/tmp") / unique_name()) {
+  std::filesystem::create_directory(path_);
+  std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+Forked::Forked(std::function<int()> body) {
+  std::fflush(nullptr);
+  pid_ = ::fork();
+  if (pid_ == -1) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    int code = 0;
+    try {
+      code = body();
+      if (::testing::Test::HasFailure()) code = 101;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "child: %s\n", e.what());
+      code = 102;
+    } catch (...) {
+      code = 103;
+    }
+    std::fflush(nullptr);
+    ::_exit(code);
+  }
+}
+
+Forked::~Forked() {
+  if (pid_ > 0 && !reaped_) {
+    ::kill(pid_, SIGKILL);
+    int st = 0;
+    while (::waitpid(pid_, &st, 0) == -1 && errno == EINTR) {
+    }
+  }
+}
+
+ExitStatus Forked::wait(std::chrono::seconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  int st = 0;
+  for (;;) {
+    pid_t rc = ::waitpid(pid_, &st, WNOHANG);
+    if (rc == pid_) break;
+    if (rc == -1 && errno != EINTR) throw std::runtime_error("waitpid failed");
+    if (std::chrono::steady_clock::now() > until) {
+      ADD_FAILURE() << "child " << pid_ << " did not end within " << timeout.count() << " s; killed";
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &st, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  reaped_ = true;
+  return ExitStatus::from_wait_status(st);
+}
+
+pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
+
+bool wait_until_blocked_in(pid_t tid, long nr, std::chrono::seconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  const std::string stat_path = "/proc/" + std::to_string(tid) + "/stat";
+  const std::string syscall_path = "/proc/" + std::to_string(tid) + "/syscall";
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream stat(stat_path);
+    std::string line;
+    std::getline(stat, line);
+    auto close_paren = line.rfind(')');
+    char state = close_paren != std::string::npos && close_paren + 2 < line.size() ? line[close_paren + 2] : '?';
+    std::ifstream sc(syscall_path);
+    long current = -2;
+    sc >> current;
+    if (state == 'S' && current == nr) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return false;
+}
+
+std::string shell_output(const std::string& command) {
+  auto child = Child::spawn({.argv = {"sh", "-c", command}, .out = Stdio::pipe()});
+  std::string out = read_all(child.stdout_pipe());
+  (void)child.wait();
+  return out;
+}
+
+std::string cli_path() { return IPCKIT_CLI_PATH; }
+
+CliRun run_cli(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{cli_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto child = Child::spawn({.argv = argv, .in = Stdio::null(), .out = Stdio::pipe(), .err = Stdio::pipe()});
+  // Read stderr on a thread so neither pipe can fill up and stall the child.
+  std::string err;
+  std::thread err_reader([&] { err = read_all(child.stderr_pipe()); });
+  std::string out = read_all(child.stdout_pipe());
+  err_reader.join();
+  return CliRun{child.wait(), std::move(out), std::move(err)};
+}
+
+}  // namespace ipckit::test

@@ -1,0 +1,13 @@
+#pragma once
+
+// Each subcommand of `ipckit` registers itself on the app. A command stores its exit code in
+// `exit_code`; it reports failures by throwing ipckit::Error, which main prints.
+
+#include <CLI/CLI.hpp>
+
+namespace ipckit::cli {
+
+void add_limits_command(CLI::App& app, int& exit_code);
+void add_bench_command(CLI::App& app, int& exit_code);
+
+}  // namespace ipckit::cli
