@@ -29,15 +29,31 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+namespace {
+
+// Failed assertions recorded so far in the current test (so a child counts only its own).
+int failed_parts() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  if (info == nullptr) return 0;
+  const auto* result = info->result();
+  int failed = 0;
+  for (int i = 0; i < result->total_part_count(); ++i)
+    if (result->GetTestPartResult(i).failed()) ++failed;
+  return failed;
+}
+
+}  // namespace
+
 Forked::Forked(std::function<int()> body) {
   std::fflush(nullptr);
+  const int failed_before = failed_parts();
   pid_ = ::fork();
   if (pid_ == -1) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
     int code = 0;
     try {
       code = body();
-      if (::testing::Test::HasFailure()) code = 101;
+      if (failed_parts() > failed_before) code = 101;
     } catch (const std::exception& e) {
       std::fprintf(stderr, "child: %s\n", e.what());
       code = 102;

@@ -10,10 +10,17 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
+#include "ipckit/fd.hpp"
 #include "ipckit/process.hpp"
+
+namespace ipckit {
+/// gtest prints IoStatus by name.
+inline void PrintTo(IoStatus status, std::ostream* os) { *os << to_string(status); }
+}  // namespace ipckit
 
 namespace ipckit::test {
 
