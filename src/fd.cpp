@@ -2,7 +2,10 @@
 
 #include <cerrno>
 #include <csignal>
+#include <algorithm>
+#include <climits>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string>
@@ -78,6 +81,33 @@ bool wait_for(int fd, short events, Deadline deadline) {
   }
 }
 
+// One read that does not sleep, even on a blocking descriptor (preadv2 with RWF_NOWAIT, which
+// pipes, FIFOs and sockets support). Where the kernel or file lacks RWF_NOWAIT, it waits in
+// poll(2) first and then reads: exact unless another reader takes the data in between.
+ssize_t read_nowait(int fd, std::span<std::byte> buf, Deadline deadline) {
+  iovec v{buf.data(), buf.size()};
+  ssize_t n = ::preadv2(fd, &v, 1, -1, RWF_NOWAIT);
+  if (n != -1 || (errno != EOPNOTSUPP && errno != EINVAL)) return n;
+  if (!wait_for(fd, POLLIN, deadline)) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return ::read(fd, buf.data(), buf.size());
+}
+
+// The write counterpart. Without RWF_NOWAIT it writes at most PIPE_BUF bytes after poll(2)
+// says there is room, which a pipe then takes without sleeping.
+ssize_t write_nowait(int fd, std::span<const std::byte> buf, Deadline deadline) {
+  iovec v{const_cast<std::byte*>(buf.data()), buf.size()};  // NOLINT: iovec is not const-correct
+  ssize_t n = ::pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
+  if (n != -1 || (errno != EOPNOTSUPP && errno != EINVAL)) return n;
+  if (!wait_for(fd, POLLOUT, deadline)) {
+    errno = EAGAIN;
+    return -1;
+  }
+  return ::write(fd, buf.data(), std::min<std::size_t>(buf.size(), PIPE_BUF));
+}
+
 }  // namespace
 
 namespace detail {
@@ -145,18 +175,16 @@ bool Fd::wait_writable(Deadline deadline) const { return wait_for(fd_, POLLOUT, 
 IoResult Fd::read_some(std::span<std::byte> buf, Deadline deadline) const {
   if (buf.empty()) return {};
   for (;;) {
-    // With a deadline, wait in poll(2) first so a blocking descriptor cannot outlast it.
-    if (!deadline.is_never() && !wait_readable(deadline)) return {0, expired_status(deadline)};
-    ssize_t n = ::read(fd_, buf.data(), buf.size());
+    // With a deadline, never sleep inside read(2): RWF_NOWAIT makes even a blocking
+    // descriptor answer EAGAIN, and poll(2) does the waiting.
+    ssize_t n = deadline.is_never() ? ::read(fd_, buf.data(), buf.size())
+                                    : read_nowait(fd_, buf, deadline);
     if (n > 0) return {static_cast<std::size_t>(n), IoStatus::ok};
     if (n == 0) return {0, IoStatus::end_of_stream};
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      if (deadline.is_never()) {
-        (void)wait_readable(deadline);
-      } else if (deadline.expired()) {
-        return {0, expired_status(deadline)};
-      }
+      if (!deadline.is_never() && deadline.expired()) return {0, expired_status(deadline)};
+      if (!wait_readable(deadline)) return {0, expired_status(deadline)};
       continue;
     }
     sys::fail("read", detail::describe_fd(fd_), errno);
@@ -181,22 +209,19 @@ IoResult Fd::read_exact(std::span<std::byte> buf, Deadline deadline) const {
 IoResult Fd::write_some(std::span<const std::byte> buf, Deadline deadline) const {
   if (buf.empty()) return {};
   for (;;) {
-    if (!deadline.is_never() && !wait_writable(deadline)) return {0, expired_status(deadline)};
     ssize_t n = 0;
     {
       SigpipeGuard guard;
-      n = ::write(fd_, buf.data(), buf.size());
+      n = deadline.is_never() ? ::write(fd_, buf.data(), buf.size())
+                              : write_nowait(fd_, buf, deadline);
       if (n == -1 && errno == EPIPE) guard.consume_raised();
     }
     if (n >= 0) return {static_cast<std::size_t>(n), IoStatus::ok};
     if (errno == EINTR) continue;
     if (errno == EPIPE) return {0, IoStatus::peer_closed};
     if (errno == EAGAIN) {
-      if (deadline.is_never()) {
-        (void)wait_writable(deadline);
-      } else if (deadline.expired()) {
-        return {0, expired_status(deadline)};
-      }
+      if (!deadline.is_never() && deadline.expired()) return {0, expired_status(deadline)};
+      if (!wait_writable(deadline)) return {0, expired_status(deadline)};
       continue;
     }
     sys::fail("write", detail::describe_fd(fd_), errno);

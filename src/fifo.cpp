@@ -93,11 +93,6 @@ void create_fifo(const FifoOptions& options) {
   sys::fail("mkfifo", path, err, hint);
 }
 
-bool is_fifo(const std::filesystem::path& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
-}
-
 bool remove_fifo(const std::filesystem::path& path) {
   const std::string p = path.string();
   struct stat st {};

@@ -35,9 +35,6 @@ struct FifoOptions {
 /// when the folder does not exist, EACCES.
 void create_fifo(const FifoOptions& options);
 
-/// True when `path` itself (not a symlink's target) is a FIFO.
-[[nodiscard]] bool is_fifo(const std::filesystem::path& path);
-
 /// Removes the FIFO's name. Data in flight stays with the processes that have it open.
 /// Refuses a path that is not a FIFO. Returns false when there was nothing to remove.
 bool remove_fifo(const std::filesystem::path& path);

@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.hpp"
 #include "ipckit/error.hpp"
@@ -22,6 +23,22 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   ipckit::cli::add_limits_command(app, exit_code);
   ipckit::cli::add_bench_command(app, exit_code);
+
+  // CLI11 would say only "A subcommand is required" for a misspelt command: name it instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string known;
+    bool found = false;
+    for (const auto* sub : app.get_subcommands({})) {
+      known += (known.empty() ? "" : ", ") + sub->get_name();
+      found = found || sub->get_name() == argv[1];
+    }
+    if (!found) {
+      fmt::print(stderr,
+                 "ipckit: unknown command '{}'; the commands are: {}\nRun `ipckit --help` for more.\n",
+                 argv[1], known);
+      return 2;
+    }
+  }
 
   try {
     app.parse(argc, argv);
