@@ -76,9 +76,11 @@ class Fd {
   [[nodiscard]] bool cloexec() const;
 
   /// Reads what is there, at least one byte, at most buf.size(). Waits for data until
-  /// `deadline` (on a blocking descriptor with Deadline::never(), in read(2) itself).
-  /// Returns end_of_stream when every writer has closed, would_block or timed_out when
-  /// nothing came in time. Throws Error on any other failure.
+  /// `deadline`, whether the descriptor is blocking or not: with Deadline::never() it sleeps
+  /// in read(2) (or poll(2) when non-blocking); with any other deadline it never sleeps in
+  /// read(2) (RWF_NOWAIT) but in poll(2), so the deadline holds. Deadline::now() only tries.
+  /// Returns end_of_stream when every writer has closed, would_block (Deadline::now()) or
+  /// timed_out when nothing came in time. Throws Error on any other failure.
   IoResult read_some(std::span<std::byte> buf, Deadline deadline = Deadline::never()) const;
 
   /// Reads exactly buf.size() bytes. end_of_stream means the stream ended before the first
