@@ -163,7 +163,6 @@ Child Child::spawn(const SpawnOptions& o) {
         break;
       }
       case Stdio::Kind::descriptor:
-        if (s.borrowed_fd() == target) return;  // already in place; inherited as it is
         child_end = Fd{sys::check(::fcntl(s.borrowed_fd(), F_DUPFD_CLOEXEC, 3),
                                   "fcntl(F_DUPFD_CLOEXEC)", stream_name(target),
                                   "the descriptor given for the child is not open")};
