@@ -67,14 +67,15 @@ std::size_t set_pipe_capacity(const Fd& end, std::size_t bytes) {
   if (rc == -1) {
     int err = errno;
     std::string hint;
-    if (err == EBUSY)
+    if (err == EBUSY) {
       hint = "the pipe holds more than " + std::to_string(bytes) +
              " bytes; read them first or ask for more";
-    else if (err == EPERM)
+    } else if (err == EPERM) {
       hint = "this user has used up its pipe pages (/proc/sys/fs/pipe-user-pages-soft and "
              "pipe-user-pages-hard); close other pipes or raise those limits";
-    else if (err == EBADF)
+    } else if (err == EBADF) {
       hint = "the descriptor is not a pipe or FIFO";
+    }
     sys::fail("fcntl(F_SETPIPE_SZ)", object, err, hint);
   }
   return static_cast<std::size_t>(rc);

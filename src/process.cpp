@@ -262,9 +262,11 @@ std::optional<ExitStatus> Child::reap(bool block) {
   if (status_) return status_;
   int st = 0;
   pid_t rc = sys::retry_eintr([&] { return ::waitpid(pid_, &st, block ? 0 : WNOHANG); });
-  if (rc == -1)
-    sys::fail("waitpid", std::to_string(pid_), errno,
-              errno == ECHILD ? "not our child, or already reaped (is SIGCHLD set to SIG_IGN?)" : "");
+  if (rc == -1) {
+    int err = errno;
+    sys::fail("waitpid", "pid " + std::to_string(pid_), err,
+              err == ECHILD ? "not our child, or already reaped (is SIGCHLD set to SIG_IGN?)" : "");
+  }
   if (rc == 0) return std::nullopt;
   status_ = ExitStatus::from_wait_status(st);
   return status_;

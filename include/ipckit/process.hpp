@@ -144,7 +144,7 @@ struct PipelineResult {
   /// True when every stage exited with 0 (like bash's `set -o pipefail`).
   [[nodiscard]] bool success() const noexcept;
   /// Throws Error naming the first stage that did not succeed and how it ended.
-  const PipelineResult& check() const;
+  const PipelineResult& check() const;  // NOLINT(modernize-use-nodiscard): chaining is optional
 };
 
 /// A chain of programs, each one's stdout joined to the next one's stdin by a pipe, like

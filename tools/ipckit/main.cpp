@@ -1,5 +1,6 @@
 // ipckit: the command for the people who run and debug systems built on Linux IPC.
-// One subcommand per file; this file only dispatches and turns errors into exit codes.
+// One subcommand per file; this file only dispatches and turns errors into exit codes:
+// 0 success, 1 a failure the command reports (an ipckit::Error), 2 a usage mistake.
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -11,7 +12,9 @@
 #include "commands.hpp"
 #include "ipckit/error.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{
       "ipckit: inspect, measure and use Linux inter-process communication "
       "(pipes, FIFOs, shared memory, message queues, semaphores, signals, sockets)",
@@ -44,12 +47,19 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const ipckit::Error& e) {
-    fmt::print(stderr, "ipckit: {}\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "ipckit: {}\n", e.what());
-    return 1;
   }
   return exit_code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // ipckit::Error included: its what() says it all
+    std::fprintf(stderr, "ipckit: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "ipckit: unknown failure\n");
+  }
+  return 1;
 }
