@@ -81,26 +81,33 @@ bool wait_for(int fd, short events, Deadline deadline) {
   }
 }
 
-// One read that does not sleep, even on a blocking descriptor (preadv2 with RWF_NOWAIT, which
-// pipes, FIFOs and sockets support). Where the kernel or file lacks RWF_NOWAIT, it waits in
-// poll(2) first and then reads: exact unless another reader takes the data in between.
+bool has_nonblock_flag(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  return flags != -1 && (flags & O_NONBLOCK) != 0;
+}
+
+// One read that does not sleep, even on a blocking descriptor: preadv2 with RWF_NOWAIT,
+// which pipes and sockets support. FIFOs do not (EOPNOTSUPP): a non-blocking one is read
+// directly; a blocking one is read after poll(2) says there is data, which is exact unless
+// another reader takes the data in between.
 ssize_t read_nowait(int fd, std::span<std::byte> buf, Deadline deadline) {
   iovec v{buf.data(), buf.size()};
   ssize_t n = ::preadv2(fd, &v, 1, -1, RWF_NOWAIT);
   if (n != -1 || (errno != EOPNOTSUPP && errno != EINVAL)) return n;
-  if (!wait_for(fd, POLLIN, deadline)) {
+  if (!has_nonblock_flag(fd) && !wait_for(fd, POLLIN, deadline)) {
     errno = EAGAIN;
     return -1;
   }
   return ::read(fd, buf.data(), buf.size());
 }
 
-// The write counterpart. Without RWF_NOWAIT it writes at most PIPE_BUF bytes after poll(2)
-// says there is room, which a pipe then takes without sleeping.
+// The write counterpart. On a blocking descriptor without RWF_NOWAIT it writes at most
+// PIPE_BUF bytes after poll(2) says there is room, which a pipe or FIFO takes without sleeping.
 ssize_t write_nowait(int fd, std::span<const std::byte> buf, Deadline deadline) {
   iovec v{const_cast<std::byte*>(buf.data()), buf.size()};  // NOLINT: iovec is not const-correct
   ssize_t n = ::pwritev2(fd, &v, 1, -1, RWF_NOWAIT);
   if (n != -1 || (errno != EOPNOTSUPP && errno != EINVAL)) return n;
+  if (has_nonblock_flag(fd)) return ::write(fd, buf.data(), buf.size());
   if (!wait_for(fd, POLLOUT, deadline)) {
     errno = EAGAIN;
     return -1;

@@ -23,18 +23,34 @@ extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX give
 namespace ipckit {
 namespace {
 
+// An argument as a shell would need it written: plain when it is safe, else in single quotes.
+std::string shell_quoted(const std::string& arg) {
+  constexpr std::string_view kSafe =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-";
+  if (!arg.empty() && arg.find_first_not_of(kSafe) == std::string::npos) return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// "sh -c 'echo a; exit 3'": a command line for messages.
 std::string join_command(const std::vector<std::string>& argv) {
   std::string out;
   for (const auto& a : argv) {
     if (!out.empty()) out += ' ';
-    out += a;
+    out += shell_quoted(a);
   }
   return out;
 }
 
 std::string signal_name(int sig) {
   if (const char* abbrev = sigabbrev_np(sig)) return std::string("SIG") + abbrev;
-  if (sig >= SIGRTMIN && sig <= SIGRTMAX) return "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
+  // kill -l's names: SIGRTMIN, SIGRTMIN+1 .. SIGRTMIN+15, SIGRTMAX-14 .. SIGRTMAX.
+  if (sig == SIGRTMIN) return "SIGRTMIN";
+  if (sig == SIGRTMAX) return "SIGRTMAX";
+  if (sig > SIGRTMIN && sig <= SIGRTMIN + (SIGRTMAX - SIGRTMIN) / 2)
+    return "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
+  if (sig > SIGRTMIN && sig < SIGRTMAX) return "SIGRTMAX-" + std::to_string(SIGRTMAX - sig);
   return "signal " + std::to_string(sig);
 }
 
@@ -278,7 +294,6 @@ ExitStatus Child::wait() {
 }
 
 std::optional<ExitStatus> Child::wait(Deadline deadline) {
-  stdin_.reset();
   if (status_) return status_;
   if (pidfd_) {
     if (!pidfd_.wait_readable(deadline)) return std::nullopt;
@@ -341,11 +356,19 @@ Pipeline& Pipeline::add(std::vector<std::string> argv) {
 }
 
 Pipeline& Pipeline::input(Stdio in) {
+  if (in.kind() == Stdio::Kind::pipe)
+    sys::fail("pipeline", to_string(), EINVAL,
+              "input(Stdio::pipe()) would have no writer; pass your own pipe's read end with "
+              "Stdio::from(fd), a file or Stdio::null()");
   in_ = std::move(in);
   return *this;
 }
 
 Pipeline& Pipeline::errors(Stdio err) {
+  if (err.kind() == Stdio::Kind::pipe)
+    sys::fail("pipeline", to_string(), EINVAL,
+              "errors(Stdio::pipe()) would have no reader and could stall the stages; pass your "
+              "own pipe's write end with Stdio::from(fd), a file or Stdio::null()");
   err_ = std::move(err);
   return *this;
 }

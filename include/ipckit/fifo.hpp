@@ -46,8 +46,9 @@ enum class FifoWait : unsigned char {
 };
 
 /// Opens the read end. FifoWait::block waits until a writer opens; nonblocking returns at
-/// once (reads then see would_block until a writer writes). The returned descriptor is
-/// blocking unless nonblocking was asked.
+/// once. Linux then reports end_of_stream to reads while no writer has the FIFO open (before
+/// the first writer comes, too), and would_block once a writer is there but has not written.
+/// The returned descriptor is blocking unless nonblocking was asked.
 [[nodiscard]] Fd open_fifo_reader(const std::filesystem::path& path,
                                   FifoWait wait = FifoWait::block);
 

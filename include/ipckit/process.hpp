@@ -112,7 +112,8 @@ class Child {
   /// Waits for the child to end and reaps it. Closes stdin_pipe() first so a child reading
   /// its input sees end of stream. Calling it again returns the same status.
   ExitStatus wait();
-  /// Waits until the deadline; nothing when the child is still running then.
+  /// Waits until the deadline; nothing when the child is still running then. Unlike wait(),
+  /// leaves stdin_pipe() open, so it also serves as a "has it ended?" check.
   std::optional<ExitStatus> wait(Deadline deadline);
   /// Sends a signal (through the pidfd when there is one, so a reused pid is never hit).
   /// Throws Error; a child that has already been reaped is an Error (ESRCH).
@@ -156,9 +157,10 @@ class Pipeline {
 
   /// Adds a stage at the end.
   Pipeline& add(std::vector<std::string> argv);
-  /// The first stage's stdin (default: inherit).
+  /// The first stage's stdin (default: inherit). Stdio::pipe() is refused (Error EINVAL):
+  /// nothing could write to it; pass your own pipe's read end with Stdio::from().
   Pipeline& input(Stdio in);
-  /// Where every stage's stderr goes (default: inherit).
+  /// Where every stage's stderr goes (default: inherit). Stdio::pipe() is refused, as above.
   Pipeline& errors(Stdio err);
 
   /// Starts every stage, captures the last stage's stdout, waits for all and returns how
