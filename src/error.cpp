@@ -11,13 +11,15 @@ namespace {
 std::string compose(const std::string& syscall, const std::string& object, int errnum,
                     const std::string& hint) {
   std::string msg = syscall;
-  if (!object.empty()) msg += "(" + sys::quoted(object) + ")";
-  if (errnum != 0) {
-    msg += ": ";
-    msg += std::strerror(errnum);  // NOLINT(concurrency-mt-unsafe): glibc returns static text
-    msg += " (" + errno_name(errnum) + ")";
+  if (!object.empty()) {
+    msg.append("(").append(sys::quoted(object)).append(")");
   }
-  if (!hint.empty()) msg += ": " + hint;
+  if (errnum != 0) {
+    msg.append(": ");
+    msg.append(std::strerror(errnum));  // NOLINT(concurrency-mt-unsafe): glibc's text is static
+    msg.append(" (").append(errno_name(errnum)).append(")");
+  }
+  if (!hint.empty()) msg.append(": ").append(hint);
   return msg;
 }
 

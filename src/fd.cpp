@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <csignal>
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <fcntl.h>
 #include <sys/uio.h>
@@ -60,6 +61,20 @@ class SigpipeGuard {
   bool was_blocked_ = false;
   bool was_pending_ = false;
 };
+
+// Set once SIGPIPE is ignored process-wide through ignore_sigpipe(): writes skip the guard.
+std::atomic<bool> sigpipe_ignored{false};
+
+// Runs one write under the SIGPIPE guard unless the process ignores SIGPIPE (ignore_sigpipe).
+template <class Write>
+ssize_t write_without_sigpipe(Write&& write) {
+  // relaxed: the flag only ever goes from false to true, after sigaction has taken effect.
+  if (sigpipe_ignored.load(std::memory_order_relaxed)) return write();
+  SigpipeGuard guard;
+  ssize_t n = write();
+  if (n == -1 && errno == EPIPE) guard.consume_raised();
+  return n;
+}
 
 IoStatus expired_status(Deadline deadline) noexcept {
   return deadline.when() == Deadline::now().when() ? IoStatus::would_block : IoStatus::timed_out;
@@ -128,6 +143,14 @@ std::string describe_fd(int fd) {
 }
 
 }  // namespace detail
+
+void ignore_sigpipe() {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sys::check(::sigaction(SIGPIPE, &ignore, nullptr), "sigaction", "SIGPIPE");
+  sigpipe_ignored.store(true, std::memory_order_relaxed);
+}
 
 const char* to_string(IoStatus status) noexcept {
   switch (status) {
@@ -216,13 +239,10 @@ IoResult Fd::read_exact(std::span<std::byte> buf, Deadline deadline) const {
 IoResult Fd::write_some(std::span<const std::byte> buf, Deadline deadline) const {
   if (buf.empty()) return {};
   for (;;) {
-    ssize_t n = 0;
-    {
-      SigpipeGuard guard;
-      n = deadline.is_never() ? ::write(fd_, buf.data(), buf.size())
-                              : write_nowait(fd_, buf, deadline);
-      if (n == -1 && errno == EPIPE) guard.consume_raised();
-    }
+    ssize_t n = write_without_sigpipe([&] {
+      return deadline.is_never() ? ::write(fd_, buf.data(), buf.size())
+                                 : write_nowait(fd_, buf, deadline);
+    });
     if (n >= 0) return {static_cast<std::size_t>(n), IoStatus::ok};
     if (errno == EINTR) continue;
     if (errno == EPIPE) return {0, IoStatus::peer_closed};

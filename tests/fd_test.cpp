@@ -178,3 +178,22 @@ TEST(Fd, PeerClosedRestoresAnUnblockedMask) {
 
 }  // namespace
 }  // namespace ipckit
+
+namespace ipckit {
+namespace {
+
+TEST(Fd, IgnoreSigpipeSetsTheDispositionAndWritesStillReportPeerClosed) {
+  test::Forked child([] {
+    ignore_sigpipe();
+    struct sigaction now {};
+    sigaction(SIGPIPE, nullptr, &now);
+    if (now.sa_handler != SIG_IGN) return 1;
+    auto p = Pipe::create();
+    p.read_end.reset();
+    return p.write_end.write_all(std::as_bytes(std::span{"x", 1})).status == IoStatus::peer_closed ? 0 : 2;
+  });
+  EXPECT_EQ(child.wait().shell_code(), 0);
+}
+
+}  // namespace
+}  // namespace ipckit

@@ -105,4 +105,12 @@ class Fd {
   int fd_ = -1;
 };
 
+/// Sets SIGPIPE to SIG_IGN for the whole process, as most servers do, and tells ipckit so:
+/// its writes then skip the per-write SIGPIPE guard (two rt_sigprocmask calls, each about as
+/// costly as the write itself on a VM). Without this call every ipckit write is still safe:
+/// the guard is what keeps SIGPIPE from killing a process that left it at its default.
+/// Call it once at start-up and do not restore SIGPIPE's default afterwards. Programs that
+/// ipckit spawns still start with SIGPIPE at its default action. Throws Error.
+void ignore_sigpipe();
+
 }  // namespace ipckit
