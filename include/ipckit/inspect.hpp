@@ -1,12 +1,17 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
 
-// What exists on this host. This issue gives the kernel's IPC limits; listing System V
-// objects, POSIX objects and channels comes with the mechanisms that make them.
+// What exists on this host: the kernel's IPC limits, System V shared memory segments (from
+// /proc/sysvipc/shm, as ipcs -m and lsipc show them) and POSIX shared memory objects (the
+// files of /dev/shm). Message queues, semaphores and channels join as their mechanisms land.
 //
 //   ipckit::Limits l = ipckit::read_limits();
-//   std::cout << "pipes may grow to " << l.pipe_max_size << " bytes\n";
+//   for (const auto& seg : ipckit::list_sysv_shm()) std::cout << seg.key << ' ' << seg.size << '\n';
 
 namespace ipckit {
 
@@ -38,5 +43,40 @@ struct Limits {
 
 /// Reads every limit. Throws Error naming the file or call that failed.
 [[nodiscard]] Limits read_limits();
+
+/// One System V shared memory segment, with the fields of `ipckit ls --json` ("sysv_shm").
+struct SysvShmInfo {
+  std::string key;      ///< "0x0000162e" (0x00000000 once marked for removal)
+  int id = 0;           ///< shmid
+  std::string owner;    ///< user name of the owner uid (the number when it has no name)
+  std::string perms;    ///< "0600"
+  std::uint64_t size = 0;
+  std::uint64_t nattch = 0;
+  pid_t cpid = 0;
+  pid_t lpid = 0;
+  std::string status;   ///< "dest" when marked for removal, else ""
+  uid_t uid = 0;
+  std::int64_t atime = 0, dtime = 0, ctime = 0;  ///< seconds since the epoch (0: never)
+};
+
+/// Every System V segment this process may see, from /proc/sysvipc/shm, ordered by id.
+/// Throws Error when the file cannot be read.
+[[nodiscard]] std::vector<SysvShmInfo> list_sysv_shm();
+
+/// One POSIX shared memory object, with the fields of `ipckit ls --json` ("posix_shm").
+struct PosixShmInfo {
+  std::string name;     ///< "/orders": the name shm_open takes
+  std::uint64_t size = 0;
+  std::string owner;
+  std::string perms;    ///< "0600"
+  uid_t uid = 0;
+};
+
+/// Every POSIX shared memory object in /dev/shm (not following symlinks; other kinds of file
+/// there, such as the sem.* files of named semaphores, are left out), ordered by name.
+[[nodiscard]] std::vector<PosixShmInfo> list_posix_shm();
+
+/// A user's name for messages and listings ("root"), or the number when it has none.
+[[nodiscard]] std::string user_name(uid_t uid);
 
 }  // namespace ipckit

@@ -9,5 +9,7 @@ namespace ipckit::cli {
 
 void add_limits_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
+void add_ls_command(CLI::App& app, int& exit_code);
+void add_rm_command(CLI::App& app, int& exit_code);
 
 }  // namespace ipckit::cli

@@ -24,6 +24,8 @@ int run(int argc, char** argv) {
   app.footer("Run `ipckit COMMAND --help` for a command's options.");
 
   int exit_code = 0;
+  ipckit::cli::add_ls_command(app, exit_code);
+  ipckit::cli::add_rm_command(app, exit_code);
   ipckit::cli::add_limits_command(app, exit_code);
   ipckit::cli::add_bench_command(app, exit_code);
 
