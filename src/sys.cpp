@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <pwd.h>
+#include <vector>
 #include <fcntl.h>
 #include <string>
 #include <unistd.h>
@@ -33,6 +35,25 @@ unsigned long long read_ull_file(const std::string& path) {
   if (end == begin || *end != '\0' || errno != 0 || text.find('-') != std::string::npos)
     fail("parse", path, 0, "expected one unsigned integer, found \"" + text + "\"");
   return value;
+}
+
+// The user database's name for a uid, or the number as text.
+std::string user_name(uid_t uid) {
+  long suggested = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 1024);
+  for (;;) {
+    struct passwd entry {};
+    struct passwd* found = nullptr;
+    int rc = ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+    if (rc == ERANGE && buffer.size() < (1U << 20)) {
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    // No entry, or no way to read the user database: the number is still a true answer.
+    if (rc != 0 || found == nullptr || found->pw_name == nullptr || found->pw_name[0] == '\0')
+      return std::to_string(uid);
+    return found->pw_name;
+  }
 }
 
 }  // namespace ipckit::sys

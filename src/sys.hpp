@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <utility>
 
 #include "ipckit/error.hpp"
@@ -51,6 +52,9 @@ auto retry_eintr(F&& f) {
 std::string read_text_file(const std::string& path);
 /// Reads a file holding one unsigned integer (trailing whitespace allowed). Throws Error.
 unsigned long long read_ull_file(const std::string& path);
+
+/// A user's name ("root"), or the uid as text when the user database has none.
+std::string user_name(uid_t uid);
 
 /// Quotes an object name for messages: "/tmp/x".
 std::string quoted(std::string_view object);
