@@ -1,1 +1,526 @@
-// filled in by the shared-memory work
+// System V keys and shared memory: ftok, shmget, shmat, shmdt, shmctl (seed claims H1–H11).
+// Every failure becomes an ipckit::Error that names the key or id and says what to do; where
+// the answer depends on who owns the segment, the message says who does and with what mode
+// (read with IPC_STAT, or from /proc/sysvipc/shm when IPC_STAT itself is refused).
+
+#include "ipckit/sysv.hpp"
+
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "sys.hpp"
+
+namespace ipckit::sysv {
+namespace {
+
+constexpr const char* kShmmaxPath = "/proc/sys/kernel/shmmax";
+constexpr const char* kShmallPath = "/proc/sys/kernel/shmall";
+constexpr const char* kShmmniPath = "/proc/sys/kernel/shmmni";
+constexpr const char* kSysvShmPath = "/proc/sysvipc/shm";
+// Only the nine rwx bits are permissions; higher bits of shmget's flags mean IPC_CREAT,
+// IPC_EXCL, SHM_HUGETLB... and must not come in through a mode.
+constexpr mode_t kPermissionBits = 0777;
+
+std::string key_object(Key key) { return key.is_private() ? "IPC_PRIVATE" : "key " + key.to_string(); }
+std::string id_object(int id) { return "shmid " + std::to_string(id); }
+
+// "0600"; "02600" when there are bits above the permissions.
+std::string octal(unsigned mode) {
+  char text[16];
+  std::snprintf(text, sizeof text, mode <= 0777 ? "%04o" : "0%o", mode);
+  return text;
+}
+
+std::string hex(unsigned value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%x", value);
+  return text;
+}
+
+// "root (uid 0)", or "uid 1234" when the user has no name.
+std::string user_text(uid_t uid) {
+  const std::string number = std::to_string(uid);
+  const std::string name = sys::user_name(uid);
+  return name == number ? "uid " + number : name + " (uid " + number + ")";
+}
+
+std::string this_process_text() { return "this process runs as " + user_text(::geteuid()); }
+
+// Reads a /proc/sys limit for a message; never throws (a hint must not hide the real error).
+std::optional<unsigned long long> read_limit(const char* path) {
+  try {
+    return sys::read_ull_file(path);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// One line of /proc/sysvipc/shm: what ipcs reads. It lists every segment of this IPC
+// namespace whatever its mode, so it can tell who owns a segment this process may not stat.
+struct ProcRow {
+  key_t key = 0;
+  int id = -1;
+  unsigned perms = 0;
+  unsigned long long size = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uid_t cuid = 0;
+};
+
+std::vector<ProcRow> read_proc_rows() {
+  std::vector<ProcRow> rows;
+  std::string text;
+  try {
+    text = sys::read_text_file(kSysvShmPath);
+  } catch (const Error&) {
+    return rows;
+  }
+  std::istringstream lines(text);
+  std::string line;
+  if (!std::getline(lines, line)) return rows;
+  // Columns are found by the header's names: the kernel has added columns over time.
+  std::vector<std::string> names;
+  {
+    std::istringstream header(line);
+    for (std::string name; header >> name;) names.push_back(name);
+  }
+  auto column = [&](const char* name) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == name) return i;
+    return std::nullopt;
+  };
+  auto key_col = column("key"), id_col = column("shmid"), perms_col = column("perms"),
+       size_col = column("size"), uid_col = column("uid"), gid_col = column("gid"),
+       cuid_col = column("cuid");
+  if (!key_col || !id_col || !perms_col || !size_col || !uid_col || !gid_col || !cuid_col) return rows;
+  while (std::getline(lines, line)) {
+    std::vector<std::string> words;
+    std::istringstream fields(line);
+    for (std::string word; fields >> word;) words.push_back(word);
+    if (words.size() < names.size()) continue;
+    ProcRow row;
+    try {
+      row.key = static_cast<key_t>(std::stol(words[*key_col]));
+      row.id = std::stoi(words[*id_col]);
+      row.perms = static_cast<unsigned>(std::stoul(words[*perms_col], nullptr, 8));
+      row.size = std::stoull(words[*size_col]);
+      row.uid = static_cast<uid_t>(std::stoul(words[*uid_col]));
+      row.gid = static_cast<gid_t>(std::stoul(words[*gid_col]));
+      row.cuid = static_cast<uid_t>(std::stoul(words[*cuid_col]));
+    } catch (const std::exception&) {
+      continue;
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::optional<ProcRow> proc_row_by_id(int id) {
+  for (const ProcRow& row : read_proc_rows())
+    if (row.id == id) return row;
+  return std::nullopt;
+}
+
+std::string owner_text(uid_t uid, uid_t cuid, unsigned mode) {
+  std::string text = "it belongs to " + user_text(uid);
+  if (cuid != uid) text += ", was created by " + user_text(cuid) + ",";
+  return text + " and has mode " + octal(mode & kPermissionBits);
+}
+
+// Who owns segment `id` and with what mode, as /proc/sysvipc/shm says.
+std::string describe_owner_from_proc(int id) {
+  if (auto row = proc_row_by_id(id)) return std::string(kSysvShmPath) + " says " + owner_text(row->uid, row->cuid, row->perms);
+  return std::string(kSysvShmPath) + " does not list it";
+}
+
+// Who owns segment `id` and with what mode, for messages about EACCES and EPERM. IPC_STAT
+// needs read permission, which is often what is missing: then /proc/sysvipc/shm answers.
+std::string describe_owner(int id) {
+  struct shmid_ds ds {};
+  if (::shmctl(id, IPC_STAT, &ds) == 0) return owner_text(ds.shm_perm.uid, ds.shm_perm.cuid, ds.shm_perm.mode);
+  const int err = errno;
+  if (err == EACCES) return describe_owner_from_proc(id) + " (IPC_STAT is refused: it needs read permission)";
+  return "its owner and mode cannot be read (IPC_STAT: " + errno_name(err) + ")";
+}
+
+// The id of the segment that answers to `key` now, if any (shmget with no flags checks no
+// permission, so this finds segments this process may not use).
+std::optional<int> id_of_key(Key key) {
+  if (key.is_private()) return std::nullopt;
+  int id = ::shmget(key.value(), 0, 0);
+  if (id == -1) return std::nullopt;
+  return id;
+}
+
+std::string removal_commands(Key key) {
+  return "`ipckit rm -M " + key.to_string() + "` (or `ipcrm -M " + key.to_string() + "`)";
+}
+
+std::string gone_hint() {
+  return "no segment has this id: it never existed, or it was destroyed (after IPC_RMID, at its "
+         "last detach); `ipcs -m` or `ipckit ls -m` lists the ids";
+}
+
+void check_mode(std::string_view step, std::string_view object, mode_t mode) {
+  if ((mode & ~kPermissionBits) != 0) {
+    sys::fail(step, object, EINVAL,
+              "mode " + octal(mode) + " has bits outside 0777; a segment's permissions are the " +
+                  "nine rwx bits (higher bits would be read as shmget flags)");
+  }
+}
+
+std::string enospc_hint(std::size_t size) {
+  const auto shmmni = read_limit(kShmmniPath);
+  const auto shmall = read_limit(kShmallPath);
+  const long page = ::sysconf(_SC_PAGESIZE);
+  const unsigned long long page_size = page > 0 ? static_cast<unsigned long long>(page) : 4096;
+  const auto rows = read_proc_rows();
+  unsigned long long pages_in_use = 0;
+  for (const ProcRow& row : rows) pages_in_use += (row.size + page_size - 1) / page_size;
+  const unsigned long long pages_asked = size / page_size + (size % page_size != 0 ? 1 : 0);
+  const std::string fix = "; remove segments no longer used (`ipcs -m` or `ipckit ls -m` lists them, "
+                          "`ipckit rm -m ID` removes one) or raise the limit with sysctl (root)";
+  if (shmmni && rows.size() >= *shmmni) {
+    return "every segment id is taken: " + std::to_string(rows.size()) + " segments exist and " +
+           kShmmniPath + " is " + std::to_string(*shmmni) + fix;
+  }
+  std::string text = "the segments' total size would pass " + std::string(kShmallPath);
+  if (shmall) text += " (" + std::to_string(*shmall) + " pages of " + std::to_string(page_size) + " bytes)";
+  text += ": " + std::to_string(pages_in_use) + " pages are in use and " + std::to_string(pages_asked) +
+          " more were asked; or every id is taken (" + kShmmniPath +
+          (shmmni ? " is " + std::to_string(*shmmni) : std::string{}) + ")";
+  return text + fix;
+}
+
+std::string create_hint(const ShmCreateOptions& o, int err) {
+  const std::string key = o.key.to_string();
+  switch (err) {
+    case EEXIST: {
+      auto id = id_of_key(o.key);
+      return "a segment with key " + key + " already exists" +
+             (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
+             "; open it with SharedMemory::open, create with .exclusive = false to use it, or remove "
+             "it with " + removal_commands(o.key);
+    }
+    case EINVAL: {
+      const auto shmmax = read_limit(kShmmaxPath);
+      if (shmmax && o.size > *shmmax) {
+        return "asked " + std::to_string(o.size) + " bytes, more than " + kShmmaxPath + " (" +
+               std::to_string(*shmmax) + "); ask at most that, or raise it with `sysctl kernel.shmmax=N` (root)";
+      }
+      if (auto id = id_of_key(o.key)) {
+        struct shmid_ds ds {};
+        std::optional<unsigned long long> existing;
+        if (::shmctl(*id, IPC_STAT, &ds) == 0) {
+          existing = ds.shm_segsz;
+        } else if (auto row = proc_row_by_id(*id)) {
+          existing = row->size;
+        }
+        if (existing && *existing < o.size) {
+          return "a segment with key " + key + " already exists (id " + std::to_string(*id) + ") and has only " +
+                 std::to_string(*existing) + " bytes, fewer than the " + std::to_string(o.size) +
+                 " asked; ask at most " + std::to_string(*existing) + ", or remove it with " +
+                 removal_commands(o.key) + " and create it again";
+        }
+      }
+      return "the kernel refused a segment of " + std::to_string(o.size) + " bytes (the least is 1, the most " +
+             kShmmaxPath + (shmmax ? " = " + std::to_string(*shmmax) : std::string{}) + ")";
+    }
+    case ENOSPC:
+      return enospc_hint(o.size);
+    case ENOMEM:
+      return "the kernel could not allocate memory for a segment of " + std::to_string(o.size) +
+             " bytes; free memory or ask for less";
+    case EACCES: {
+      auto id = id_of_key(o.key);
+      return "a segment with key " + key + " exists" + (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
+             " and does not grant this process the access that mode " + octal(o.mode) + " asks for: " +
+             (id ? describe_owner(*id) : std::string("its owner and mode cannot be read")) + "; " +
+             this_process_text();
+    }
+    default:
+      return {};
+  }
+}
+
+// shmdt for a destructor: cannot fail for an address shmat gave; keeps errno.
+void detach_quietly(void* address) noexcept {
+  if (address == nullptr) return;
+  const int saved = errno;
+  ::shmdt(address);
+  errno = saved;
+}
+
+struct shmid_ds stat_or_throw(int id) {
+  struct shmid_ds ds {};
+  if (::shmctl(id, IPC_STAT, &ds) == -1) {
+    const int err = errno;
+    std::string hint;
+    if (err == EINVAL || err == EIDRM) {
+      hint = gone_hint();
+    } else if (err == EACCES) {
+      hint = "IPC_STAT needs read permission; " + describe_owner_from_proc(id) + "; " + this_process_text();
+    }
+    sys::fail("shmctl(IPC_STAT)", id_object(id), err, hint);
+  }
+  return ds;
+}
+
+// The permission part of a segment for IPC_SET (which reads only uid, gid and mode): from
+// IPC_STAT or, when that is refused (an owner may take away its own read permission and still
+// change the segment), from /proc/sysvipc/shm.
+struct shmid_ds perm_for_set(int id) {
+  struct shmid_ds ds {};
+  if (::shmctl(id, IPC_STAT, &ds) == 0) return ds;
+  const int err = errno;
+  std::string hint;
+  if (err == EACCES) {
+    if (auto row = proc_row_by_id(id)) {
+      ds.shm_perm.uid = row->uid;
+      ds.shm_perm.gid = row->gid;
+      ds.shm_perm.mode = static_cast<decltype(ds.shm_perm.mode)>(row->perms & kPermissionBits);
+      return ds;
+    }
+    hint = "no read permission, and " + std::string(kSysvShmPath) + " does not list the segment";
+  } else if (err == EINVAL || err == EIDRM) {
+    hint = gone_hint();
+  }
+  sys::fail("shmctl(IPC_STAT)", id_object(id), err, hint);
+}
+
+void set_perm(int id, const struct shmid_ds& wanted) {
+  struct shmid_ds ds = wanted;
+  if (::shmctl(id, IPC_SET, &ds) == 0) return;
+  const int err = errno;
+  std::string hint;
+  if (err == EPERM) {
+    hint = "only the owner, the creator or a process with CAP_SYS_ADMIN may change a segment's owner or "
+           "mode; " + describe_owner(id) + "; " + this_process_text();
+  } else if (err == EINVAL || err == EIDRM) {
+    struct shmid_ds probe {};
+    const bool exists = ::shmctl(id, IPC_STAT, &probe) == 0 || errno == EACCES;
+    hint = exists ? "uid " + std::to_string(wanted.shm_perm.uid) + " or gid " + std::to_string(wanted.shm_perm.gid) +
+                        " is not valid here (not mapped in this user namespace)"
+                  : gone_hint();
+  }
+  sys::fail("shmctl(IPC_SET)", id_object(id), err, hint);
+}
+
+}  // namespace
+
+// --- Key --------------------------------------------------------------------------------
+
+Key Key::from_path(const std::filesystem::path& path, int proj_id) {
+  const std::string p = path.string();
+  if ((proj_id & 0xff) == 0) {
+    sys::fail("ftok", p, EINVAL,
+              "proj_id " + hex(static_cast<unsigned>(proj_id)) +
+                  " has 0 in its low 8 bits, and ftok uses only the low 8 bits of proj_id; pick a "
+                  "value whose low byte is not 0, such as a letter ('A')");
+  }
+  errno = 0;
+  const key_t key = ::ftok(p.c_str(), proj_id);
+  // A key of -1 (0xffffffff) is possible; only errno tells a failure from it.
+  if (key == -1 && errno != 0) {
+    const int err = errno;
+    std::string hint;
+    if (err == ENOENT) {
+      hint = "the path does not exist; ftok makes the key from an existing file's inode and device, "
+             "so create the file first and have every process name the same one";
+    } else if (err == EACCES) {
+      hint = "a folder on the way cannot be searched by this process";
+    } else if (err == ENOTDIR) {
+      hint = "a part of the path before the last is not a folder";
+    }
+    sys::fail("ftok", p, err, hint);
+  }
+  return Key{key};
+}
+
+Key Key::parse(std::string_view text) {
+  auto bad = [&](int err, const std::string& why) {
+    sys::fail("parse key", text, err,
+              why + "; a key is hex with 0x (0x0000162e, as ipcs prints it) or decimal (5678)");
+  };
+  if (text.empty()) bad(EINVAL, "the text is empty");
+  std::int64_t value = 0;
+  if (text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    std::string_view digits = text.substr(2);
+    if (digits.empty()) bad(EINVAL, "no hex digits after 0x");
+    std::uint64_t hex_value = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), hex_value, 16);
+    if (end != digits.data() + digits.size() || (ec != std::errc{} && ec != std::errc::result_out_of_range))
+      bad(EINVAL, "\"" + std::string(digits) + "\" is not all hex digits");
+    if (ec == std::errc::result_out_of_range || hex_value > 0xffffffffU) bad(ERANGE, "the value needs more than 32 bits");
+    value = static_cast<std::int64_t>(hex_value);
+  } else {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 10);
+    if (end != text.data() + text.size() || (ec != std::errc{} && ec != std::errc::result_out_of_range))
+      bad(EINVAL, "not a number");
+    // Both readings of 32 bits are accepted: unsigned (as printed in hex) and signed (key_t).
+    if (ec == std::errc::result_out_of_range || value > 0xffffffffLL || value < INT32_MIN)
+      bad(ERANGE, "the value needs more than 32 bits (a key is -2147483648 to 4294967295)");
+  }
+  return Key{static_cast<key_t>(static_cast<std::uint32_t>(value))};
+}
+
+std::string Key::to_string() const {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned>(value_));
+  return text;
+}
+
+// --- Attachment -------------------------------------------------------------------------
+
+Attachment& Attachment::operator=(Attachment&& other) noexcept {
+  if (this != &other) {
+    detach_quietly(address_);  // the old attachment goes first (H5)
+    Region::operator=(other);
+    other.forget();
+  }
+  return *this;
+}
+
+Attachment::~Attachment() { detach_quietly(address_); }
+
+// --- SharedMemory -----------------------------------------------------------------------
+
+SharedMemory SharedMemory::create(const ShmCreateOptions& o) {
+  const std::string object = key_object(o.key);
+  if (o.size == 0) {
+    sys::fail("shmget", object, EINVAL,
+              "size is 0; give the segment's size in bytes (the kernel rounds it up to whole pages)");
+  }
+  check_mode("shmget", object, o.mode);
+  const int flags = IPC_CREAT | (o.exclusive ? IPC_EXCL : 0) | static_cast<int>(o.mode);
+  const int id = ::shmget(o.key.value(), o.size, flags);
+  if (id == -1) {
+    const int err = errno;
+    sys::fail("shmget", object, err, create_hint(o, err));
+  }
+  return SharedMemory{id};
+}
+
+SharedMemory SharedMemory::open(Key key) {
+  if (key.is_private()) {
+    sys::fail("shmget", "IPC_PRIVATE", EINVAL,
+              "IPC_PRIVATE names no segment: each create with it makes a new one that only its id "
+              "finds; use SharedMemory::from_id, or give both sides a key (Key::from_path)");
+  }
+  const int id = ::shmget(key.value(), 0, 0);
+  if (id == -1) {
+    const int err = errno;
+    std::string hint;
+    if (err == ENOENT) {
+      hint = "no segment with key " + key.to_string() +
+             "; create it first (SharedMemory::create) or check the key (`ipcs -m`, `ipckit ls -m`); a "
+             "segment marked for removal (IPC_RMID) no longer answers to its key";
+    } else if (err == EACCES) {
+      std::optional<int> found;
+      for (const ProcRow& row : read_proc_rows())
+        if (row.key == key.value()) found = row.id;
+      hint = (found ? describe_owner(*found) : std::string("its owner and mode cannot be read")) + "; " +
+             this_process_text();
+    }
+    sys::fail("shmget", key_object(key), err, hint);
+  }
+  return SharedMemory{id};
+}
+
+SharedMemory SharedMemory::from_id(int id) {
+  if (id < 0) sys::fail("shmctl(IPC_STAT)", id_object(id), EINVAL, "segment ids are never negative");
+  struct shmid_ds ds {};
+  if (::shmctl(id, IPC_STAT, &ds) == -1) {
+    const int err = errno;
+    // EACCES: the segment exists, this process just may not read it; the handle is still
+    // good for what needs no read permission (remove and IPC_SET by the owner).
+    if (err != EACCES) sys::fail("shmctl(IPC_STAT)", id_object(id), err, err == EINVAL || err == EIDRM ? gone_hint() : std::string{});
+  }
+  return SharedMemory{id};
+}
+
+Attachment SharedMemory::attach(Access access) const {
+  const bool writable = access == Access::read_write;
+  void* address = ::shmat(id_, nullptr, writable ? 0 : SHM_RDONLY);
+  if (address == reinterpret_cast<void*>(-1)) {  // NOLINT(performance-no-int-to-ptr): shmat's failure value
+    const int err = errno;
+    std::string hint;
+    if (err == EACCES) {
+      hint = std::string(writable ? "a read-write attach needs read and write permission"
+                                  : "a read-only attach needs read permission") +
+             "; " + describe_owner(id_) + "; " + this_process_text() +
+             (writable ? "; Access::read_only needs only read permission" : "");
+    } else if (err == EINVAL || err == EIDRM) {
+      hint = gone_hint();
+    } else if (err == ENOMEM) {
+      hint = "this process's address space has no room for the segment";
+    }
+    sys::fail(writable ? "shmat" : "shmat(SHM_RDONLY)", id_object(id_), err, hint);
+  }
+  struct shmid_ds ds {};
+  if (::shmctl(id_, IPC_STAT, &ds) == -1) {
+    const int err = errno;
+    detach_quietly(address);
+    sys::fail("shmctl(IPC_STAT)", id_object(id_), err, "attached, but the segment's size cannot be read");
+  }
+  return Attachment{address, static_cast<std::size_t>(ds.shm_segsz), writable};
+}
+
+ShmStat SharedMemory::stat() const {
+  const struct shmid_ds ds = stat_or_throw(id_);
+  ShmStat s;
+  s.key = Key::from_value(ds.shm_perm.__key);
+  s.size = static_cast<std::size_t>(ds.shm_segsz);
+  s.nattch = static_cast<unsigned long>(ds.shm_nattch);
+  s.cpid = ds.shm_cpid;
+  s.lpid = ds.shm_lpid;
+  s.atime = ds.shm_atime;
+  s.dtime = ds.shm_dtime;
+  s.ctime = ds.shm_ctime;
+  s.uid = ds.shm_perm.uid;
+  s.gid = ds.shm_perm.gid;
+  s.cuid = ds.shm_perm.cuid;
+  s.cgid = ds.shm_perm.cgid;
+  s.mode = static_cast<mode_t>(ds.shm_perm.mode & kPermissionBits);
+  s.marked_for_removal = (ds.shm_perm.mode & SHM_DEST) != 0;
+  return s;
+}
+
+void SharedMemory::set_owner(uid_t uid, gid_t gid) const {
+  struct shmid_ds ds = perm_for_set(id_);
+  ds.shm_perm.uid = uid;
+  ds.shm_perm.gid = gid;
+  set_perm(id_, ds);
+}
+
+void SharedMemory::set_mode(mode_t mode) const {
+  check_mode("shmctl(IPC_SET)", id_object(id_), mode);
+  struct shmid_ds ds = perm_for_set(id_);
+  ds.shm_perm.mode = static_cast<decltype(ds.shm_perm.mode)>(mode);
+  set_perm(id_, ds);
+}
+
+void SharedMemory::remove() const {
+  if (::shmctl(id_, IPC_RMID, nullptr) == 0) return;
+  const int err = errno;
+  if (err == EINVAL || err == EIDRM) return;  // already destroyed: what was asked is done
+  std::string hint;
+  if (err == EPERM) {
+    hint = "only the owner, the creator or a process with CAP_SYS_ADMIN may remove a segment; " +
+           describe_owner(id_) + "; " + this_process_text();
+  }
+  sys::fail("shmctl(IPC_RMID)", id_object(id_), err, hint);
+}
+
+}  // namespace ipckit::sysv
