@@ -1,1 +1,181 @@
-// filled in by the shared-memory work
+#include "ipckit/shm.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <fcntl.h>
+#include <string>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "sys.hpp"
+
+namespace ipckit {
+namespace {
+
+// "the object belongs to root and has mode 0600": who may open a POSIX shm object.
+std::string owner_and_mode(std::string_view name) {
+  struct stat st {};
+  const std::string path = "/dev/shm" + std::string(name);
+  if (::lstat(path.c_str(), &st) == -1) return "its owner and mode cannot be read";
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return "the object belongs to " + sys::user_name(st.st_uid) + " and has mode " + mode;
+}
+
+std::string dev_shm_space() {
+  struct statvfs vfs {};
+  if (::statvfs("/dev/shm", &vfs) == -1) return "/dev/shm's free space cannot be read";
+  return "/dev/shm has " + std::to_string(static_cast<unsigned long long>(vfs.f_bavail) * vfs.f_frsize) +
+         " bytes free of " + std::to_string(static_cast<unsigned long long>(vfs.f_blocks) * vfs.f_frsize);
+}
+
+std::size_t fd_size(const Fd& fd, std::string_view object) {
+  struct stat st {};
+  sys::check(::fstat(fd.get(), &st), "fstat", object);
+  return static_cast<std::size_t>(st.st_size);
+}
+
+// Sets the size and reserves the pages, so running out of space fails here and not with
+// SIGBUS when a page is first touched.
+void size_and_reserve(const Fd& fd, std::size_t size, std::string_view object) {
+  sys::check(::ftruncate(fd.get(), static_cast<off_t>(size)), "ftruncate", object);
+  int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+  if (rc != 0) {
+    sys::fail("posix_fallocate", object, rc,
+              rc == ENOSPC ? "not enough room for " + std::to_string(size) + " bytes: " + dev_shm_space()
+                           : std::string{});
+  }
+}
+
+MapFdOptions capped(MapFdOptions options, Access access) {
+  if (access == Access::read_only) options.access = Access::read_only;
+  return options;
+}
+
+}  // namespace
+
+void validate_posix_name(std::string_view name, std::string_view what) {
+  auto bad = [&](const std::string& rule) {
+    sys::fail(what, name, EINVAL, rule + "; a valid name looks like \"/orders\"");
+  };
+  if (name.empty() || name.front() != '/') bad("the name must start with '/'");
+  std::string_view rest = name.substr(1);
+  if (rest.empty()) bad("the name needs at least one character after '/'");
+  if (rest.find('/') != std::string_view::npos) bad("the name may hold no '/' after the first");
+  if (rest.size() > NAME_MAX) bad("the name is longer than NAME_MAX (" + std::to_string(NAME_MAX) + ") after '/'");
+  if (rest == "." || rest == "..") bad("\".\" and \"..\" are not names");
+  if (rest.find('\0') != std::string_view::npos) bad("the name holds a NUL byte");
+}
+
+// --- SharedMemory -----------------------------------------------------------------------
+
+SharedMemory SharedMemory::create(const ShmOptions& o) {
+  validate_posix_name(o.name);
+  if (o.size == 0) sys::fail("shm_open", o.name, EINVAL, "size is 0; give the segment's size in bytes");
+  // Try to create it; when that is not required, fall back to the existing object.
+  int fd = ::shm_open(o.name.c_str(), O_RDWR | O_CREAT | O_EXCL, o.mode);
+  bool created = fd != -1;
+  if (!created && errno == EEXIST && !o.exclusive) fd = ::shm_open(o.name.c_str(), O_RDWR, 0);
+  if (fd == -1) {
+    int err = errno;
+    std::string hint;
+    if (err == EEXIST)
+      hint = "the name is taken; open it instead, or remove it with `ipckit rm --shm " + o.name + "`";
+    else if (err == EACCES)
+      hint = owner_and_mode(o.name);
+    else if (err == EMFILE || err == ENFILE)
+      hint = "out of file descriptors";
+    sys::fail("shm_open", o.name, err, hint);
+  }
+  Fd owned{fd};
+  try {
+    if (created) {
+      size_and_reserve(owned, o.size, o.name);
+    } else if (fd_size(owned, o.name) < o.size) {
+      size_and_reserve(owned, o.size, o.name);  // grow, never shrink
+    }
+  } catch (...) {
+    if (created) ::shm_unlink(o.name.c_str());  // ours and unusable: leave nothing behind
+    throw;
+  }
+  return SharedMemory{o.name, std::move(owned), Access::read_write};
+}
+
+SharedMemory SharedMemory::open(std::string_view name, Access access) {
+  validate_posix_name(name);
+  const std::string n(name);
+  int fd = ::shm_open(n.c_str(), access == Access::read_only ? O_RDONLY : O_RDWR, 0);
+  if (fd == -1) {
+    int err = errno;
+    std::string hint;
+    if (err == ENOENT)
+      hint = "no such shared memory object; create it first (`ipckit ls --posix` lists them)";
+    else if (err == EACCES)
+      hint = owner_and_mode(name) + (access == Access::read_write ? "; try Access::read_only" : "");
+    sys::fail("shm_open", name, err, hint);
+  }
+  return SharedMemory{n, Fd{fd}, access};
+}
+
+bool SharedMemory::remove(std::string_view name) {
+  validate_posix_name(name, "shm_unlink");
+  const std::string n(name);
+  if (::shm_unlink(n.c_str()) == 0) return true;
+  int err = errno;
+  if (err == ENOENT) return false;
+  sys::fail("shm_unlink", name, err, err == EACCES ? owner_and_mode(name) : std::string{});
+}
+
+std::size_t SharedMemory::size() const { return fd_size(fd_, name_); }
+
+Mapping SharedMemory::map(MapFdOptions options) const {
+  return Mapping::map_fd(fd_, capped(options, access_));
+}
+
+// --- Memfd ------------------------------------------------------------------------------
+
+Memfd Memfd::create(const MemfdOptions& o) {
+  const std::string object = "memfd:" + o.name;
+  if (o.size == 0) sys::fail("memfd_create", object, EINVAL, "size is 0; give the segment's size in bytes");
+  unsigned flags = MFD_CLOEXEC | (o.allow_sealing ? MFD_ALLOW_SEALING : 0U);
+  Fd fd{sys::check(::memfd_create(o.name.c_str(), flags), "memfd_create", object,
+                   o.name.size() > 249 ? "the name is longer than 249 bytes" : std::string{})};
+  size_and_reserve(fd, o.size, object);
+  return Memfd{std::move(fd)};
+}
+
+Memfd Memfd::adopt(Fd fd) {
+  const std::string link = "/proc/self/fd/" + std::to_string(fd.get());
+  char target[256];
+  ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  if (n < 0) sys::fail("readlink", link, errno, "is the descriptor open?");
+  std::string_view what(target, static_cast<std::size_t>(n));
+  if (what.rfind("/memfd:", 0) != 0)
+    sys::fail("Memfd::adopt", std::string(what), EINVAL, "the descriptor is not a memfd");
+  return Memfd{std::move(fd)};
+}
+
+std::size_t Memfd::size() const { return fd_size(fd_, "memfd"); }
+
+void Memfd::seal_size() const {
+  if (::fcntl(fd_.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1) {
+    int err = errno;
+    sys::fail("fcntl(F_ADD_SEALS)", "memfd", err,
+              err == EPERM ? "sealing is not allowed: the memfd was made without "
+                             "MFD_ALLOW_SEALING, or it is already sealed against new seals"
+                           : std::string{});
+  }
+}
+
+bool Memfd::size_sealed() const {
+  int seals = sys::check(::fcntl(fd_.get(), F_GET_SEALS), "fcntl(F_GET_SEALS)", "memfd");
+  return (seals & F_SEAL_SHRINK) != 0 && (seals & F_SEAL_GROW) != 0;
+}
+
+Mapping Memfd::map(MapFdOptions options) const { return Mapping::map_fd(fd_, options); }
+
+}  // namespace ipckit

@@ -62,14 +62,15 @@ class ProcessLock {
   explicit ProcessLock(ProcessMutex& mutex) : mutex_(&mutex), owner_died_(mutex.lock()) {}
   ProcessLock(const ProcessLock&) = delete;
   ProcessLock& operator=(const ProcessLock&) = delete;
-  ~ProcessLock() { if (mutex_ != nullptr) mutex_->unlock(); }
+  /// Unlocks (errors cannot be reported from a destructor; the lock is held, so none come).
+  ~ProcessLock() { pthread_mutex_unlock(mutex_->native()); }
   /// True when the lock was taken over from a process that died holding it: check and repair
   /// the data before relying on it.
   [[nodiscard]] bool previous_owner_died() const noexcept { return owner_died_; }
   [[nodiscard]] ProcessMutex& mutex() noexcept { return *mutex_; }
 
  private:
-  ProcessMutex* mutex_;
+  ProcessMutex* mutex_;  // never null
   bool owner_died_;
 };
 
