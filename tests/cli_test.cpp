@@ -31,11 +31,17 @@ TEST(Cli, HelpListsTheCommands) {
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-  for (const char* cmd : {"limits", "bench"}) {
+  for (const char* cmd : {"ls", "rm", "limits", "bench"}) {
     auto r = run_cli({cmd, "--help"});
     EXPECT_EQ(r.status.shell_code(), 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd << ": " << r.out;
   }
+}
+
+TEST(Cli, AUsageMistakeExitsWith2AndSaysWhat) {
+  auto r = run_cli({"limits", "--no-such-flag"});
+  EXPECT_EQ(r.status.shell_code(), 2);
+  EXPECT_NE(r.err.find("--no-such-flag"), std::string::npos) << r.err;
 }
 
 TEST(Cli, VersionPrintsTheProjectVersion) {

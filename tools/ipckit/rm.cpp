@@ -1,10 +1,231 @@
-// `ipckit rm`: placeholder until the inspect work lands.
+// `ipckit rm`: remove IPC objects, with ipcrm's flags plus POSIX names.
+//
+//   ipckit rm -m 65538 -M 0x0000162e --shm /orders
+//
+// Each object named is removed on its own, in the order given: one that cannot be removed
+// (no such id, key or name; not allowed; a malformed argument) is reported on stderr, naming
+// it, and the others are still removed, as ipcrm does. The exit code is 1 when any failed.
+// Flags for kinds ipckit cannot remove yet are refused before anything is touched.
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <charconv>
+#include <exception>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "commands.hpp"
+#include "ipckit/error.hpp"
+#include "ipckit/shm.hpp"
+#include "ipckit/sysv.hpp"
 
 namespace ipckit::cli {
-void add_rm_command(CLI::App& app, int& exit_code) {
-  auto* cmd = app.add_subcommand("rm", "(not yet built)");
-  cmd->group("");  // hidden until it works
-  cmd->callback([&exit_code] { exit_code = 2; });
+namespace {
+
+// The values of every flag, bound by CLI11; their order on the command line comes from
+// App::parse_order().
+struct RmArgs {
+  std::vector<std::string> shm_ids;    // -m
+  std::vector<std::string> shm_keys;   // -M
+  std::vector<std::string> posix_shm;  // --shm
+  std::vector<std::string> msg_ids;    // -q   (not supported yet)
+  std::vector<std::string> msg_keys;   // -Q
+  std::vector<std::string> sem_ids;    // -s
+  std::vector<std::string> sem_keys;   // -S
+  std::vector<std::string> posix_mq;   // --mq
+  bool stale = false;                  // --stale
+};
+
+// A failure ipckit finds itself (a malformed id, an absent name): the message is the text.
+struct Refused : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+int parse_id(const std::string& text) {
+  int id = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id < 0) {
+    throw Refused(
+        "not a segment id: ids are the decimal numbers of the shmid column of "
+        "`ipckit ls --sysv` (or `ipcs -m`)");
+  }
+  return id;
 }
+
+// After IPC_RMID a segment still attached somewhere lives on until its last detach: say so,
+// or the user will wonder why `ipckit ls` still shows it (status "dest", key 0x00000000).
+void note_if_still_attached(const sysv::SharedMemory& segment) {
+  try {
+    const sysv::ShmStat st = segment.stat();
+    if (st.nattch > 0) {
+      fmt::print(
+          "shm id {}: marked for removal; {} process(es) still attached, it is destroyed "
+          "when the last one detaches\n",
+          segment.id(), st.nattch);
+    }
+  } catch (const Error&) {
+    // Gone already, or not readable by us: nothing to add.
+  }
+}
+
+void remove_sysv_shm_by_id(const std::string& text) {
+  const auto segment = sysv::SharedMemory::from_id(parse_id(text));
+  segment.remove();
+  note_if_still_attached(segment);
+}
+
+void remove_sysv_shm_by_key(const std::string& text) {
+  const sysv::Key key = sysv::Key::parse(text);
+  if (key.is_private()) {
+    throw Refused(
+        "key 0x00000000 (IPC_PRIVATE) finds no segment: private segments and those "
+        "marked for removal have no key; remove them by id with -m ID");
+  }
+  const auto segment = sysv::SharedMemory::open(key);
+  segment.remove();
+  note_if_still_attached(segment);
+}
+
+void remove_posix_shm(const std::string& text) {
+  const std::string name = !text.empty() && text.front() == '/' ? text : "/" + text;
+  // sem_open("/x") keeps its semaphore in /dev/shm/sem.x, and shm_unlink("/sem.x") would
+  // delete that semaphore: it is not shared memory, so it is not ours to remove here.
+  if (name.rfind("/sem.", 0) == 0) {
+    throw Refused("\"" + name + "\" names the file of a POSIX named semaphore (sem_open(\"/" +
+                  name.substr(5) + "\") keeps it as /dev/shm" + name +
+                  "), not a shared memory object; not removed");
+  }
+  if (!SharedMemory::remove(name)) {
+    throw Refused("no POSIX shared memory object \"" + name + "\" (no file /dev/shm" + name +
+                  "); `ipckit ls --posix` lists them");
+  }
+}
+
+// Flags that are in the contract (DESIGN.md) but whose removal is not written yet.
+struct Unsupported {
+  const char* flag;
+  const char* what;
+  const char* meanwhile;
+};
+
+// Refuses the whole command when it uses a flag ipckit cannot carry out yet: removing only
+// part of what was asked, and failing on the rest, would surprise more than doing nothing.
+bool refuse_unsupported(const RmArgs& a) {
+  const std::pair<bool, Unsupported> flags[] = {
+      {!a.msg_ids.empty(), {"-q", "System V message queues", "`ipcrm -q ID`"}},
+      {!a.msg_keys.empty(), {"-Q", "System V message queues", "`ipcrm -Q KEY`"}},
+      {!a.sem_ids.empty(), {"-s", "System V semaphore sets", "`ipcrm -s ID`"}},
+      {!a.sem_keys.empty(), {"-S", "System V semaphore sets", "`ipcrm -S KEY`"}},
+      {!a.posix_mq.empty(), {"--mq", "POSIX message queues", "mq_unlink(3), or rm in /dev/mqueue"}},
+      {a.stale, {"--stale", "stale channels", "nothing: channels are not listed yet either"}},
+  };
+  bool refused = false;
+  for (const auto& [used, u] : flags) {
+    if (!used) continue;
+    fmt::print(
+        stderr,
+        "ipckit rm {}: removing {} is not supported yet (meanwhile: {}); nothing was removed\n",
+        u.flag, u.what, u.meanwhile);
+    refused = true;
+  }
+  return refused;
+}
+
+void run_rm(const CLI::App& cmd, const RmArgs& args, int& exit_code) {
+  if (refuse_unsupported(args)) {
+    exit_code = 1;
+    return;
+  }
+
+  // One row per flag that removes something: its option, its remover and its values.
+  struct Remover {
+    const CLI::Option* option;
+    void (*remove)(const std::string&);
+    const std::vector<std::string>* values;
+  };
+  const Remover removers[] = {
+      {cmd.get_option("-m"), &remove_sysv_shm_by_id, &args.shm_ids},
+      {cmd.get_option("-M"), &remove_sysv_shm_by_key, &args.shm_keys},
+      {cmd.get_option("--shm"), &remove_posix_shm, &args.posix_shm},
+  };
+
+  // parse_order() holds one entry per value given, so the n-th time an option appears in it
+  // is its n-th value.
+  std::map<const CLI::Option*, std::size_t> seen;
+  std::size_t attempted = 0;
+  int failures = 0;
+  for (const CLI::Option* opt : cmd.parse_order()) {
+    const auto* it = std::find_if(std::begin(removers), std::end(removers),
+                                  [opt](const Remover& r) { return r.option == opt; });
+    if (it == std::end(removers)) continue;
+    const std::size_t n = seen[opt]++;
+    if (n >= it->values->size()) continue;
+    const std::string& value = (*it->values)[n];
+    ++attempted;
+    try {
+      it->remove(value);
+    } catch (const std::exception& e) {  // ipckit::Error, Refused
+      fmt::print(stderr, "ipckit rm {} {}: {}\n", opt->get_name(), value, e.what());
+      ++failures;
+    }
+  }
+
+  if (attempted == 0) {
+    fmt::print(stderr,
+               "ipckit rm: nothing to remove; give -m ID, -M KEY or --shm NAME "
+               "(`ipckit rm --help`)\n");
+    exit_code = 2;
+    return;
+  }
+  exit_code = failures > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+void add_rm_command(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "rm", "Remove IPC objects by id, key or name (ipcrm's flags, plus POSIX shared memory)");
+  auto args = std::make_shared<RmArgs>();
+  auto one_each = [](CLI::Option* o) {
+    // ipcrm takes one value per flag: `-m 1 -m 2`, never `-m 1 2`.
+    o->expected(1)->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  };
+  one_each(
+      cmd->add_option("-m", args->shm_ids, "Remove the System V shared memory segment with this id")
+          ->type_name("ID"));
+  one_each(
+      cmd->add_option("-M", args->shm_keys,
+                      "Remove the System V shared memory segment with this key (0x... or decimal)")
+          ->type_name("KEY"));
+  one_each(cmd->add_option("--shm", args->posix_shm,
+                           R"(Remove the POSIX shared memory object NAME ("/orders" or "orders"))")
+               ->type_name("NAME"));
+  one_each(cmd->add_option("-q", args->msg_ids, "System V message queue by id (not supported yet)")
+               ->type_name("ID"));
+  one_each(
+      cmd->add_option("-Q", args->msg_keys, "System V message queue by key (not supported yet)")
+          ->type_name("KEY"));
+  one_each(cmd->add_option("-s", args->sem_ids, "System V semaphore set by id (not supported yet)")
+               ->type_name("ID"));
+  one_each(
+      cmd->add_option("-S", args->sem_keys, "System V semaphore set by key (not supported yet)")
+          ->type_name("KEY"));
+  one_each(cmd->add_option("--mq", args->posix_mq, "POSIX message queue NAME (not supported yet)")
+               ->type_name("NAME"));
+  cmd->add_flag("--stale", args->stale, "Channels whose processes are gone (not supported yet)");
+  cmd->footer(
+      "Every flag may be repeated and combined, as with ipcrm. Each object is removed on its own:\n"
+      "one that cannot be (no such id, key or name, or not allowed) is reported on stderr and the\n"
+      "rest are still removed; the exit code is then 1. A System V segment that is still attached\n"
+      "is only marked for removal (status \"dest\" in `ipckit ls`) and goes at its last detach.\n"
+      "Flags marked \"not supported yet\" make the command fail before it removes anything.");
+  cmd->callback([cmd, args, &exit_code] { run_rm(*cmd, *args, exit_code); });
+}
+
 }  // namespace ipckit::cli
