@@ -3,11 +3,14 @@
 #   pipe  examples/pipe prints what `ls DIR | wc -l` prints (with ipckit::Pipeline and by hand)
 #   fifo  examples/fifo_reader receives, in order, the lines examples/fifo_writer sends, and
 #         removes its FIFO afterwards
+#   shm   the mapping, System V and memfd examples: parent and child share an anonymous
+#         mapping; two programs talk through a mapped file; a System V writer and reader
+#         (the reader's --remove leaves nothing behind); a sealed memfd refuses truncation
 # POSIX sh. Everything it makes lives in one mktemp folder, removed on every way out.
 set -eu
 
 if [ $# -ne 2 ]; then
-  echo "usage: examples_check.sh pipe|fifo EXAMPLES_DIR" >&2
+  echo "usage: examples_check.sh pipe|fifo|shm EXAMPLES_DIR" >&2
   exit 2
 fi
 mode=$1
@@ -116,8 +119,34 @@ check_fifo() {
   echo "ok: the writer without a reader fails: $(cat "$tmp/writer.err")"
 }
 
+# expect_line WHAT OUTPUT LINE: OUTPUT has LINE as one of its lines.
+expect_line() {
+  printf '%s\n' "$2" | grep -qxF -- "$3" || fail "$1: no line '$3' in: $2"
+  echo "ok: $1"
+}
+
+check_shm() {
+  out=$("$dir/mapping_parent_child")
+  expect_line "parent reads what the child wrote" "$out" "parent read: hello from the child"
+
+  "$dir/mapping_writer" "$tmp/mapped" "through a file" > /dev/null
+  expect_same "mapping_reader prints mapping_writer's message" "$("$dir/mapping_reader" "$tmp/mapped")" "through a file"
+
+  : > "$tmp/key"
+  "$dir/sysv_shm_writer" "$tmp/key" "hi" > /dev/null
+  out=$("$dir/sysv_shm_reader" "$tmp/key" --remove)
+  expect_line "sysv reader gets the message" "$out" "message: hi"
+  expect_line "sysv segment destroyed at the last detach" "$out" "detached: the segment is destroyed"
+  if "$dir/sysv_shm_reader" "$tmp/key" > /dev/null 2>&1; then fail "the sysv segment outlived --remove"; fi
+  echo "ok: nothing left of the sysv segment"
+
+  out=$("$dir/shm_memfd_seal")
+  expect_line "a sealed memfd refuses truncate" "$out" "child: truncate refused: the size is sealed"
+}
+
 case $mode in
   pipe) check_pipe ;;
+  shm) check_shm ;;
   fifo) check_fifo ;;
   *) echo "examples_check.sh: unknown mode '$mode' (pipe or fifo)" >&2; exit 2 ;;
 esac
