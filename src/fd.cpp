@@ -135,11 +135,15 @@ ssize_t write_nowait(int fd, std::span<const std::byte> buf, Deadline deadline) 
 namespace detail {
 
 std::string describe_fd(int fd) {
+  // Callers build this name between a failing syscall and reading its errno: keep errno.
+  const int saved = errno;
   std::string link = "/proc/self/fd/" + std::to_string(fd);
   char target[512];
   ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
-  if (n <= 0) return "fd " + std::to_string(fd);
-  return "fd " + std::to_string(fd) + " " + std::string(target, static_cast<std::size_t>(n));
+  std::string name = "fd " + std::to_string(fd);
+  if (n > 0) name += " " + std::string(target, static_cast<std::size_t>(n));
+  errno = saved;
+  return name;
 }
 
 }  // namespace detail

@@ -269,8 +269,22 @@ Mapping Mapping::map_file(const MapFileOptions& options) {
                            options.create_size.has_value();
   // O_NONBLOCK: opening a FIFO by mistake must not hang; it changes nothing for a regular file.
   int flags = (needs_write ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
-  if (options.create_size) flags |= O_CREAT;
-  Fd fd{sys::retry_eintr([&] { return ::open(options.path.c_str(), flags, 0600); })};
+  // With create_size, try O_EXCL first so we know whether the file is ours: a file we made
+  // is removed again if anything below throws, so a failed call leaves nothing behind.
+  bool created = false;
+  Fd fd;
+  if (options.create_size) {
+    fd = Fd{sys::retry_eintr([&] { return ::open(options.path.c_str(), flags | O_CREAT | O_EXCL, 0600); })};
+    created = fd.valid();
+  }
+  if (!fd) fd = Fd{sys::retry_eintr([&] { return ::open(options.path.c_str(), flags, 0600); })};
+  struct RemoveIfCreated {
+    const std::filesystem::path& path;
+    bool armed;
+    ~RemoveIfCreated() {
+      if (armed) ::unlink(path.c_str());
+    }
+  } remove_on_failure{options.path, created};
   if (!fd) {
     int err = errno;
     sys::fail("open", object, err, open_hint(err, options.path, options.create_size.has_value(), needs_write));
@@ -301,6 +315,7 @@ Mapping Mapping::map_file(const MapFileOptions& options) {
   const std::size_t length = checked_length(fd.get(), object, options.offset, options.length);
   void* address = map_or_throw(length, prot_for(options.access), flags_for(options.sharing),
                                fd.get(), options.offset, object);
+  remove_on_failure.armed = false;
   // `fd` closes here: the mapping holds its own reference to the file (M11).
   return Mapping{address, length, options.access == Access::read_write};
 }

@@ -45,8 +45,10 @@ std::size_t pipe_capacity(const Fd& end) {
   int rc = ::fcntl(end.get(), F_GETPIPE_SZ);
   if (rc == -1) {
     int err = errno;
+    // The kernel answers EBADF both for a closed descriptor and for one that is not a pipe.
+    bool open = ::fcntl(end.get(), F_GETFD) != -1;
     sys::fail("fcntl(F_GETPIPE_SZ)", detail::describe_fd(end.get()), err,
-              err == EBADF ? "the descriptor is not open" : "the descriptor is not a pipe or FIFO");
+              open ? "the descriptor is not a pipe or FIFO" : "the descriptor is not open");
   }
   return static_cast<std::size_t>(rc);
 }

@@ -85,6 +85,19 @@ const char* stream_name(int target) {
   return kNames.at(static_cast<std::size_t>(target));
 }
 
+// Opens a Stdio::file for stream `target`: read for stdin; for stdout and stderr created
+// (0644 before umask) and truncated, or appended to.
+Fd open_stdio_file(const Stdio& s, int target) {
+  int flags = target == 0 ? O_RDONLY : (O_WRONLY | O_CREAT | (s.append() ? O_APPEND : O_TRUNC));
+  const std::string path = s.path().string();
+  int fd = sys::retry_eintr([&] { return ::open(path.c_str(), flags | O_CLOEXEC, 0644); });
+  if (fd == -1) {
+    int err = errno;
+    sys::fail("open", path, err, std::string("cannot open the child's ") + stream_name(target));
+  }
+  return Fd{fd};
+}
+
 pid_t spawn_program(const SpawnOptions& o, SpawnAttributes& sa, char* const* envp) {
   std::vector<char*> argv;
   argv.reserve(o.argv.size() + 1);
@@ -168,16 +181,9 @@ Child Child::spawn(const SpawnOptions& o) {
                                                           target == 0 ? O_RDONLY : O_WRONLY, 0),
                          "posix_spawn_file_actions_addopen", "/dev/null");
         return;
-      case Stdio::Kind::file: {
-        int flags = target == 0 ? O_RDONLY
-                                : (O_WRONLY | O_CREAT | (s.append() ? O_APPEND : O_TRUNC));
-        const std::string path = s.path().string();
-        int fd = sys::retry_eintr([&] { return ::open(path.c_str(), flags | O_CLOEXEC, 0644); });
-        if (fd == -1)
-          sys::fail("open", path, errno, std::string("cannot open the child's ") + stream_name(target));
-        child_end = Fd{fd};
+      case Stdio::Kind::file:
+        child_end = open_stdio_file(s, target);
         break;
-      }
       case Stdio::Kind::descriptor:
         child_end = Fd{sys::check(::fcntl(s.borrowed_fd(), F_DUPFD_CLOEXEC, 3),
                                   "fcntl(F_DUPFD_CLOEXEC)", stream_name(target),
@@ -382,12 +388,20 @@ std::string Pipeline::to_string() const {
 PipelineResult Pipeline::run() const {
   if (stages_.empty()) sys::fail("pipeline", "", EINVAL, "the pipeline has no stages");
   PipelineResult result;
+  // A stderr file is opened once for all stages: opened by each, every stage would truncate
+  // what the ones before it wrote.
+  Fd shared_err;
+  Stdio err = err_;
+  if (err_.kind() == Stdio::Kind::file) {
+    shared_err = open_stdio_file(err_, 2);
+    err = Stdio::from(shared_err);
+  }
   std::vector<Child> children;
   children.reserve(stages_.size());
   Fd previous_read;  // read end of the pipe from the stage before
   for (std::size_t i = 0; i < stages_.size(); ++i) {
     result.commands.push_back(join_command(stages_[i]));
-    SpawnOptions o{.argv = stages_[i], .err = err_};
+    SpawnOptions o{.argv = stages_[i], .err = err};
     o.in = i == 0 ? in_ : Stdio::from(previous_read);
     Pipe link;
     if (i + 1 == stages_.size()) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <limits>
 #include <cstdio>
 #include <fcntl.h>
 #include <string>
@@ -76,6 +77,8 @@ void validate_posix_name(std::string_view name, std::string_view what) {
 SharedMemory SharedMemory::create(const ShmOptions& o) {
   validate_posix_name(o.name);
   if (o.size == 0) sys::fail("shm_open", o.name, EINVAL, "size is 0; give the segment's size in bytes");
+  if (o.size > static_cast<std::size_t>(std::numeric_limits<off_t>::max()))
+    sys::fail("shm_open", o.name, EFBIG, "size " + std::to_string(o.size) + " is larger than a file can be");
   // Try to create it; when that is not required, fall back to the existing object.
   int fd = ::shm_open(o.name.c_str(), O_RDWR | O_CREAT | O_EXCL, o.mode);
   bool created = fd != -1;
@@ -93,11 +96,9 @@ SharedMemory SharedMemory::create(const ShmOptions& o) {
   }
   Fd owned{fd};
   try {
-    if (created) {
-      size_and_reserve(owned, o.size, o.name);
-    } else if (fd_size(owned, o.name) < o.size) {
-      size_and_reserve(owned, o.size, o.name);  // grow, never shrink
-    }
+    // Grow, never shrink, even when we created it: a non-exclusive opener may have grown
+    // and mapped it between our O_EXCL create and this line.
+    if (fd_size(owned, o.name) < o.size) size_and_reserve(owned, o.size, o.name);
   } catch (...) {
     if (created) ::shm_unlink(o.name.c_str());  // ours and unusable: leave nothing behind
     throw;
@@ -141,6 +142,8 @@ Mapping SharedMemory::map(MapFdOptions options) const {
 Memfd Memfd::create(const MemfdOptions& o) {
   const std::string object = "memfd:" + o.name;
   if (o.size == 0) sys::fail("memfd_create", object, EINVAL, "size is 0; give the segment's size in bytes");
+  if (o.size > static_cast<std::size_t>(std::numeric_limits<off_t>::max()))
+    sys::fail("memfd_create", object, EFBIG, "size " + std::to_string(o.size) + " is larger than a file can be");
   unsigned flags = MFD_CLOEXEC | (o.allow_sealing ? MFD_ALLOW_SEALING : 0U);
   Fd fd{sys::check(::memfd_create(o.name.c_str(), flags), "memfd_create", object,
                    o.name.size() > 249 ? "the name is longer than 249 bytes" : std::string{})};

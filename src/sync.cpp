@@ -65,10 +65,9 @@ bool ProcessMutex::try_lock_until(Deadline deadline, bool& previous_owner_died) 
   int rc = 0;
   if (deadline.is_never()) {
     rc = pthread_mutex_lock(&mutex_);
-  } else if (deadline.expired()) {
-    rc = pthread_mutex_trylock(&mutex_);
-    if (rc == EBUSY) return false;
   } else {
+    // Also for a deadline already passed: unlike trylock, clocklock reports EDEADLK when
+    // this thread holds the lock, as lock() does.
     timespec at = monotonic_abstime(deadline);
     rc = pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at);
     if (rc == ETIMEDOUT) return false;

@@ -2,7 +2,8 @@
 
 // Private syscall checkers: the one place where a syscall's result becomes an ipckit::Error.
 // Three conventions, three checkers: "-1 and errno", "returns the errno" (pthread, posix_spawn),
-// and MAP_FAILED. The caller names the object; a hint function may look at errno.
+// and MAP_FAILED. The caller names the object and may give a hint; both are built before the
+// checker reads errno, so whatever builds them must keep errno (detail::describe_fd does).
 
 #include <cerrno>
 #include <string>

@@ -197,3 +197,15 @@ TEST(Fd, IgnoreSigpipeSetsTheDispositionAndWritesStillReportPeerClosed) {
 
 }  // namespace
 }  // namespace ipckit
+
+namespace ipckit {
+namespace {
+
+TEST(Fd, ErrorsOnAnEmptyFdReportEbadf) {
+  Fd none;
+  Error e = test::error_from([&] { none.set_nonblocking(true); });
+  EXPECT_EQ(e.errnum(), EBADF) << e.what();  // naming the descriptor must not clobber errno
+}
+
+}  // namespace
+}  // namespace ipckit

@@ -17,16 +17,9 @@
 namespace ipckit {
 namespace {
 
-using namespace std::chrono_literals;
+using test::message_of;
 
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using namespace std::chrono_literals;
 
 class FifoTest : public ::testing::Test {
  protected:

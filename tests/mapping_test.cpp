@@ -29,6 +29,12 @@
 namespace ipckit {
 namespace {
 
+using test::put;
+using test::get;
+using test::file_bytes;
+using test::make_file;
+using test::open_file;
+
 static_assert(!std::is_copy_constructible_v<Mapping>);
 static_assert(!std::is_copy_assignable_v<Mapping>);
 static_assert(std::is_nothrow_move_constructible_v<Mapping>);
@@ -37,34 +43,6 @@ static_assert(std::is_nothrow_default_constructible_v<Mapping>);
 
 const std::size_t kPage = page_size();
 constexpr std::size_t kMax = std::numeric_limits<std::size_t>::max();
-
-void put(Region& r, std::size_t offset, std::string_view text) {
-  auto dst = r.subspan(offset, text.size());
-  std::memcpy(dst.data(), text.data(), text.size());
-}
-
-std::string get(const Region& r, std::size_t offset, std::size_t n) {
-  auto src = r.subspan(offset, n);
-  return {reinterpret_cast<const char*>(src.data()), src.size()};
-}
-
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void make_file(const std::filesystem::path& path, std::string_view content, std::size_t size) {
-  Fd fd{::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
-  ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
-  ASSERT_EQ(::pwrite(fd.get(), content.data(), content.size(), 0), static_cast<ssize_t>(content.size()));
-}
-
-Fd open_file(const std::filesystem::path& path, int flags) {
-  Fd fd{::open(path.c_str(), flags | O_CLOEXEC)};
-  EXPECT_TRUE(fd.valid()) << path << ": " << std::strerror(errno);
-  return fd;
-}
 
 bool page_mapped(const void* address) {
   return ::msync(const_cast<void*>(address), kPage, MS_ASYNC) == 0;
@@ -707,6 +685,23 @@ TEST(Region, OverAlignedTypesAreChecked) {
   Error e = error_of([&] { (void)m.as<CacheLine>(72); });
   EXPECT_TRUE(has(e.what(), "alignment of 64"));
   EXPECT_TRUE(has(e.what(), "64 and 128"));
+}
+
+}  // namespace
+}  // namespace ipckit
+
+namespace ipckit {
+namespace {
+
+TEST(Mapping, AFailedMapFileLeavesNoFileItCreated) {
+  test::TempDir dir;
+  const auto path = dir / "new";
+  EXPECT_THROW((void)Mapping::map_file({.path = path, .offset = 8192, .create_size = 4096}), Error);
+  EXPECT_FALSE(std::filesystem::exists(path));
+  // A file that was there before is left alone.
+  test::make_file(path, "keep", 4096);
+  EXPECT_THROW((void)Mapping::map_file({.path = path, .offset = 8192, .create_size = 4096}), Error);
+  EXPECT_EQ(test::file_bytes(path).substr(0, 4), "keep");
 }
 
 }  // namespace

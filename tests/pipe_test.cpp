@@ -72,7 +72,7 @@ TEST(Pipe, CapacityOfSomethingThatIsNotAPipeIsAnError) {
   auto p = Pipe::create();
   Fd file{::open((dir / "plain").c_str(), O_RDONLY | O_CLOEXEC)};
   ASSERT_TRUE(file.valid());
-  EXPECT_THROW((void)pipe_capacity(file), Error);
+  EXPECT_NE(test::message_of([&] { (void)pipe_capacity(file); }).find("not a pipe or FIFO"), std::string::npos);
   EXPECT_THROW(set_pipe_capacity(file, 65536), Error);
 }
 

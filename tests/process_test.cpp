@@ -41,6 +41,7 @@ using ipckit::Fd;
 using ipckit::Pipe;
 using ipckit::Pipeline;
 using ipckit::Stdio;
+using ipckit::test::error_from;
 using ipckit::test::TempDir;
 
 static_assert(!std::is_copy_constructible_v<Child> && !std::is_copy_assignable_v<Child>);
@@ -53,18 +54,6 @@ constexpr auto kPatience = 30s;
 testing::AssertionResult has_substring(std::string_view text, std::string_view part) {
   if (text.find(part) != std::string_view::npos) return testing::AssertionSuccess();
   return testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-// Runs f and returns the ipckit::Error it throws (a failure when it throws none).
-template <class F>
-Error error_from(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no ipckit::Error was thrown";
-  return Error{"(nothing thrown)", "", 0};
 }
 
 void write_text(const Fd& fd, std::string_view text) {
@@ -874,6 +863,24 @@ TEST(Pipeline, WorksInAProcessWhoseStdinIsClosed) {
     return result.output == expected ? 0 : 11;
   });
   EXPECT_EQ(forked.wait().shell_code(), 0) << "10: a stage failed; 11: wrong output";
+}
+
+}  // namespace
+
+namespace {
+
+TEST(Pipeline, ErrorsFileKeepsTheStderrOfEveryStage) {
+  TempDir dir;
+  const auto log = dir / "errors.log";
+  auto result = Pipeline{{"sh", "-c", "echo first-stage-error >&2; echo data"},
+                         {"sh", "-c", "cat >/dev/null; echo second >&2"}}
+                    .errors(Stdio::file(log))
+                    .run();
+  EXPECT_TRUE(result.success());
+  std::ifstream in(log);
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(all.find("first-stage-error\n"), std::string::npos) << all;
+  EXPECT_NE(all.find("second\n"), std::string::npos) << all;
 }
 
 }  // namespace

@@ -20,17 +20,10 @@
 namespace ipckit {
 namespace {
 
+using test::message_of;
+
 static_assert(!std::is_copy_constructible_v<SharedMemory> && std::is_nothrow_move_constructible_v<SharedMemory>);
 static_assert(!std::is_copy_constructible_v<Memfd> && std::is_nothrow_move_constructible_v<Memfd>);
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // A unique "/ipckit-t-<pid>-<n>" name, unlinked when the test ends however it ends.
 class ShmName {

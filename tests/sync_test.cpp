@@ -40,12 +40,6 @@ Shared& make_shared(Mapping& m) {
   return s;
 }
 
-void signal_ready(const Fd& fd) { (void)fd.write_all(std::as_bytes(std::span{"r", 1})); }
-void await_ready(const Fd& fd) {
-  std::array<std::byte, 1> b{};
-  ASSERT_TRUE(fd.read_exact(b).ok());
-}
-
 TEST(ProcessMutex, AHolderKilledWithSigkillIsRecoveredAndTheDataIsIntact) {
   auto m = Mapping::anonymous_shared(sizeof(Shared));
   Shared& s = make_shared(m);
@@ -54,11 +48,11 @@ TEST(ProcessMutex, AHolderKilledWithSigkillIsRecoveredAndTheDataIsIntact) {
     (void)s.mutex.lock();
     s.value = 41;
     s.checksum = ~s.value;  // the update is complete ...
-    signal_ready(ready.write_end);
+    test::notify(ready.write_end);
     ::raise(SIGKILL);       // ... and the holder dies without unlocking
     return 0;
   });
-  await_ready(ready.read_end);
+  ASSERT_TRUE(test::await(ready.read_end));
   ExitStatus st = holder.wait();
   ASSERT_EQ(st.signal, SIGKILL);
   {
@@ -82,16 +76,14 @@ TEST(ProcessMutex, TryLockUntilTimesOutWhileAnotherProcessHoldsIt) {
   auto release = Pipe::create();
   test::Forked holder([&] {
     ProcessLock lock(s.mutex);
-    signal_ready(ready.write_end);
-    std::array<std::byte, 1> b{};
-    (void)release.read_end.read_exact(b);
-    return 0;
+    test::notify(ready.write_end);
+    return test::await(release.read_end) ? 0 : 1;
   });
-  await_ready(ready.read_end);
+  ASSERT_TRUE(test::await(ready.read_end));
   bool died = false;
   EXPECT_FALSE(s.mutex.try_lock_until(Deadline::now(), died));
   EXPECT_FALSE(s.mutex.try_lock_until(Deadline::after(20ms), died));
-  signal_ready(release.write_end);
+  test::notify(release.write_end);
   EXPECT_TRUE(s.mutex.try_lock_until(Deadline::after(20s), died));
   EXPECT_FALSE(died);
   s.mutex.unlock();
@@ -152,6 +144,24 @@ TEST(ProcessCondition, WaitUntilTimesOut) {
   bool died = false;
   EXPECT_FALSE(s.changed.wait_until(lock, Deadline::after(20ms), died));
   EXPECT_FALSE(died);
+}
+
+}  // namespace
+}  // namespace ipckit
+
+namespace ipckit {
+namespace {
+
+TEST(ProcessMutex, TryLockWithAPassedDeadlineOnALockWeHoldIsADeadlock) {
+  auto m = Mapping::anonymous_shared(sizeof(Shared));
+  Shared& s = make_shared(m);
+  (void)s.mutex.lock();
+  bool died = false;
+  Error e = test::error_from([&] { (void)s.mutex.try_lock_until(Deadline::now(), died); });
+  EXPECT_EQ(e.errnum(), EDEADLK);
+  s.mutex.unlock();
+  EXPECT_TRUE(s.mutex.try_lock_until(Deadline::now(), died));
+  s.mutex.unlock();
 }
 
 }  // namespace

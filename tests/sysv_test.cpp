@@ -33,6 +33,8 @@
 namespace ipckit {
 namespace {
 
+using RemoveAtEnd = test::SysvShmRemover;
+
 using sysv::Attachment;
 using sysv::Key;
 using sysv::SharedMemory;
@@ -47,23 +49,6 @@ static_assert(std::is_copy_constructible_v<SharedMemory>);  // a plain handle: o
 static_assert(Key::private_key().is_private());
 static_assert(Key::from_value(0x162e).value() == 0x162e);
 static_assert(!Key::from_value(0x162e).is_private());
-
-class RemoveAtEnd {
- public:
-  explicit RemoveAtEnd(SharedMemory segment) : segment_(segment) {}
-  RemoveAtEnd(const RemoveAtEnd&) = delete;
-  RemoveAtEnd& operator=(const RemoveAtEnd&) = delete;
-  ~RemoveAtEnd() {
-    try {
-      segment_.remove();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not remove segment " << segment_.id() << ": " << e.what();
-    }
-  }
-
- private:
-  SharedMemory segment_;
-};
 
 std::filesystem::path key_file(const test::TempDir& dir, std::string_view name) {
   auto path = dir / name;

@@ -6,6 +6,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <iterator>
+#include <span>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -133,6 +138,51 @@ CliRun run_cli(const std::vector<std::string>& args) {
   std::string out = read_all(child.stdout_pipe());
   err_reader.join();
   return CliRun{child.wait(), std::move(out), std::move(err)};
+}
+
+std::string message_of(const std::function<void()>& f) { return error_from(f).what(); }
+
+void put(Region& region, std::size_t offset, std::string_view text) {
+  auto dst = region.subspan(offset, text.size());
+  std::memcpy(dst.data(), text.data(), text.size());
+}
+
+std::string get(const Region& region, std::size_t offset, std::size_t n) {
+  auto src = region.subspan(offset, n);
+  return {reinterpret_cast<const char*>(src.data()), src.size()};
+}
+
+std::string file_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void make_file(const std::filesystem::path& path, std::string_view content, std::size_t size) {
+  Fd fd{::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
+  ASSERT_TRUE(fd.valid()) << path << ": " << std::strerror(errno);
+  ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
+  ASSERT_EQ(::pwrite(fd.get(), content.data(), content.size(), 0), static_cast<ssize_t>(content.size()));
+}
+
+Fd open_file(const std::filesystem::path& path, int flags) {
+  Fd fd{::open(path.c_str(), flags | O_CLOEXEC)};
+  EXPECT_TRUE(fd.valid()) << path << ": " << std::strerror(errno);
+  return fd;
+}
+
+void notify(const Fd& fd) { ASSERT_TRUE(fd.write_all(std::as_bytes(std::span{"!", 1})).ok()); }
+
+bool await(const Fd& fd) {
+  std::byte b{};
+  return fd.read_exact(std::span{&b, 1}, Deadline::after(std::chrono::seconds(30))).ok();
+}
+
+SysvShmRemover::~SysvShmRemover() {
+  try {
+    segment_.remove();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "could not remove segment " << segment_.id() << ": " << e.what();
+  }
 }
 
 }  // namespace ipckit::test

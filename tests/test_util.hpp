@@ -4,6 +4,7 @@
 // forked children that are always reaped, and a way to see that a thread or process is
 // blocked in a given syscall (instead of sleeping and hoping).
 
+#include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 
@@ -14,8 +15,11 @@
 #include <string>
 #include <string_view>
 
+#include "ipckit/error.hpp"
 #include "ipckit/fd.hpp"
 #include "ipckit/process.hpp"
+#include "ipckit/region.hpp"
+#include "ipckit/sysv.hpp"
 
 namespace ipckit {
 /// gtest prints IoStatus by name.
@@ -79,5 +83,51 @@ struct CliRun {
   std::string err;
 };
 [[nodiscard]] CliRun run_cli(const std::vector<std::string>& args);
+
+/// Runs `f`, which must throw ipckit::Error, and returns that Error (a test failure, and an
+/// empty Error, when it throws none).
+template <class F>
+Error error_from(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  ADD_FAILURE() << "no ipckit::Error was thrown";
+  return Error{"(nothing thrown)", "", 0};
+}
+
+/// error_from(f).what(): the message a user would read.
+[[nodiscard]] std::string message_of(const std::function<void()>& f);
+
+/// Writes `text` into `region` at `offset` (bounds-checked by Region).
+void put(Region& region, std::size_t offset, std::string_view text);
+/// `n` bytes of `region` at `offset`, as text.
+[[nodiscard]] std::string get(const Region& region, std::size_t offset, std::size_t n);
+
+/// A file's bytes as read(2) sees them, without any mapping.
+[[nodiscard]] std::string file_bytes(const std::filesystem::path& path);
+/// Creates (0600) or truncates `path`, sets its size and writes `content` at its start.
+void make_file(const std::filesystem::path& path, std::string_view content, std::size_t size);
+/// open(2) with O_CLOEXEC; a test failure naming the path when it fails.
+[[nodiscard]] Fd open_file(const std::filesystem::path& path, int flags);
+
+/// One byte through a pipe to say "go on": how tests order processes instead of sleeping.
+void notify(const Fd& fd);
+/// Waits (30 s at most) for notify()'s byte; false when it did not come.
+[[nodiscard]] bool await(const Fd& fd);
+
+/// Removes a System V segment at the end of a test, whatever happened (IPC_RMID; a segment
+/// already gone is fine). Use it only in the process that made the segment.
+class SysvShmRemover {
+ public:
+  explicit SysvShmRemover(sysv::SharedMemory segment) : segment_(segment) {}
+  SysvShmRemover(const SysvShmRemover&) = delete;
+  SysvShmRemover& operator=(const SysvShmRemover&) = delete;
+  ~SysvShmRemover();
+
+ private:
+  sysv::SharedMemory segment_;
+};
 
 }  // namespace ipckit::test

@@ -64,6 +64,10 @@ enum class FifoWait : unsigned char {
 
 /// Opens the write end, waiting until a reader opens or the deadline passes (then throws
 /// Error with ETIMEDOUT naming the path). The returned descriptor is blocking.
+/// FIFOs do not support RWF_NOWAIT, so a deadline on a blocking FIFO descriptor is kept by
+/// poll(2) followed by a write of at most PIPE_BUF bytes: exact with one writer, but with
+/// several writers (or readers) another may take the room between the two and the call then
+/// waits in write(2). Use FifoWait::nonblocking descriptors when several share one FIFO.
 [[nodiscard]] Fd open_fifo_writer(const std::filesystem::path& path, Deadline deadline);
 
 }  // namespace ipckit

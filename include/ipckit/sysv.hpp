@@ -123,8 +123,8 @@ class SharedMemory {
   void set_owner(uid_t uid, gid_t gid) const;
   void set_mode(mode_t mode) const;
   /// IPC_RMID: marks the segment for removal; it is destroyed when the last process detaches
-  /// (H7). Calling it again, or on a segment already gone, is not an error. Throws Error
-  /// only for EPERM.
+  /// (H7). Calling it again, or on a segment already gone, is not an error. Throws Error on
+  /// anything else (EPERM: not the owner or creator).
   void remove() const;
 
  private:

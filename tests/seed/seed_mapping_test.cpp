@@ -32,45 +32,18 @@
 namespace ipckit {
 namespace {
 
+using test::message_of;
+using test::put;
+using test::get;
+using test::file_bytes;
+using test::make_file;
+using test::open_file;
+using test::notify;
+using test::await;
+
 using namespace std::chrono_literals;
 
 const std::size_t kPage = page_size();
-
-void put(Region& r, std::size_t offset, std::string_view text) {
-  auto dst = r.subspan(offset, text.size());
-  std::memcpy(dst.data(), text.data(), text.size());
-}
-
-std::string get(const Region& r, std::size_t offset, std::size_t n) {
-  auto src = r.subspan(offset, n);
-  return {reinterpret_cast<const char*>(src.data()), src.size()};
-}
-
-// The file's bytes as read(2) sees them, without any mapping.
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void make_file(const std::filesystem::path& path, std::string_view content, std::size_t size) {
-  Fd fd{::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-  ASSERT_TRUE(fd.valid()) << std::strerror(errno);
-  ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
-  ASSERT_EQ(::pwrite(fd.get(), content.data(), content.size(), 0), static_cast<ssize_t>(content.size()));
-}
-
-Fd open_file(const std::filesystem::path& path, int flags) {
-  Fd fd{::open(path.c_str(), flags | O_CLOEXEC)};
-  EXPECT_TRUE(fd.valid()) << path << ": " << std::strerror(errno);
-  return fd;
-}
-
-// One byte through a pipe: "go on". Never a sleep.
-void notify(const Fd& fd) { ASSERT_TRUE(fd.write_all(std::as_bytes(std::span{"!", 1})).ok()); }
-[[nodiscard]] bool await(const Fd& fd) {
-  std::byte b{};
-  return fd.read_exact(std::span{&b, 1}, Deadline::after(30s)).ok();
-}
 
 // True while any byte of the page-aligned range is mapped: msync fails with ENOMEM only
 // when part of the range is not mapped at all.
@@ -88,16 +61,6 @@ void die_of_faults_plainly() {
   ::setrlimit(RLIMIT_CORE, &no_core);
   ::signal(SIGSEGV, SIG_DFL);
   ::signal(SIGBUS, SIG_DFL);
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no Error was thrown";
-  return {};
 }
 
 int errnum_of(const std::function<void()>& f) {

@@ -35,28 +35,11 @@
 namespace ipckit {
 namespace {
 
+using RemoveAtEnd = test::SysvShmRemover;
+
 using sysv::Attachment;
 using sysv::Key;
 using sysv::SharedMemory;
-
-// Removes the segment at the end of the test, whatever happened (IPC_RMID; a segment already
-// gone is fine). Parent only.
-class RemoveAtEnd {
- public:
-  explicit RemoveAtEnd(SharedMemory segment) : segment_(segment) {}
-  RemoveAtEnd(const RemoveAtEnd&) = delete;
-  RemoveAtEnd& operator=(const RemoveAtEnd&) = delete;
-  ~RemoveAtEnd() {
-    try {
-      segment_.remove();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not remove segment " << segment_.id() << ": " << e.what();
-    }
-  }
-
- private:
-  SharedMemory segment_;
-};
 
 // A file of `dir` to make keys from (ftok needs an existing path).
 std::filesystem::path key_file(const test::TempDir& dir, std::string_view name = "key") {
