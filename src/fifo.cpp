@@ -14,19 +14,10 @@
 namespace ipckit {
 namespace {
 
-const char* kind_of(mode_t mode) {
-  if (S_ISREG(mode)) return "a regular file";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISLNK(mode)) return "a symbolic link (ipckit does not follow symlinks for FIFOs)";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  return "not a FIFO";
-}
-
 [[noreturn]] void fail_not_fifo(std::string_view step, const std::string& path, mode_t mode) {
   sys::fail(step, path, 0,
-            std::string("the path is ") + kind_of(mode) +
+            std::string("the path is ") + sys::describe_file_type(mode) +
+                (S_ISLNK(mode) ? " (ipckit does not follow symlinks for FIFOs)" : "") +
                 ", not a FIFO; pick another path or remove what is there");
 }
 

@@ -48,17 +48,6 @@ std::string describe_open_mode(int flags) {
   }
 }
 
-std::string describe_file_type(mode_t mode) {
-  if (S_ISREG(mode)) return "a regular file";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a pipe or FIFO";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISLNK(mode)) return "a symbolic link";
-  return "an object of unknown type";
-}
-
 // The argument checks that need no file: length 0 (M5) and an offset that is not a multiple
 // of the page size (M9). map_file runs them before it opens (or creates) anything.
 void check_arguments(const std::string& object, std::size_t offset,
@@ -128,7 +117,7 @@ std::size_t checked_length(int fd, const std::string& object, std::size_t offset
     // Devices, pipes and sockets have no size to check: mmap decides (a pipe: ENODEV).
     if (!length) {
       sys::fail("mmap", object, EINVAL,
-                "the descriptor is " + describe_file_type(st.st_mode) +
+                "the descriptor is " + sys::describe_file_type(st.st_mode) +
                     ", which has no file size to map; give .length");
     }
     return *length;
@@ -294,7 +283,7 @@ Mapping Mapping::map_file(const MapFileOptions& options) {
   if (::fstat(fd.get(), &st) == -1) sys::fail("fstat", object, errno);
   if (!S_ISREG(st.st_mode)) {
     sys::fail("mmap", object, ENODEV,
-              "the path is " + describe_file_type(st.st_mode) +
+              "the path is " + sys::describe_file_type(st.st_mode) +
                   ", not a regular file; map_file maps regular files (Mapping::map_fd maps "
                   "shared memory, memfds and devices)");
   }

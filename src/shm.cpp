@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "fd_util.hpp"
 #include "sys.hpp"
 
 namespace ipckit {
@@ -41,13 +42,13 @@ std::size_t fd_size(const Fd& fd, std::string_view object) {
 }
 
 // Sets the size and reserves the pages, so running out of space fails here and not with
-// SIGBUS when a page is first touched.
-void size_and_reserve(const Fd& fd, std::size_t size, std::string_view object) {
+// SIGBUS when a page is first touched. `where` says whose space ran out, for the hint.
+void size_and_reserve(const Fd& fd, std::size_t size, std::string_view object, const std::string& where) {
   sys::check(::ftruncate(fd.get(), static_cast<off_t>(size)), "ftruncate", object);
   int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
   if (rc != 0) {
     sys::fail("posix_fallocate", object, rc,
-              rc == ENOSPC ? "not enough room for " + std::to_string(size) + " bytes: " + dev_shm_space()
+              rc == ENOSPC ? "not enough room for " + std::to_string(size) + " bytes: " + where
                            : std::string{});
   }
 }
@@ -98,7 +99,7 @@ SharedMemory SharedMemory::create(const ShmOptions& o) {
   try {
     // Grow, never shrink, even when we created it: a non-exclusive opener may have grown
     // and mapped it between our O_EXCL create and this line.
-    if (fd_size(owned, o.name) < o.size) size_and_reserve(owned, o.size, o.name);
+    if (fd_size(owned, o.name) < o.size) size_and_reserve(owned, o.size, o.name, dev_shm_space());
   } catch (...) {
     if (created) ::shm_unlink(o.name.c_str());  // ours and unusable: leave nothing behind
     throw;
@@ -147,7 +148,8 @@ Memfd Memfd::create(const MemfdOptions& o) {
   unsigned flags = MFD_CLOEXEC | (o.allow_sealing ? MFD_ALLOW_SEALING : 0U);
   Fd fd{sys::check(::memfd_create(o.name.c_str(), flags), "memfd_create", object,
                    o.name.size() > 249 ? "the name is longer than 249 bytes" : std::string{})};
-  size_and_reserve(fd, o.size, object);
+  size_and_reserve(fd, o.size, object,
+                   "memfd pages come from memory (and swap), not from /dev/shm; free some memory");
   return Memfd{std::move(fd)};
 }
 
@@ -162,12 +164,12 @@ Memfd Memfd::adopt(Fd fd) {
   return Memfd{std::move(fd)};
 }
 
-std::size_t Memfd::size() const { return fd_size(fd_, "memfd"); }
+std::size_t Memfd::size() const { return fd_size(fd_, detail::describe_fd(fd_.get())); }
 
 void Memfd::seal_size() const {
   if (::fcntl(fd_.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1) {
     int err = errno;
-    sys::fail("fcntl(F_ADD_SEALS)", "memfd", err,
+    sys::fail("fcntl(F_ADD_SEALS)", detail::describe_fd(fd_.get()), err,
               err == EPERM ? "sealing is not allowed: the memfd was made without "
                              "MFD_ALLOW_SEALING, or it is already sealed against new seals"
                            : std::string{});
@@ -175,7 +177,7 @@ void Memfd::seal_size() const {
 }
 
 bool Memfd::size_sealed() const {
-  int seals = sys::check(::fcntl(fd_.get(), F_GET_SEALS), "fcntl(F_GET_SEALS)", "memfd");
+  int seals = sys::check(::fcntl(fd_.get(), F_GET_SEALS), "fcntl(F_GET_SEALS)", detail::describe_fd(fd_.get()));
   return (seals & F_SEAL_SHRINK) != 0 && (seals & F_SEAL_GROW) != 0;
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 #include <fcntl.h>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ipckit/fd.hpp"
@@ -54,6 +55,17 @@ std::string user_name(uid_t uid) {
       return std::to_string(uid);
     return found->pw_name;
   }
+}
+
+std::string describe_file_type(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a pipe or FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISLNK(mode)) return "a symbolic link";
+  return "an object of unknown type";
 }
 
 }  // namespace ipckit::sys

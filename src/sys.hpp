@@ -57,6 +57,9 @@ unsigned long long read_ull_file(const std::string& path);
 /// A user's name ("root"), or the uid as text when the user database has none.
 std::string user_name(uid_t uid);
 
+/// "a regular file", "a directory", "a symbolic link"...: the kind of file a mode says.
+std::string describe_file_type(mode_t mode);
+
 /// Quotes an object name for messages: "/tmp/x".
 std::string quoted(std::string_view object);
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "ipckit/inspect.hpp"
+#include "ipckit/mapping.hpp"
 #include "ipckit/pipe.hpp"
 #include "sys.hpp"
 
@@ -12,9 +13,7 @@ namespace ipckit {
 
 Limits read_limits() {
   Limits l;
-  long page = ::sysconf(_SC_PAGESIZE);
-  if (page <= 0) sys::fail("sysconf", "_SC_PAGESIZE", errno);
-  l.page_size = static_cast<std::uint64_t>(page);
+  l.page_size = page_size();
 
   {
     Pipe probe = Pipe::create();
@@ -24,7 +23,7 @@ Limits read_limits() {
     l.pipe_default_capacity = pipe_capacity(probe.read_end);
   }
 
-  l.pipe_max_size = sys::read_ull_file("/proc/sys/fs/pipe-max-size");
+  l.pipe_max_size = pipe_max_size();
   l.pipe_user_pages_soft = sys::read_ull_file("/proc/sys/fs/pipe-user-pages-soft");
   l.pipe_user_pages_hard = sys::read_ull_file("/proc/sys/fs/pipe-user-pages-hard");
   l.shmmax = sys::read_ull_file("/proc/sys/kernel/shmmax");
