@@ -26,6 +26,7 @@
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,7 +231,10 @@ std::optional<Received> receive_record(const Fd& fd, Deadline deadline,
 // of a row leaves a child running or a zombie behind.
 class ChildProcess {
  public:
-  explicit ChildProcess(pid_t pid) noexcept : pid_(pid) {}
+  // pidfd_open on our own unreaped child cannot race with pid reuse. Without a pidfd
+  // (kernels before 5.3) wait_until falls back to polling waitpid.
+  explicit ChildProcess(pid_t pid) noexcept
+      : pid_(pid), pidfd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess() { (void)kill_and_reap(); }
@@ -242,7 +246,11 @@ class ChildProcess {
     for (;;) {
       if (auto status = try_reap()) return status;
       if (pid_ < 0 || deadline.expired()) return status_;
-      std::this_thread::sleep_for(std::chrono::microseconds(500));
+      if (pidfd_.valid()) {
+        (void)pidfd_.wait_readable(deadline);  // readable once the child has ended
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+      }
     }
   }
 
@@ -276,6 +284,7 @@ class ChildProcess {
   }
 
   pid_t pid_ = -1;
+  Fd pidfd_;
   std::optional<ExitStatus> status_;
 };
 
