@@ -48,17 +48,6 @@ bool page_mapped(const void* address) {
   return ::msync(const_cast<void*>(address), kPage, MS_ASYNC) == 0;
 }
 
-// The Error `f` throws; fails the test when it throws none.
-Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no Error was thrown";
-  return Error{"none", "", 0};
-}
-
 ::testing::AssertionResult has(const std::string& text, std::string_view part) {
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "\"" << part << "\" not in: " << text;
@@ -81,8 +70,8 @@ TEST(Mapping, DefaultConstructedIsEmpty) {
   EXPECT_FALSE(m.writable());
   EXPECT_TRUE(m.bytes().empty());
   EXPECT_TRUE(m.subspan(0, 0).empty());
-  EXPECT_EQ(error_of([&] { (void)m.subspan(0, 1); }).errnum(), ERANGE);
-  EXPECT_EQ(error_of([&] { (void)m.as<char>(0); }).errnum(), ERANGE);
+  EXPECT_EQ(test::error_from([&] { (void)m.subspan(0, 1); }).errnum(), ERANGE);
+  EXPECT_EQ(test::error_from([&] { (void)m.as<char>(0); }).errnum(), ERANGE);
 }
 
 TEST(Mapping, MoveConstructionHandsOverTheMemory) {
@@ -153,14 +142,14 @@ TEST(Mapping, AnonymousSharedIsZeroFilledAndWritable) {
 }
 
 TEST(Mapping, AnonymousSharedOfZeroBytesIsRefused) {
-  Error e = error_of([] { (void)Mapping::anonymous_shared(0); });
+  Error e = test::error_from([] { (void)Mapping::anonymous_shared(0); });
   EXPECT_EQ(e.errnum(), EINVAL);
   EXPECT_EQ(e.syscall(), "mmap");
   EXPECT_TRUE(has(e.what(), "length 0"));
 }
 
 TEST(Mapping, TooLargeAnonymousMappingSaysHowMuchWasAsked) {
-  Error e = error_of([] { (void)Mapping::anonymous_shared(kMax - kPage); });
+  Error e = test::error_from([] { (void)Mapping::anonymous_shared(kMax - kPage); });
   EXPECT_EQ(e.errnum(), ENOMEM);
   EXPECT_TRUE(has(e.what(), "asked " + std::to_string(kMax - kPage) + " bytes"));
 }
@@ -184,7 +173,7 @@ TEST(Mapping, SyncWaitsOrSchedulesTheWriteBack) {
 
 TEST(Mapping, SyncOfAnEmptyMappingIsAnError) {
   Mapping m;
-  Error e = error_of([&] { m.sync(); });
+  Error e = test::error_from([&] { m.sync(); });
   EXPECT_EQ(e.syscall(), "msync");
   EXPECT_EQ(e.errnum(), EINVAL);
   EXPECT_TRUE(has(e.what(), "moved from"));
@@ -225,7 +214,7 @@ TEST(Mapping, AFileThisUserMayOnlyReadMapsReadOnlyOrPrivateButNotSharedWritable)
   const std::string mode = root ? "mode 0644" : "mode 0444";
   ASSERT_EQ(::chmod(path.c_str(), root ? 0644 : 0444), 0);
   auto body = [&]() -> int {
-    Error e = error_of([&] { (void)Mapping::map_file({.path = path}); });
+    Error e = test::error_from([&] { (void)Mapping::map_file({.path = path}); });
     EXPECT_EQ(e.syscall(), "open");
     EXPECT_EQ(e.errnum(), EACCES);
     EXPECT_TRUE(has(e.what(), "O_RDWR"));
@@ -275,7 +264,7 @@ TEST(Mapping, SharedWritesReachOtherMappingsOfTheSameFileInThisProcess) {
 TEST(Mapping, MissingFileErrorNamesThePathAndHowToCreateIt) {
   test::TempDir dir;
   const auto path = dir / "missing";
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path}); });
   EXPECT_EQ(e.syscall(), "open");
   EXPECT_EQ(e.errnum(), ENOENT);
   EXPECT_EQ(e.object(), path.string());
@@ -286,14 +275,14 @@ TEST(Mapping, MissingFileErrorNamesThePathAndHowToCreateIt) {
 TEST(Mapping, MissingFolderWithCreateSizeNamesTheFolder) {
   test::TempDir dir;
   const auto path = dir / "no-such-folder" / "data";
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .create_size = kPage}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .create_size = kPage}); });
   EXPECT_EQ(e.errnum(), ENOENT);
   EXPECT_TRUE(has(e.what(), (dir / "no-such-folder").string()));
   EXPECT_TRUE(has(e.what(), "does not exist"));
 }
 
 TEST(Mapping, EmptyPathIsRefused) {
-  Error e = error_of([] { (void)Mapping::map_file({}); });
+  Error e = test::error_from([] { (void)Mapping::map_file({}); });
   EXPECT_EQ(e.errnum(), ENOENT);
   EXPECT_TRUE(has(e.what(), "the path is empty"));
 }
@@ -305,7 +294,7 @@ TEST(Mapping, SymbolicLinkIsRefused) {
   make_file(target, "secret", kPage);
   std::filesystem::create_symlink(target, link);
   for (const auto& options : {MapFileOptions{.path = link}, MapFileOptions{.path = link, .create_size = kPage}}) {
-    Error e = error_of([&] { (void)Mapping::map_file(options); });
+    Error e = test::error_from([&] { (void)Mapping::map_file(options); });
     EXPECT_EQ(e.errnum(), ELOOP);
     EXPECT_TRUE(has(e.what(), "symbolic link"));
     EXPECT_TRUE(has(e.what(), "O_NOFOLLOW"));
@@ -313,7 +302,7 @@ TEST(Mapping, SymbolicLinkIsRefused) {
   // A dangling link is not followed to create a file elsewhere either.
   const auto dangling = dir / "dangling";
   std::filesystem::create_symlink(dir / "elsewhere", dangling);
-  EXPECT_EQ(error_of([&] { (void)Mapping::map_file({.path = dangling, .create_size = kPage}); }).errnum(), ELOOP);
+  EXPECT_EQ(test::error_from([&] { (void)Mapping::map_file({.path = dangling, .create_size = kPage}); }).errnum(), ELOOP);
   EXPECT_FALSE(std::filesystem::exists(dir / "elsewhere"));
 }
 
@@ -364,7 +353,7 @@ TEST(Mapping, CreateSizeWithAnExplicitLengthMapsThatLength) {
 TEST(Mapping, CreateSizeZeroLeavesAnEmptyFileThatIsRefused) {
   test::TempDir dir;
   const auto path = dir / "data";
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .create_size = 0}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .create_size = 0}); });
   EXPECT_EQ(e.errnum(), EINVAL);
   EXPECT_TRUE(has(e.what(), "empty"));
 }
@@ -372,18 +361,18 @@ TEST(Mapping, CreateSizeZeroLeavesAnEmptyFileThatIsRefused) {
 TEST(Mapping, BadArgumentsAreRefusedBeforeAnyFileIsCreated) {
   test::TempDir dir;
   const auto path = dir / "data";
-  EXPECT_EQ(error_of([&] { (void)Mapping::map_file({.path = path, .length = 0, .create_size = kPage}); }).errnum(),
+  EXPECT_EQ(test::error_from([&] { (void)Mapping::map_file({.path = path, .length = 0, .create_size = kPage}); }).errnum(),
             EINVAL);
-  EXPECT_EQ(error_of([&] { (void)Mapping::map_file({.path = path, .offset = 1, .create_size = kPage}); }).errnum(),
+  EXPECT_EQ(test::error_from([&] { (void)Mapping::map_file({.path = path, .offset = 1, .create_size = kPage}); }).errnum(),
             EINVAL);
   EXPECT_FALSE(std::filesystem::exists(path));
 }
 
 TEST(Mapping, DirectoryIsRefused) {
   test::TempDir dir;
-  Error rw = error_of([&] { (void)Mapping::map_file({.path = dir.path()}); });
+  Error rw = test::error_from([&] { (void)Mapping::map_file({.path = dir.path()}); });
   EXPECT_EQ(rw.errnum(), EISDIR);
-  Error ro = error_of([&] { (void)Mapping::map_file({.path = dir.path(), .access = Access::read_only}); });
+  Error ro = test::error_from([&] { (void)Mapping::map_file({.path = dir.path(), .access = Access::read_only}); });
   EXPECT_EQ(ro.errnum(), ENODEV);
   EXPECT_TRUE(has(ro.what(), "a directory, not a regular file"));
 }
@@ -393,7 +382,7 @@ TEST(Mapping, FifoPathIsRefusedWithoutHanging) {
   const auto path = dir / "fifo";
   ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
   // A plain open(O_RDONLY) would wait for a writer; map_file opens with O_NONBLOCK.
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .access = Access::read_only}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .access = Access::read_only}); });
   EXPECT_EQ(e.errnum(), ENODEV);
   EXPECT_TRUE(has(e.what(), "a pipe or FIFO"));
   EXPECT_TRUE(has(e.what(), "map_fd"));
@@ -416,7 +405,7 @@ TEST(Mapping, OffsetAtOrPastTheEndNamesTheFileSize) {
   const auto path = dir / "data";
   make_file(path, "", kPage);
   for (std::size_t offset : {kPage, 4 * kPage}) {
-    Error e = error_of([&] { (void)Mapping::map_file({.path = path, .offset = offset}); });
+    Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .offset = offset}); });
     EXPECT_EQ(e.errnum(), EINVAL);
     EXPECT_TRUE(has(e.what(), "offset " + std::to_string(offset)));
     EXPECT_TRUE(has(e.what(), "size " + std::to_string(kPage)));
@@ -427,7 +416,7 @@ TEST(Mapping, LengthPastTheEndNamesTheFileSizeAndWhatFits) {
   test::TempDir dir;
   const auto path = dir / "data";
   make_file(path, "", 2 * kPage);
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .offset = kPage, .length = kPage + 1}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .offset = kPage, .length = kPage + 1}); });
   EXPECT_EQ(e.errnum(), EINVAL);
   EXPECT_TRUE(has(e.what(), "ends at " + std::to_string(2 * kPage + 1)));
   EXPECT_TRUE(has(e.what(), "size " + std::to_string(2 * kPage)));
@@ -440,11 +429,11 @@ TEST(Mapping, OffsetPlusLengthOverflowIsRefused) {
   test::TempDir dir;
   const auto path = dir / "data";
   make_file(path, "", 2 * kPage);
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .offset = kPage, .length = kMax}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .offset = kPage, .length = kMax}); });
   EXPECT_EQ(e.errnum(), EINVAL);
   EXPECT_TRUE(has(e.what(), "overflows"));
   Fd fd = open_file(path, O_RDWR);
-  EXPECT_TRUE(has(error_of([&] { (void)Mapping::map_fd(fd, {.offset = kPage, .length = kMax - 1}); }).what(),
+  EXPECT_TRUE(has(test::error_from([&] { (void)Mapping::map_fd(fd, {.offset = kPage, .length = kMax - 1}); }).what(),
                   "overflows"));
 }
 
@@ -453,7 +442,7 @@ TEST(Mapping, OffsetBeyondOffTIsRefused) {
   const auto path = dir / "data";
   make_file(path, "", kPage);
   const std::size_t huge = kMax - kMax % kPage;  // page-aligned, > INT64_MAX
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .offset = huge}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .offset = huge}); });
   EXPECT_EQ(e.errnum(), EOVERFLOW);
   EXPECT_TRUE(has(e.what(), "off_t"));
 }
@@ -462,7 +451,7 @@ TEST(Mapping, OffsetErrorSuggestsTheValidOffsetsAround) {
   test::TempDir dir;
   const auto path = dir / "data";
   make_file(path, "", 4 * kPage);
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .offset = 2 * kPage + 7}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .offset = 2 * kPage + 7}); });
   EXPECT_TRUE(has(e.what(), std::to_string(2 * kPage) + " and " + std::to_string(3 * kPage)));
   EXPECT_TRUE(has(e.what(), "skip 7 bytes"));
 }
@@ -474,7 +463,7 @@ TEST(Mapping, MapFdNamesTheDescriptorInErrors) {
   const auto path = dir / "data";
   make_file(path, "", kPage);
   Fd fd = open_file(path, O_RDWR);
-  Error e = error_of([&] { (void)Mapping::map_fd(fd, {.offset = 3}); });
+  Error e = test::error_from([&] { (void)Mapping::map_fd(fd, {.offset = 3}); });
   EXPECT_TRUE(has(e.object(), "fd " + std::to_string(fd.get())));
   EXPECT_TRUE(has(e.object(), path.string()));
 }
@@ -484,7 +473,7 @@ TEST(Mapping, MapFdOfWriteOnlyDescriptorIsRefused) {
   const auto path = dir / "data";
   make_file(path, "", kPage);
   Fd wo = open_file(path, O_WRONLY);
-  Error e = error_of([&] { (void)Mapping::map_fd(wo, {}); });
+  Error e = test::error_from([&] { (void)Mapping::map_fd(wo, {}); });
   EXPECT_EQ(e.errnum(), EACCES);
   EXPECT_TRUE(has(e.what(), "O_WRONLY"));
   EXPECT_TRUE(has(e.what(), "O_RDWR"));
@@ -495,7 +484,7 @@ TEST(Mapping, MapFdOfReadOnlyDescriptor) {
   const auto path = dir / "data";
   make_file(path, "ro", kPage);
   Fd ro = open_file(path, O_RDONLY);
-  EXPECT_EQ(error_of([&] { (void)Mapping::map_fd(ro, {}); }).errnum(), EACCES);
+  EXPECT_EQ(test::error_from([&] { (void)Mapping::map_fd(ro, {}); }).errnum(), EACCES);
   auto m = Mapping::map_fd(ro, {.access = Access::read_only});
   EXPECT_EQ(get(m, 0, 2), "ro");
   auto priv = Mapping::map_fd(ro, {.sharing = Sharing::private_copy});
@@ -516,7 +505,7 @@ TEST(Mapping, MapFdOfAnAppendModeDescriptorIsAllowedAsTheKernelDoes) {
 
 TEST(Mapping, MapFdOfAClosedDescriptorIsRefused) {
   Fd none;
-  Error e = error_of([&] { (void)Mapping::map_fd(none, {.length = kPage}); });
+  Error e = test::error_from([&] { (void)Mapping::map_fd(none, {.length = kPage}); });
   EXPECT_EQ(e.errnum(), EBADF);
   EXPECT_TRUE(has(e.what(), "not open"));
 }
@@ -526,7 +515,7 @@ TEST(Mapping, MapFdOfAnOPathDescriptorIsRefused) {
   const auto path = dir / "data";
   make_file(path, "", kPage);
   Fd fd = open_file(path, O_PATH);
-  Error e = error_of([&] { (void)Mapping::map_fd(fd, {.access = Access::read_only}); });
+  Error e = test::error_from([&] { (void)Mapping::map_fd(fd, {.access = Access::read_only}); });
   EXPECT_EQ(e.errnum(), EBADF);
   EXPECT_TRUE(has(e.what(), "O_PATH"));
 }
@@ -534,7 +523,7 @@ TEST(Mapping, MapFdOfAnOPathDescriptorIsRefused) {
 TEST(Mapping, MapFdOfAMemfdUsesItsSize) {
   Fd fd{::memfd_create("ipckit-mapping-test", MFD_CLOEXEC)};
   ASSERT_TRUE(fd.valid());
-  EXPECT_TRUE(has(error_of([&] { (void)Mapping::map_fd(fd, {}); }).what(), "empty (size 0)"));
+  EXPECT_TRUE(has(test::error_from([&] { (void)Mapping::map_fd(fd, {}); }).what(), "empty (size 0)"));
   ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(2 * kPage)), 0);
   auto a = Mapping::map_fd(fd, {});
   auto b = Mapping::map_fd(fd, {.offset = kPage});
@@ -546,7 +535,7 @@ TEST(Mapping, MapFdOfAMemfdUsesItsSize) {
 
 TEST(Mapping, MapFdOfADeviceNeedsALength) {
   Fd zero = open_file("/dev/zero", O_RDWR);
-  Error e = error_of([&] { (void)Mapping::map_fd(zero, {}); });
+  Error e = test::error_from([&] { (void)Mapping::map_fd(zero, {}); });
   EXPECT_EQ(e.errnum(), EINVAL);
   EXPECT_TRUE(has(e.what(), "a character device"));
   EXPECT_TRUE(has(e.what(), ".length"));
@@ -556,13 +545,13 @@ TEST(Mapping, MapFdOfADeviceNeedsALength) {
 
 TEST(Mapping, MapFdOfAPipeIsTheKernelsEnodev) {
   auto p = Pipe::create();
-  Error e = error_of([&] { (void)Mapping::map_fd(p.write_end, {.access = Access::read_only, .length = kPage}); });
+  Error e = test::error_from([&] { (void)Mapping::map_fd(p.write_end, {.access = Access::read_only, .length = kPage}); });
   // The write end is O_WRONLY: refused before mmap, for that reason.
   EXPECT_EQ(e.errnum(), EACCES);
-  Error r = error_of([&] { (void)Mapping::map_fd(p.read_end, {.access = Access::read_only, .length = kPage}); });
+  Error r = test::error_from([&] { (void)Mapping::map_fd(p.read_end, {.access = Access::read_only, .length = kPage}); });
   EXPECT_EQ(r.errnum(), ENODEV);
   EXPECT_TRUE(has(r.hint(), "cannot be mapped"));
-  Error no_length = error_of([&] { (void)Mapping::map_fd(p.read_end, {.access = Access::read_only}); });
+  Error no_length = test::error_from([&] { (void)Mapping::map_fd(p.read_end, {.access = Access::read_only}); });
   EXPECT_TRUE(has(no_length.what(), "a pipe or FIFO"));
 }
 
@@ -581,7 +570,7 @@ TEST(Mapping, ErrorMessagesHaveTheHouseForm) {
   test::TempDir dir;
   const auto path = dir / "data";
   make_file(path, "", kPage);
-  Error e = error_of([&] { (void)Mapping::map_file({.path = path, .length = 0}); });
+  Error e = test::error_from([&] { (void)Mapping::map_file({.path = path, .length = 0}); });
   const std::string prefix = "mmap(\"" + path.string() + "\"): Invalid argument (EINVAL): length 0";
   EXPECT_EQ(std::string(e.what()).rfind(prefix, 0), 0u) << e.what();
 }
@@ -599,7 +588,7 @@ TEST(Region, SubspanInsideTheRegion) {
 
 TEST(Region, SubspanPastTheEndNamesOffsetLengthAndSize) {
   auto m = Mapping::anonymous_shared(100);
-  Error e = error_of([&] { (void)m.subspan(96, 8); });
+  Error e = test::error_from([&] { (void)m.subspan(96, 8); });
   EXPECT_EQ(e.errnum(), ERANGE);
   EXPECT_EQ(e.syscall(), "Region::subspan");
   EXPECT_TRUE(has(e.what(), "offset 96 + length 8"));
@@ -607,18 +596,18 @@ TEST(Region, SubspanPastTheEndNamesOffsetLengthAndSize) {
   EXPECT_TRUE(has(e.what(), "size 100"));
   EXPECT_TRUE(has(e.what(), "the last offset where it fits is 92"));
   const Mapping& c = m;
-  EXPECT_EQ(error_of([&] { (void)c.subspan(101, 0); }).errnum(), ERANGE);
-  EXPECT_TRUE(has(error_of([&] { (void)c.subspan(0, 101); }).what(), "larger than the whole region"));
+  EXPECT_EQ(test::error_from([&] { (void)c.subspan(101, 0); }).errnum(), ERANGE);
+  EXPECT_TRUE(has(test::error_from([&] { (void)c.subspan(0, 101); }).what(), "larger than the whole region"));
 }
 
 TEST(Region, SubspanOverflowIsCaughtNotWrapped) {
   auto m = Mapping::anonymous_shared(100);
   // 16 + (SIZE_MAX - 7) wraps to 8, which would "fit" a naive check.
-  Error e = error_of([&] { (void)m.subspan(16, kMax - 7); });
+  Error e = test::error_from([&] { (void)m.subspan(16, kMax - 7); });
   EXPECT_EQ(e.errnum(), ERANGE);
   EXPECT_TRUE(has(e.what(), "overflows"));
-  EXPECT_EQ(error_of([&] { (void)m.subspan(kMax, 1); }).errnum(), ERANGE);
-  EXPECT_EQ(error_of([&] { (void)m.subspan(kMax, 0); }).errnum(), ERANGE);
+  EXPECT_EQ(test::error_from([&] { (void)m.subspan(kMax, 1); }).errnum(), ERANGE);
+  EXPECT_EQ(test::error_from([&] { (void)m.subspan(kMax, 0); }).errnum(), ERANGE);
 }
 
 TEST(Region, AsChecksSizeAndAlignment) {
@@ -628,13 +617,13 @@ TEST(Region, AsChecksSizeAndAlignment) {
   EXPECT_EQ(m.as<std::uint8_t>(8), 0x88);  // little-endian, x86-64 and arm64
   (void)m.as<std::uint64_t>(56);
 
-  Error past = error_of([&] { (void)m.as<std::uint64_t>(60); });
+  Error past = test::error_from([&] { (void)m.as<std::uint64_t>(60); });
   EXPECT_EQ(past.errnum(), ERANGE);
   EXPECT_TRUE(has(past.what(), "offset 60"));
   EXPECT_TRUE(has(past.what(), "1 object of 8 bytes"));
   EXPECT_TRUE(has(past.what(), "size 64"));
 
-  Error misaligned = error_of([&] { (void)m.as<std::uint64_t>(4); });
+  Error misaligned = test::error_from([&] { (void)m.as<std::uint64_t>(4); });
   EXPECT_EQ(misaligned.errnum(), ERANGE);
   EXPECT_TRUE(has(misaligned.what(), "offset 4 is not aligned"));
   EXPECT_TRUE(has(misaligned.what(), "alignment of 8"));
@@ -646,7 +635,7 @@ TEST(Region, ConstAsReadsTheSameObject) {
   m.as<std::uint32_t>(4) = 7;
   const Mapping& c = m;
   EXPECT_EQ(c.as<std::uint32_t>(4), 7u);
-  EXPECT_EQ(error_of([&] { (void)c.as<std::uint32_t>(2); }).errnum(), ERANGE);
+  EXPECT_EQ(test::error_from([&] { (void)c.as<std::uint32_t>(2); }).errnum(), ERANGE);
 }
 
 TEST(Region, ArrayChecksCountSizeAndAlignment) {
@@ -656,11 +645,11 @@ TEST(Region, ArrayChecksCountSizeAndAlignment) {
   EXPECT_EQ(static_cast<void*>(slots.data()), static_cast<void*>(m.bytes().data() + 4));
   EXPECT_TRUE(m.array<std::uint32_t>(100, 0).empty());  // zero objects at the end
 
-  Error past = error_of([&] { (void)m.array<std::uint32_t>(4, 25); });
+  Error past = test::error_from([&] { (void)m.array<std::uint32_t>(4, 25); });
   EXPECT_TRUE(has(past.what(), "25 objects of 4 bytes (100 bytes)"));
   EXPECT_TRUE(has(past.what(), "ends at 104"));
 
-  Error misaligned = error_of([&] { (void)m.array<std::uint32_t>(6, 2); });
+  Error misaligned = test::error_from([&] { (void)m.array<std::uint32_t>(6, 2); });
   EXPECT_TRUE(has(misaligned.what(), "alignment of 4"));
   EXPECT_TRUE(has(misaligned.what(), "4 and 8"));
 }
@@ -668,11 +657,11 @@ TEST(Region, ArrayChecksCountSizeAndAlignment) {
 TEST(Region, ArrayCountOverflowIsCaughtNotWrapped) {
   auto m = Mapping::anonymous_shared(100);
   // kMax / 4 + 1 objects of 8 bytes: the byte count wraps; the check must not.
-  Error e = error_of([&] { (void)m.array<std::uint64_t>(0, kMax / 4 + 1); });
+  Error e = test::error_from([&] { (void)m.array<std::uint64_t>(0, kMax / 4 + 1); });
   EXPECT_EQ(e.errnum(), ERANGE);
   EXPECT_TRUE(has(e.what(), "overflows"));
   // count * size fits but offset + count * size wraps.
-  EXPECT_TRUE(has(error_of([&] { (void)m.array<std::uint8_t>(8, kMax - 4); }).what(), "overflows"));
+  EXPECT_TRUE(has(test::error_from([&] { (void)m.array<std::uint8_t>(8, kMax - 4); }).what(), "overflows"));
 }
 
 struct alignas(64) CacheLine {
@@ -682,7 +671,7 @@ struct alignas(64) CacheLine {
 TEST(Region, OverAlignedTypesAreChecked) {
   auto m = Mapping::anonymous_shared(kPage);
   (void)m.as<CacheLine>(128);
-  Error e = error_of([&] { (void)m.as<CacheLine>(72); });
+  Error e = test::error_from([&] { (void)m.as<CacheLine>(72); });
   EXPECT_TRUE(has(e.what(), "alignment of 64"));
   EXPECT_TRUE(has(e.what(), "64 and 128"));
 }

@@ -90,16 +90,6 @@ bool no_children_left() {
   return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD;
 }
 
-// poll(2) on one descriptor for POLLIN, retrying EINTR. Returns the revents (0 on timeout).
-short poll_in(const Fd& fd, int timeout_ms) {
-  pollfd p{fd.get(), POLLIN, 0};
-  int rc = 0;
-  do {
-    rc = ::poll(&p, 1, timeout_ms);
-  } while (rc == -1 && errno == EINTR);
-  return rc > 0 ? p.revents : static_cast<short>(0);
-}
-
 // A child that runs until the test lets it go: `cat` reading a pipe the test holds, so it
 // ends (exit 0) exactly when `gate.write_end` is closed.
 struct GatedChild {
@@ -508,9 +498,9 @@ TEST(Child, PidfdBecomesReadableWhenChildEndsWithoutSigchld) {
   GatedChild gated;
   ASSERT_TRUE(gated.child.pidfd().valid()) << "pidfd_open is missing (kernel before 5.3)";
   EXPECT_TRUE(gated.child.pidfd().cloexec());
-  EXPECT_EQ(poll_in(gated.child.pidfd(), 0), 0) << "readable while the child runs";
+  EXPECT_EQ(ipckit::test::poll_in(gated.child.pidfd(), 0), 0) << "readable while the child runs";
   gated.release();
-  EXPECT_NE(poll_in(gated.child.pidfd(), static_cast<int>(kPatience / 1ms)) & POLLIN, 0);
+  EXPECT_NE(ipckit::test::poll_in(gated.child.pidfd(), static_cast<int>(kPatience / 1ms)) & POLLIN, 0);
   EXPECT_FALSE(gated.child.reaped());  // poll only tells; wait() reaps
   EXPECT_TRUE(gated.child.wait().success());
 }

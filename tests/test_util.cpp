@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <iterator>
 #include <span>
 #include <cstdio>
@@ -168,6 +169,15 @@ Fd open_file(const std::filesystem::path& path, int flags) {
   Fd fd{::open(path.c_str(), flags | O_CLOEXEC)};
   EXPECT_TRUE(fd.valid()) << path << ": " << std::strerror(errno);
   return fd;
+}
+
+short poll_in(const Fd& fd, int timeout_ms) {
+  pollfd p{fd.get(), POLLIN, 0};
+  int rc = 0;
+  do {
+    rc = ::poll(&p, 1, timeout_ms);
+  } while (rc == -1 && errno == EINTR);
+  return rc > 0 ? p.revents : static_cast<short>(0);
 }
 
 void notify(const Fd& fd) { ASSERT_TRUE(fd.write_all(std::as_bytes(std::span{"!", 1})).ok()); }

@@ -112,6 +112,9 @@ void make_file(const std::filesystem::path& path, std::string_view content, std:
 /// open(2) with O_CLOEXEC; a test failure naming the path when it fails.
 [[nodiscard]] Fd open_file(const std::filesystem::path& path, int flags);
 
+/// poll(2) for POLLIN on one descriptor, retrying EINTR; returns revents (0 on timeout).
+[[nodiscard]] short poll_in(const Fd& fd, int timeout_ms);
+
 /// One byte through a pipe to say "go on": how tests order processes instead of sleeping.
 void notify(const Fd& fd);
 /// Waits (30 s at most) for notify()'s byte; false when it did not come.

@@ -28,16 +28,6 @@ std::span<const std::byte> bytes(std::string_view s) {
   return std::as_bytes(std::span{s.data(), s.size()});
 }
 
-// poll(2) for POLLIN on one descriptor, retrying EINTR; returns revents (0 on timeout).
-short poll_in(const Fd& fd, int timeout_ms) {
-  pollfd p{fd.get(), POLLIN, 0};
-  int rc = 0;
-  do {
-    rc = ::poll(&p, 1, timeout_ms);
-  } while (rc == -1 && errno == EINTR);
-  return rc > 0 ? p.revents : static_cast<short>(0);
-}
-
 // I1: a process sends its data to another and gets the other's work back: the parent writes
 // text into `tr a-z A-Z` through one pipe and reads the result through a second one.
 TEST(SeedIntro, I1_DataTransferBetweenProcesses) {
@@ -88,10 +78,10 @@ TEST(SeedIntro, I2_ParentLearnsChildEndedThroughPidfd) {
     // The child runs until this process closes its stdin.
     auto child = Child::spawn({.argv = {"cat"}, .in = Stdio::pipe(), .out = Stdio::null()});
     ASSERT_TRUE(child.pidfd().valid()) << "pidfd_open is missing (kernel before 5.3)";
-    EXPECT_EQ(poll_in(child.pidfd(), 0), 0) << "the pidfd is readable while the child runs";
+    EXPECT_EQ(test::poll_in(child.pidfd(), 0), 0) << "the pidfd is readable while the child runs";
 
     child.stdin_pipe().reset();
-    short revents = poll_in(child.pidfd(), 30'000);
+    short revents = test::poll_in(child.pidfd(), 30'000);
     EXPECT_NE(revents & POLLIN, 0) << "poll on the pidfd did not wake when the child ended";
     ExitStatus status = child.wait();
     EXPECT_TRUE(status.success()) << status.to_string();
