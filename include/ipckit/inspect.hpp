@@ -8,7 +8,8 @@
 
 // What exists on this host: the kernel's IPC limits, System V shared memory segments (from
 // /proc/sysvipc/shm, as ipcs -m and lsipc show them) and POSIX shared memory objects (the
-// files of /dev/shm). Message queues, semaphores and channels join as their mechanisms land.
+// files of /dev/shm), System V message queues and semaphore sets (/proc/sysvipc/msg, sem),
+// and POSIX message queues (the mqueue filesystem). Channels join with the shm channel.
 //
 //   ipckit::Limits l = ipckit::read_limits();
 //   for (const auto& seg : ipckit::list_sysv_shm()) std::cout << seg.key << ' ' << seg.size << '\n';
@@ -75,6 +76,59 @@ struct PosixShmInfo {
 /// Every POSIX shared memory object in /dev/shm (not following symlinks; other kinds of file
 /// there, such as the sem.* files of named semaphores, are left out), ordered by name.
 [[nodiscard]] std::vector<PosixShmInfo> list_posix_shm();
+
+/// One System V message queue, with the fields of `ipckit ls --json` ("sysv_msg").
+struct SysvMsgInfo {
+  std::string key;      ///< "0x0000162e"
+  int id = 0;           ///< msqid
+  std::string owner;
+  std::string perms;    ///< "0600"
+  std::uint64_t used_bytes = 0;  ///< bytes of message text held (cbytes)
+  std::uint64_t messages = 0;    ///< qnum
+  pid_t lspid = 0;      ///< last sender
+  pid_t lrpid = 0;      ///< last receiver
+  uid_t uid = 0;
+  std::int64_t stime = 0, rtime = 0, ctime = 0;
+};
+
+/// Every System V message queue, from /proc/sysvipc/msg, ordered by id. Throws Error.
+[[nodiscard]] std::vector<SysvMsgInfo> list_sysv_msg();
+
+/// One System V semaphore set, with the fields of `ipckit ls --json` ("sysv_sem").
+struct SysvSemInfo {
+  std::string key;
+  int id = 0;           ///< semid
+  std::string owner;
+  std::string perms;
+  std::uint64_t nsems = 0;
+  uid_t uid = 0;
+  std::int64_t otime = 0, ctime = 0;
+};
+
+/// Every System V semaphore set, from /proc/sysvipc/sem, ordered by id. Throws Error.
+[[nodiscard]] std::vector<SysvSemInfo> list_sysv_sem();
+
+/// One POSIX message queue, with the fields of `ipckit ls --json` ("posix_mq").
+struct PosixMqInfo {
+  std::string name;     ///< "/orders": the name mq_open takes
+  std::string owner;
+  std::string perms;
+  std::uint64_t messages = 0;     ///< messages in the queue now
+  std::uint64_t msg_max = 0;      ///< mq_maxmsg
+  std::uint64_t msgsize_max = 0;  ///< mq_msgsize
+  std::uint64_t bytes = 0;        ///< QSIZE: bytes of message text held
+  uid_t uid = 0;
+};
+
+/// Where the mqueue filesystem is mounted ("/dev/mqueue"), or "" when it is not: POSIX
+/// queues can only be listed through it (mq_open works without it).
+[[nodiscard]] std::string mqueue_mount_point();
+
+/// Every POSIX message queue, read from the mqueue filesystem (each file's QSIZE line and
+/// its attributes, through mq_getattr on a read-only open that never receives), ordered by
+/// name. Throws Error when the filesystem is not mounted, saying how to mount it
+/// (`mount -t mqueue none /dev/mqueue`, as root).
+[[nodiscard]] std::vector<PosixMqInfo> list_posix_mq();
 
 /// A user's name for messages and listings ("root"), or the number when it has none.
 [[nodiscard]] std::string user_name(uid_t uid);

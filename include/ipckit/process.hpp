@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -177,5 +178,81 @@ class Pipeline {
   Stdio in_ = Stdio::inherit();
   Stdio err_ = Stdio::inherit();
 };
+
+/// One thing a traced process did (see TracedChild).
+struct TraceEvent {
+  enum class Kind : unsigned char {
+    signal,     ///< a signal was delivered to it (`signo`; sender or fault address when known)
+    stopped,    ///< it stopped (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: `signo`)
+    continued,  ///< it was continued (SIGCONT)
+    exited,     ///< it ended with exit(`exit_code`)
+    killed,     ///< a signal (`signo`) ended it; `core_dumped` when it left a core
+  };
+  Kind kind = Kind::signal;
+  pid_t pid = 0;              ///< the traced process
+  int signo = 0;
+  int code = 0;               ///< si_code of the signal (SI_USER, SI_QUEUE, SEGV_MAPERR, ...)
+  bool has_sender = false;    ///< sent by a process (kill, sigqueue, raise): sender_* are set
+  pid_t sender_pid = 0;
+  uid_t sender_uid = 0;
+  bool is_fault = false;      ///< a hardware fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP by
+                              ///< the CPU): fault_address is the address it touched
+  std::uint64_t fault_address = 0;
+  int exit_code = 0;          ///< exited: the code
+  bool core_dumped = false;   ///< killed: it dumped core
+
+  /// One line for a person: "signal SIGUSR1 from pid 42 (uid 0)", "fault SIGSEGV at
+  /// 0x0000000000000010 (SEGV_MAPERR)", "stopped by SIGSTOP", "continued", "exited with 3",
+  /// "killed by SIGSEGV (core dumped)".
+  [[nodiscard]] std::string to_string() const;
+};
+
+/// A child run under ptrace (PTRACE_SEIZE) so that its parent sees each signal it receives,
+/// each fault, stop and continue, and how it ended (seed I4: a controlling process sees
+/// another process's traps and exceptions). The tracer passes every signal on as the kernel
+/// would have delivered it without a tracer, so the program behaves as it would untraced.
+/// Only the child itself is traced, not processes it starts. Move-only; destroying one that
+/// has not ended kills (SIGKILL) and reaps it.
+///
+///   auto traced = ipckit::TracedChild::spawn({"sh", "-c", "kill -USR1 $$; exit 3"});
+///   for (;;) {
+///     ipckit::TraceEvent e = traced.next();      // blocks until the child does something
+///     std::cout << e.to_string() << '\n';
+///     if (e.kind == ipckit::TraceEvent::Kind::exited || e.kind == ipckit::TraceEvent::Kind::killed) break;
+///   }
+class TracedChild {
+ public:
+  /// Starts `argv` (searched in PATH) traced from its first instruction. Throws Error: an
+  /// empty argv, a missing program (ENOENT naming PATH), ptrace refused (EPERM: says to check
+  /// /proc/sys/kernel/yama/ptrace_scope or the container's seccomp profile).
+  [[nodiscard]] static TracedChild spawn(const std::vector<std::string>& argv);
+
+  TracedChild(TracedChild&& other) noexcept;
+  TracedChild& operator=(TracedChild&& other) noexcept;
+  TracedChild(const TracedChild&) = delete;
+  TracedChild& operator=(const TracedChild&) = delete;
+  ~TracedChild();
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  /// Waits for the next event and lets the child go on (passing on the signal, if any).
+  /// After an `exited` or `killed` event the child is reaped; calling next() again then is
+  /// an Error. Throws Error on a ptrace or waitpid failure.
+  [[nodiscard]] TraceEvent next();
+  /// How it ended, once next() has returned `exited` or `killed`.
+  [[nodiscard]] std::optional<ExitStatus> status() const noexcept { return status_; }
+
+ private:
+  TracedChild() = default;
+  pid_t pid_ = -1;
+  std::optional<ExitStatus> status_;
+};
+
+/// pidfd_open(2): a descriptor for any process (not only a child) that turns readable
+/// (POLLIN) when the process ends, so a watcher learns of the end without SIGCHLD and is
+/// never fooled by a reused pid (I2). Throws Error: ESRCH (no such process), ENOSYS (kernel
+/// before 5.3).
+[[nodiscard]] Fd open_pidfd(pid_t pid);
+/// Waits until the process behind a pidfd has ended, or the deadline passes (false).
+[[nodiscard]] bool wait_for_exit(const Fd& pidfd, Deadline deadline = Deadline::never());
 
 }  // namespace ipckit

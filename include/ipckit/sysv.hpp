@@ -3,16 +3,22 @@
 #include <cstddef>
 #include <ctime>
 #include <filesystem>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
+#include <vector>
 
+#include "ipckit/deadline.hpp"
+#include "ipckit/fd.hpp"
 #include "ipckit/mapping.hpp"
 #include "ipckit/region.hpp"
 
-// System V IPC: keys (ftok) and shared-memory segments (shmget, shmat, shmdt, shmctl), seed
-// claims H1–H11. A segment lives in the kernel until it is removed (or the machine reboots),
-// whether or not any process has it attached; `ipcs -m` and `ipckit ls` list it.
+// System V IPC: keys (ftok), shared-memory segments (shmget, shmat, shmdt, shmctl; seed
+// claims H1–H11), message queues and semaphore sets (Q1, Q2; further down). Each object
+// lives in the kernel until it is removed (or the machine reboots), whether or not any
+// process uses it; `ipcs` and `ipckit ls` list them.
 //
 //   auto key = ipckit::sysv::Key::from_path("/etc/myapp", 'A');       // ftok
 //   auto seg = ipckit::sysv::SharedMemory::create({.key = key, .size = 4096});
@@ -129,6 +135,170 @@ class SharedMemory {
 
  private:
   explicit SharedMemory(int id) noexcept : id_(id) {}
+  int id_ = -1;
+};
+
+// --- System V message queues (msgget, msgsnd, msgrcv, msgctl), seed Q1 -------------------
+//
+//   auto q = ipckit::sysv::MessageQueue::create({.key = key});
+//   q.send(/*type=*/2, std::as_bytes(std::span{"hi", 2}));
+//   std::array<std::byte, 64> buf;
+//   auto r = q.receive(buf, /*type=*/0);       // r.type == 2, r.bytes == 2 (0: the first, any type)
+//   q.stat().messages;                          // 0
+//   q.remove();                                 // IPC_RMID: gone at once; blocked callers get EIDRM
+
+/// Whether a System V call may sleep: block, or IPC_NOWAIT (would_block instead).
+enum class Wait : unsigned char { block, no_wait };
+
+struct MsgCreateOptions {
+  Key key = Key::private_key();
+  mode_t mode = 0600;
+  /// IPC_EXCL: fail with EEXIST when the key is taken (default); when false, open it.
+  bool exclusive = true;
+};
+
+/// What IPC_STAT says about a queue.
+struct MsgStat {
+  Key key = Key::private_key();
+  std::size_t messages = 0;     ///< msg_qnum
+  std::size_t bytes = 0;        ///< __msg_cbytes: bytes of message text held now
+  std::size_t max_bytes = 0;    ///< msg_qbytes: what the queue may hold (msgmnb by default)
+  pid_t last_send_pid = 0;      ///< msg_lspid
+  pid_t last_receive_pid = 0;   ///< msg_lrpid
+  std::time_t stime = 0, rtime = 0, ctime = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uid_t cuid = 0;
+  gid_t cgid = 0;
+  mode_t mode = 0;
+};
+
+/// What one receive gave.
+struct [[nodiscard]] MsgReceived {
+  IoStatus status = IoStatus::ok;  ///< ok, or would_block (Wait::no_wait and nothing matched)
+  long type = 0;                   ///< the message's type (> 0), when ok
+  std::size_t bytes = 0;           ///< its length, when ok
+  [[nodiscard]] bool ok() const noexcept { return status == IoStatus::ok; }
+};
+
+/// A System V message queue, named by its id. A plain copyable handle, like SharedMemory.
+class MessageQueue {
+ public:
+  /// msgget(key, IPC_CREAT | [IPC_EXCL] | mode). Throws Error: EEXIST (says how to remove
+  /// it), ENOSPC (msgmni reached, named), EACCES.
+  [[nodiscard]] static MessageQueue create(const MsgCreateOptions& options);
+  /// msgget(key, 0). Throws Error: ENOENT, EACCES (names the owner and mode).
+  [[nodiscard]] static MessageQueue open(Key key);
+  /// A queue by id (as `ipcs -q` shows), checked with IPC_STAT. Throws Error when none.
+  [[nodiscard]] static MessageQueue from_id(int id);
+
+  [[nodiscard]] int id() const noexcept { return id_; }
+
+  /// msgsnd: one message of `type` (> 0). With Wait::block sleeps while the queue is full;
+  /// with no_wait returns would_block then. Throws Error: type <= 0, a message longer than
+  /// msgmax (names /proc/sys/kernel/msgmax), EIDRM (the queue was removed, also while
+  /// waiting), EACCES.
+  [[nodiscard]] IoStatus send(long type, std::span<const std::byte> message, Wait wait = Wait::block) const;
+  /// msgrcv by type (seed Q1): 0 takes the first message; a positive type the first of that
+  /// type; a negative type the first of the lowest type <= |type|. A message longer than
+  /// `buffer` is an Error (E2BIG, saying how big a buffer it needs) and stays in the queue.
+  /// Throws Error: EIDRM, EACCES.
+  MsgReceived receive(std::span<std::byte> buffer, long type = 0, Wait wait = Wait::block) const;
+  /// IPC_STAT. Throws Error (EINVAL/EIDRM once removed).
+  [[nodiscard]] MsgStat stat() const;
+  /// IPC_RMID: the queue and its messages go at once. Removing one already gone is not an
+  /// error. Throws Error: EPERM.
+  void remove() const;
+
+ private:
+  explicit MessageQueue(int id) noexcept : id_(id) {}
+  int id_ = -1;
+};
+
+// --- System V semaphore sets (semget, semop, semtimedop, semctl), seed Q2 and I3 ----------
+//
+//   auto set = ipckit::sysv::SemaphoreSet::create({.key = key, .count = 1, .initial = 1});
+//   set.apply({{.index = 0, .delta = -1, .undo = true}});   // take it; given back if we die
+//   ...
+//   set.apply({{.index = 0, .delta = +1, .undo = true}});   // give it back
+//   set.remove();
+
+struct SemSetCreateOptions {
+  Key key = Key::private_key();
+  /// Semaphores in the set (1..semmsl).
+  int count = 1;
+  /// Every semaphore's starting value (0..32767, SEMVMX), set with SETALL right after creation.
+  unsigned short initial = 0;
+  mode_t mode = 0600;
+  bool exclusive = true;
+};
+
+/// One operation of a semop call. All operations of one apply() happen atomically: all or
+/// none.
+struct SemOp {
+  unsigned short index = 0;  ///< which semaphore of the set
+  short delta = 0;           ///< > 0 adds; < 0 takes (waits while the value is too small);
+                             ///< 0 waits until the value is 0
+  bool undo = false;         ///< SEM_UNDO: the kernel reverses it if this process dies
+};
+
+/// What IPC_STAT says about a set.
+struct SemStat {
+  Key key = Key::private_key();
+  std::size_t count = 0;    ///< sem_nsems
+  std::time_t otime = 0;    ///< last semop
+  std::time_t ctime = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  uid_t cuid = 0;
+  gid_t cgid = 0;
+  mode_t mode = 0;
+};
+
+/// A System V semaphore set, named by its id. A plain copyable handle.
+class SemaphoreSet {
+ public:
+  /// semget(key, count, IPC_CREAT | [IPC_EXCL] | mode), then SETALL to `initial` when the
+  /// set is new. Throws Error: count out of 1..semmsl (named), EEXIST, ENOSPC (semmni or
+  /// semmns, named), EACCES.
+  [[nodiscard]] static SemaphoreSet create(const SemSetCreateOptions& options);
+  /// semget(key, 0, 0). Throws Error: ENOENT, EACCES.
+  [[nodiscard]] static SemaphoreSet open(Key key);
+  /// A set by id (as `ipcs -s` shows), checked with IPC_STAT. Throws Error when none.
+  [[nodiscard]] static SemaphoreSet from_id(int id);
+
+  [[nodiscard]] int id() const noexcept { return id_; }
+
+  /// semop/semtimedop: applies every operation atomically, waiting until the deadline
+  /// (Deadline::now(): IPC_NOWAIT). Returns ok, would_block or timed_out. Retries EINTR
+  /// with the time left. Throws Error: an index outside the set or a value pushed above
+  /// 32767 (ERANGE), more operations than semopm, an empty list (each names the limit), EIDRM
+  /// (removed, also while waiting), EACCES.
+  [[nodiscard]] IoStatus apply(std::span<const SemOp> operations, Deadline deadline = Deadline::never()) const;
+  [[nodiscard]] IoStatus apply(std::initializer_list<SemOp> operations,
+                               Deadline deadline = Deadline::never()) const {
+    return apply(std::span<const SemOp>{operations.begin(), operations.size()}, deadline);
+  }
+
+  /// GETVAL / SETVAL (0..32767; setting clears every process's undo for it).
+  [[nodiscard]] int value(unsigned short index) const;
+  void set_value(unsigned short index, int value) const;
+  /// GETALL / SETALL (values.size() must equal the set's count).
+  [[nodiscard]] std::vector<unsigned short> values() const;
+  void set_values(std::span<const unsigned short> values) const;
+  /// GETPID: the last process to operate on a semaphore. GETNCNT / GETZCNT: processes waiting
+  /// for it to grow / to be zero.
+  [[nodiscard]] pid_t last_pid(unsigned short index) const;
+  [[nodiscard]] int waiting_to_take(unsigned short index) const;
+  [[nodiscard]] int waiting_for_zero(unsigned short index) const;
+  /// IPC_STAT. Throws Error.
+  [[nodiscard]] SemStat stat() const;
+  /// IPC_RMID: gone at once; blocked callers get EIDRM. Removing one already gone is not an
+  /// error. Throws Error: EPERM.
+  void remove() const;
+
+ private:
+  explicit SemaphoreSet(int id) noexcept : id_(id) {}
   int id_ = -1;
 };
 

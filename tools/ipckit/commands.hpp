@@ -11,5 +11,7 @@ void add_limits_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
 void add_ls_command(CLI::App& app, int& exit_code);
 void add_rm_command(CLI::App& app, int& exit_code);
+void add_signals_command(CLI::App& app, int& exit_code);
+void add_watch_command(CLI::App& app, int& exit_code);
 
 }  // namespace ipckit::cli
