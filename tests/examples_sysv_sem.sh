@@ -1,0 +1,3 @@
+#!/bin/sh
+# stub: being written
+exit 0
