@@ -127,7 +127,7 @@ using SignalHandler = void (*)(int signo, siginfo_t* info, void* context);
 
 struct HandlerOptions {
   /// Signals blocked while the handler runs (the handled one is blocked anyway).
-  SignalSet mask;
+  SignalSet mask{};
   /// SA_RESTART: interrupted slow syscalls restart instead of failing with EINTR.
   bool restart = true;
   /// SA_RESETHAND: back to the default action after one delivery.
