@@ -62,7 +62,8 @@ class MessageQueue {
   /// mq_open(name, O_CREAT | [O_EXCL] | access, mode, attributes). Throws Error: a bad name
   /// (says which rule it breaks), EEXIST (says how to remove it), EINVAL (max_messages or
   /// message_size out of range: names /proc/sys/fs/mqueue/msg_max or msgsize_max and its
-  /// value), EMFILE (queues_max or RLIMIT_MSGQUEUE: names which), EACCES.
+  /// value), EMFILE (RLIMIT_MSGQUEUE, this user's bytes in all queues, or RLIMIT_NOFILE:
+  /// names which), ENOSPC (/proc/sys/fs/mqueue/queues_max and its value), EACCES.
   [[nodiscard]] static MessageQueue create(const MqCreateOptions& options);
   /// mq_open of an existing queue. Throws Error: ENOENT (no queue with that name), EACCES
   /// (names the owner and mode), a bad name.
