@@ -15,143 +15,36 @@
 #include <cstdio>
 #include <cstring>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "sys.hpp"
+#include "sysv_common.hpp"
 
 namespace ipckit::sysv {
 namespace {
 
+using internal::Kind;
+using internal::ProcRow;
+using internal::hex;
+using internal::key_object;
+using internal::kPermissionBits;
+using internal::octal;
+using internal::read_limit;
+using internal::this_process_text;
+
 constexpr const char* kShmmaxPath = "/proc/sys/kernel/shmmax";
 constexpr const char* kShmallPath = "/proc/sys/kernel/shmall";
 constexpr const char* kShmmniPath = "/proc/sys/kernel/shmmni";
-constexpr const char* kSysvShmPath = "/proc/sysvipc/shm";
-// Only the nine rwx bits are permissions; higher bits of shmget's flags mean IPC_CREAT,
-// IPC_EXCL, SHM_HUGETLB... and must not come in through a mode.
-constexpr mode_t kPermissionBits = 0777;
 
-std::string key_object(Key key) { return key.is_private() ? "IPC_PRIVATE" : "key " + key.to_string(); }
 std::string id_object(int id) { return "shmid " + std::to_string(id); }
 
-// "0600"; "02600" when there are bits above the permissions.
-std::string octal(unsigned mode) {
-  char text[16];
-  std::snprintf(text, sizeof text, mode <= 0777 ? "%04o" : "0%o", mode);
-  return text;
-}
+std::string describe_owner(int id) { return internal::describe_owner(Kind::shm, id); }
+std::string describe_owner_from_proc(int id) { return internal::describe_owner_from_proc(Kind::shm, id); }
+std::optional<ProcRow> proc_row_by_id(int id) { return internal::proc_row_by_id(Kind::shm, id); }
 
-std::string hex(unsigned value) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%x", value);
-  return text;
-}
-
-// "root (uid 0)", or "uid 1234" when the user has no name.
-std::string user_text(uid_t uid) {
-  const std::string number = std::to_string(uid);
-  const std::string name = sys::user_name(uid);
-  return name == number ? "uid " + number : name + " (uid " + number + ")";
-}
-
-std::string this_process_text() { return "this process runs as " + user_text(::geteuid()); }
-
-// Reads a /proc/sys limit for a message; never throws (a hint must not hide the real error).
-std::optional<unsigned long long> read_limit(const char* path) {
-  try {
-    return sys::read_ull_file(path);
-  } catch (const Error&) {
-    return std::nullopt;
-  }
-}
-
-// One line of /proc/sysvipc/shm: what ipcs reads. It lists every segment of this IPC
-// namespace whatever its mode, so it can tell who owns a segment this process may not stat.
-struct ProcRow {
-  key_t key = 0;
-  int id = -1;
-  unsigned perms = 0;
-  unsigned long long size = 0;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  uid_t cuid = 0;
-};
-
-std::vector<ProcRow> read_proc_rows() {
-  std::vector<ProcRow> rows;
-  std::string text;
-  try {
-    text = sys::read_text_file(kSysvShmPath);
-  } catch (const Error&) {
-    return rows;
-  }
-  std::istringstream lines(text);
-  std::string line;
-  if (!std::getline(lines, line)) return rows;
-  // Columns are found by the header's names: the kernel has added columns over time.
-  std::vector<std::string> names;
-  {
-    std::istringstream header(line);
-    for (std::string name; header >> name;) names.push_back(name);
-  }
-  auto column = [&](const char* name) -> std::optional<std::size_t> {
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == name) return i;
-    return std::nullopt;
-  };
-  auto key_col = column("key"), id_col = column("shmid"), perms_col = column("perms"),
-       size_col = column("size"), uid_col = column("uid"), gid_col = column("gid"),
-       cuid_col = column("cuid");
-  if (!key_col || !id_col || !perms_col || !size_col || !uid_col || !gid_col || !cuid_col) return rows;
-  while (std::getline(lines, line)) {
-    std::vector<std::string> words;
-    std::istringstream fields(line);
-    for (std::string word; fields >> word;) words.push_back(word);
-    if (words.size() < names.size()) continue;
-    ProcRow row;
-    try {
-      row.key = static_cast<key_t>(std::stol(words[*key_col]));
-      row.id = std::stoi(words[*id_col]);
-      row.perms = static_cast<unsigned>(std::stoul(words[*perms_col], nullptr, 8));
-      row.size = std::stoull(words[*size_col]);
-      row.uid = static_cast<uid_t>(std::stoul(words[*uid_col]));
-      row.gid = static_cast<gid_t>(std::stoul(words[*gid_col]));
-      row.cuid = static_cast<uid_t>(std::stoul(words[*cuid_col]));
-    } catch (const std::exception&) {
-      continue;
-    }
-    rows.push_back(row);
-  }
-  return rows;
-}
-
-std::optional<ProcRow> proc_row_by_id(int id) {
-  for (const ProcRow& row : read_proc_rows())
-    if (row.id == id) return row;
-  return std::nullopt;
-}
-
-std::string owner_text(uid_t uid, uid_t cuid, unsigned mode) {
-  std::string text = "it belongs to " + user_text(uid);
-  if (cuid != uid) text += ", was created by " + user_text(cuid) + ",";
-  return text + " and has mode " + octal(mode & kPermissionBits);
-}
-
-// Who owns segment `id` and with what mode, as /proc/sysvipc/shm says.
-std::string describe_owner_from_proc(int id) {
-  if (auto row = proc_row_by_id(id)) return std::string(kSysvShmPath) + " says " + owner_text(row->uid, row->cuid, row->perms);
-  return std::string(kSysvShmPath) + " does not list it";
-}
-
-// Who owns segment `id` and with what mode, for messages about EACCES and EPERM. IPC_STAT
-// needs read permission, which is often what is missing: then /proc/sysvipc/shm answers.
-std::string describe_owner(int id) {
-  struct shmid_ds ds {};
-  if (::shmctl(id, IPC_STAT, &ds) == 0) return owner_text(ds.shm_perm.uid, ds.shm_perm.cuid, ds.shm_perm.mode);
-  const int err = errno;
-  if (err == EACCES) return describe_owner_from_proc(id) + " (IPC_STAT is refused: it needs read permission)";
-  return "its owner and mode cannot be read (IPC_STAT: " + errno_name(err) + ")";
+void check_mode(std::string_view step, std::string_view object, mode_t mode) {
+  internal::check_mode(Kind::shm, step, object, mode);
 }
 
 // The id of the segment that answers to `key` now, if any (shmget with no flags checks no
@@ -172,20 +65,12 @@ std::string gone_hint() {
          "last detach); `ipcs -m` or `ipckit ls -m` lists the ids";
 }
 
-void check_mode(std::string_view step, std::string_view object, mode_t mode) {
-  if ((mode & ~kPermissionBits) != 0) {
-    sys::fail(step, object, EINVAL,
-              "mode " + octal(mode) + " has bits outside 0777; a segment's permissions are the " +
-                  "nine rwx bits (higher bits would be read as shmget flags)");
-  }
-}
-
 std::string enospc_hint(std::size_t size) {
   const auto shmmni = read_limit(kShmmniPath);
   const auto shmall = read_limit(kShmallPath);
   const long page = ::sysconf(_SC_PAGESIZE);
   const unsigned long long page_size = page > 0 ? static_cast<unsigned long long>(page) : 4096;
-  const auto rows = read_proc_rows();
+  const auto rows = internal::read_proc_rows(Kind::shm);
   unsigned long long pages_in_use = 0;
   for (const ProcRow& row : rows) pages_in_use += (row.size + page_size - 1) / page_size;
   const unsigned long long pages_asked = size / page_size + (size % page_size != 0 ? 1 : 0);
@@ -292,7 +177,7 @@ struct shmid_ds perm_for_set(int id) {
       ds.shm_perm.mode = static_cast<decltype(ds.shm_perm.mode)>(row->perms & kPermissionBits);
       return ds;
     }
-    hint = "no read permission, and " + std::string(kSysvShmPath) + " does not list the segment";
+    hint = "no read permission, and " + std::string(internal::proc_path(Kind::shm)) + " does not list the segment";
   } else if (err == EINVAL || err == EIDRM) {
     hint = gone_hint();
   }
@@ -427,10 +312,8 @@ SharedMemory SharedMemory::open(Key key) {
              "; create it first (SharedMemory::create) or check the key (`ipcs -m`, `ipckit ls -m`); a "
              "segment marked for removal (IPC_RMID) no longer answers to its key";
     } else if (err == EACCES) {
-      std::optional<int> found;
-      for (const ProcRow& row : read_proc_rows())
-        if (row.key == key.value()) found = row.id;
-      hint = (found ? describe_owner(*found) : std::string("its owner and mode cannot be read")) + "; " +
+      auto found = internal::proc_row_by_key(Kind::shm, key);
+      hint = (found ? describe_owner(found->id) : std::string("its owner and mode cannot be read")) + "; " +
              this_process_text();
     }
     sys::fail("shmget", key_object(key), err, hint);

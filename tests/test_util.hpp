@@ -133,4 +133,25 @@ class SysvShmRemover {
   sysv::SharedMemory segment_;
 };
 
+/// The same for a System V message queue or semaphore set (IPC_RMID; one already gone is fine).
+template <class Object>
+class SysvRemover {
+ public:
+  explicit SysvRemover(Object object) : object_(object) {}
+  SysvRemover(const SysvRemover&) = delete;
+  SysvRemover& operator=(const SysvRemover&) = delete;
+  ~SysvRemover() {
+    try {
+      object_.remove();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "could not remove System V object " << object_.id() << ": " << e.what();
+    }
+  }
+
+ private:
+  Object object_;
+};
+using SysvMsgRemover = SysvRemover<sysv::MessageQueue>;
+using SysvSemRemover = SysvRemover<sysv::SemaphoreSet>;
+
 }  // namespace ipckit::test

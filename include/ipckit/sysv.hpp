@@ -259,10 +259,15 @@ struct SemStat {
 class SemaphoreSet {
  public:
   /// semget(key, count, IPC_CREAT | [IPC_EXCL] | mode), then SETALL to `initial` when the
-  /// set is new. Throws Error: count out of 1..semmsl (named), EEXIST, ENOSPC (semmni or
-  /// semmns, named), EACCES.
+  /// set is new, and one no-op operation so that stat().otime != 0 marks it initialised.
+  /// With .exclusive = false, a set that already exists is returned once its otime != 0
+  /// (another process's create may be between its semget and its SETALL), waiting for that
+  /// at most 250 ms (a set made by `ipcmk -S` keeps otime 0 until someone operates on it).
+  /// Throws Error: count out of 1..semmsl (named), EEXIST, ENOSPC (semmni or semmns, named),
+  /// EACCES.
   [[nodiscard]] static SemaphoreSet create(const SemSetCreateOptions& options);
-  /// semget(key, 0, 0). Throws Error: ENOENT, EACCES.
+  /// semget(key, 0, 0); does not wait for initialisation (see create). Throws Error: ENOENT,
+  /// EACCES.
   [[nodiscard]] static SemaphoreSet open(Key key);
   /// A set by id (as `ipcs -s` shows), checked with IPC_STAT. Throws Error when none.
   [[nodiscard]] static SemaphoreSet from_id(int id);
