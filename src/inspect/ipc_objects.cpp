@@ -1,10 +1,11 @@
-// The IPC objects that exist on this host: System V shared memory segments, read from
-// /proc/sysvipc/shm (what ipcs -m and lsipc -m read), and POSIX shared memory objects, the
-// regular files of /dev/shm. Message queues, semaphores and channels join here, one function
-// each, as their mechanisms land.
+// The IPC objects that exist on this host: System V shared memory segments, message queues
+// and semaphore sets, read from /proc/sysvipc/{shm,msg,sem} (what ipcs and lsipc read);
+// POSIX shared memory objects, the regular files of /dev/shm; POSIX message queues, the
+// files of the mqueue filesystem wherever it is mounted.
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,10 +13,9 @@
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
-#include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -24,42 +24,23 @@
 #include "ipckit/fd.hpp"
 #include "ipckit/inspect.hpp"
 #include "sys.hpp"
+#include "sysvipc_table.hpp"
 
 namespace ipckit {
 namespace {
 
 constexpr const char* kSysvShmPath = "/proc/sysvipc/shm";
+constexpr const char* kSysvMsgPath = "/proc/sysvipc/msg";
+constexpr const char* kSysvSemPath = "/proc/sysvipc/sem";
 constexpr const char* kDevShm = "/dev/shm";
+constexpr const char* kMountInfo = "/proc/self/mountinfo";
+constexpr const char* kMqueueMountHint =
+    "the mqueue filesystem is not mounted, and POSIX message queues can be listed only through "
+    "it (mq_open works without it); mount it, as root: "
+    "`mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue`";
 
 // Mode bits the kernel keeps next to the permission bits of a segment (linux/shm.h).
 constexpr unsigned kShmDest = 01000;  // SHM_DEST: marked for removal, destroyed at last detach
-
-std::vector<std::string_view> split_whitespace(std::string_view line) {
-  std::vector<std::string_view> words;
-  std::size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    std::size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) words.push_back(line.substr(start, i - start));
-  }
-  return words;
-}
-
-// A whole word as a number in `base`, or nothing.
-template <class T>
-std::optional<T> parse_number(std::string_view word, int base = 10) {
-  T value{};
-  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), value, base);
-  if (ec != std::errc{} || end != word.data() + word.size()) return std::nullopt;
-  return value;
-}
-
-std::string octal_perms(unsigned mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", mode & 0777U);
-  return text;
-}
 
 // Names looked up once per listing: a host has few owners and many objects.
 class UserNames {
@@ -74,158 +55,244 @@ class UserNames {
   std::map<uid_t, std::string> names_;
 };
 
-// The columns of /proc/sysvipc/shm, found by the names of its header line: the kernel has
-// added columns over time (rss, swap), so positions are not a contract, names are.
-class SysvShmColumns {
- public:
-  explicit SysvShmColumns(std::string_view header) {
-    auto names = split_whitespace(header);
-    count_ = names.size();
-    for (std::size_t i = 0; i < names.size(); ++i) index_.emplace(std::string(names[i]), i);
-    for (const char* needed : {"key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid"}) {
-      if (!index_.contains(needed)) {
-        sys::fail("parse", kSysvShmPath, 0,
-                  "the header line has no \"" + std::string(needed) + "\" column: \"" +
-                      std::string(header) + "\"");
-      }
-    }
-  }
-
-  [[nodiscard]] std::size_t count() const noexcept { return count_; }
-
-  /// The word of `row` in column `name`, or nothing when the kernel has no such column.
-  [[nodiscard]] std::optional<std::string_view> get(const std::vector<std::string_view>& row,
-                                                    const char* name) const {
-    auto it = index_.find(name);
-    if (it == index_.end()) return std::nullopt;
-    return row.at(it->second);
-  }
-
- private:
-  std::map<std::string, std::size_t, std::less<>> index_;
-  std::size_t count_ = 0;
-};
-
-[[noreturn]] void bad_row(std::string_view line, const std::string& why) {
-  sys::fail("parse", kSysvShmPath, 0, why + " in line \"" + std::string(line) + "\"");
-}
-
-template <class T>
-T number_in(const SysvShmColumns& columns, const std::vector<std::string_view>& row,
-            const char* name, std::string_view line, int base = 10) {
-  auto word = columns.get(row, name);
-  if (!word) return T{};  // an optional column this kernel lacks (the times)
-  auto value = parse_number<T>(*word, base);
-  if (!value) {
-    bad_row(line,
-            "column " + std::string(name) + " is not a number (\"" + std::string(*word) + "\")");
-  }
-  return *value;
-}
-
-SysvShmInfo parse_sysv_shm_row(const SysvShmColumns& columns, std::string_view line,
-                               UserNames& names) {
-  auto row = split_whitespace(line);
-  if (row.size() != columns.count()) {
-    bad_row(line, std::to_string(row.size()) + " columns where the header has " +
-                      std::to_string(columns.count()));
-  }
-  SysvShmInfo info;
-  // The kernel prints the key as a signed int (%d): keys above 0x7fffffff come out negative.
-  const auto key = number_in<std::int32_t>(columns, row, "key", line);
-  char key_text[16];
-  std::snprintf(key_text, sizeof key_text, "0x%08x", static_cast<std::uint32_t>(key));
-  info.key = key_text;
-  info.id = number_in<int>(columns, row, "shmid", line);
-  // perms is printed in octal (%4o), with SHM_DEST and SHM_LOCKED above the 9 permission bits.
-  const auto mode = number_in<unsigned>(columns, row, "perms", line, 8);
-  info.perms = octal_perms(mode);
-  info.status = (mode & kShmDest) != 0 ? "dest" : "";
-  info.size = number_in<std::uint64_t>(columns, row, "size", line);
-  info.cpid = number_in<pid_t>(columns, row, "cpid", line);
-  info.lpid = number_in<pid_t>(columns, row, "lpid", line);
-  info.nattch = number_in<std::uint64_t>(columns, row, "nattch", line);
-  info.uid = number_in<uid_t>(columns, row, "uid", line);
-  info.owner = names(info.uid);
-  info.atime = number_in<std::int64_t>(columns, row, "atime", line);
-  info.dtime = number_in<std::int64_t>(columns, row, "dtime", line);
-  info.ctime = number_in<std::int64_t>(columns, row, "ctime", line);
-  return info;
+template <class Info>
+void sort_by_id(std::vector<Info>& objects) {
+  std::sort(objects.begin(), objects.end(), [](const Info& a, const Info& b) { return a.id < b.id; });
 }
 
 struct DirCloser {
   void operator()(DIR* dir) const noexcept { ::closedir(dir); }
 };
 
+// Calls `visit(dir_fd, file, stat)` for each entry of `dir` but "." and "..", as lstat sees
+// it; entries removed between readdir and lstat are skipped. Throws Error.
+void for_each_entry(const std::string& dir, const std::string& open_hint,
+                    const std::function<void(int, const std::string&, const struct stat&)>& visit) {
+  Fd dir_fd{sys::retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
+  if (!dir_fd) sys::fail("open", dir, errno, open_hint);
+  // fdopendir owns the descriptor from here; closedir closes it.
+  std::unique_ptr<DIR, DirCloser> stream{::fdopendir(dir_fd.get())};
+  if (!stream) sys::fail("fdopendir", dir, errno);
+  const int dfd = dir_fd.release();
+  for (;;) {
+    errno = 0;
+    // readdir is safe here: the stream is this call's own (glibc locks per stream).
+    const dirent* entry = ::readdir(stream.get());  // NOLINT(concurrency-mt-unsafe)
+    if (entry == nullptr) {
+      if (errno != 0) sys::fail("readdir", dir, errno);
+      return;
+    }
+    const std::string file = entry->d_name;
+    if (file == "." || file == "..") continue;
+    struct stat st {};
+    if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+      if (errno == ENOENT) continue;  // removed since readdir saw it
+      sys::fail("fstatat", dir + "/" + file, errno);
+    }
+    visit(dfd, file, st);
+  }
+}
+
+// One field of /proc/self/mountinfo, with the kernel's octal escapes (\040 for a blank,
+// \011, \012, \134) undone.
+std::string unescape_mount_field(std::string_view field) {
+  std::string out;
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    if (field[i] == '\\' && i + 3 < field.size()) {
+      unsigned value = 0;
+      auto [end, ec] = std::from_chars(field.data() + i + 1, field.data() + i + 4, value, 8);
+      if (ec == std::errc{} && end == field.data() + i + 4 && value < 256) {
+        out += static_cast<char>(value);
+        i += 3;
+        continue;
+      }
+    }
+    out += field[i];
+  }
+  return out;
+}
+
+// The number after "QSIZE:" in the text an mqueue file reads as
+// ("QSIZE:129        NOTIFY:0     SIGNO:0     NOTIFY_PID:0"), or 0 when it has none.
+std::uint64_t qsize_of(std::string_view text) {
+  const auto at = text.find("QSIZE:");
+  if (at == std::string_view::npos) return 0;
+  const char* begin = text.data() + at + 6;
+  std::uint64_t value = 0;
+  std::from_chars(begin, text.data() + text.size(), value);
+  return value;
+}
+
+// What one queue's file gives, through a read-only open of the file itself: its QSIZE text
+// and mq_getattr (the descriptor is an mqd_t, as mq_open's would be; nothing is received).
+// Opening the file of the mount that is listed, rather than mq_open(name), reads that very
+// queue even when the mount belongs to another IPC namespace. false: removed since readdir.
+bool read_queue(int dir_fd, const std::string& file, const std::string& path, PosixMqInfo& info) {
+  Fd fd{sys::retry_eintr(
+      [&] { return ::openat(dir_fd, file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); })};
+  if (!fd) {
+    if (errno == ENOENT) return false;
+    if (errno == EACCES) return true;  // not readable by us: owner and mode are still true
+    sys::fail("open", path, errno);
+  }
+  char text[256];
+  const ssize_t n = sys::retry_eintr([&] { return ::read(fd.get(), text, sizeof text - 1); });
+  if (n < 0) sys::fail("read", path, errno);
+  info.bytes = qsize_of(std::string_view(text, static_cast<std::size_t>(n)));
+  struct mq_attr attr {};
+  if (::mq_getattr(fd.get(), &attr) == -1) sys::fail("mq_getattr", path, errno);
+  info.messages = static_cast<std::uint64_t>(attr.mq_curmsgs);
+  info.msg_max = static_cast<std::uint64_t>(attr.mq_maxmsg);
+  info.msgsize_max = static_cast<std::uint64_t>(attr.mq_msgsize);
+  return true;
+}
+
 }  // namespace
 
 std::string user_name(uid_t uid) { return sys::user_name(uid); }
 
 std::vector<SysvShmInfo> list_sysv_shm() {
-  const std::string text = sys::read_text_file(kSysvShmPath);
-  std::string_view rest = text;
-  auto next_line = [&rest]() -> std::optional<std::string_view> {
-    if (rest.empty()) return std::nullopt;
-    auto end = rest.find('\n');
-    std::string_view line = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-    return line;
-  };
-
-  auto header = next_line();
-  if (!header) sys::fail("parse", kSysvShmPath, 0, "the file is empty; expected a header line");
-  const SysvShmColumns columns(*header);
-
+  const auto table = detail::SysvipcTable::read(
+      kSysvShmPath, {"key", "shmid", "perms", "size", "cpid", "lpid", "nattch", "uid"});
   UserNames names;
   std::vector<SysvShmInfo> segments;
-  while (auto line = next_line()) {
-    if (split_whitespace(*line).empty()) continue;
-    segments.push_back(parse_sysv_shm_row(columns, *line, names));
+  for (std::size_t row = 0; row < table.rows(); ++row) {
+    SysvShmInfo info;
+    info.key = detail::key_text(table.key(row));
+    info.id = static_cast<int>(table.number(row, "shmid"));
+    // perms carries SHM_DEST and SHM_LOCKED above the 9 permission bits.
+    const unsigned mode = table.perms(row);
+    info.perms = detail::perms_text(mode);
+    info.status = (mode & kShmDest) != 0 ? "dest" : "";
+    info.size = table.unsigned_number(row, "size");
+    info.cpid = static_cast<pid_t>(table.number(row, "cpid"));
+    info.lpid = static_cast<pid_t>(table.number(row, "lpid"));
+    info.nattch = table.unsigned_number(row, "nattch");
+    info.uid = static_cast<uid_t>(table.unsigned_number(row, "uid"));
+    info.owner = names(info.uid);
+    info.atime = table.number(row, "atime");
+    info.dtime = table.number(row, "dtime");
+    info.ctime = table.number(row, "ctime");
+    segments.push_back(std::move(info));
   }
-  std::sort(segments.begin(), segments.end(),
-            [](const SysvShmInfo& a, const SysvShmInfo& b) { return a.id < b.id; });
+  sort_by_id(segments);
   return segments;
 }
 
-std::vector<PosixShmInfo> list_posix_shm() {
-  Fd dir_fd{sys::retry_eintr([] { return ::open(kDevShm, O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
-  if (!dir_fd) sys::fail("open", kDevShm, errno, "is tmpfs mounted on /dev/shm?");
-  // fdopendir owns the descriptor from here; closedir closes it.
-  std::unique_ptr<DIR, DirCloser> dir{::fdopendir(dir_fd.get())};
-  if (!dir) sys::fail("fdopendir", kDevShm, errno);
-  const int dfd = dir_fd.release();
+std::vector<SysvMsgInfo> list_sysv_msg() {
+  const auto table = detail::SysvipcTable::read(
+      kSysvMsgPath, {"key", "msqid", "perms", "cbytes", "qnum", "lspid", "lrpid", "uid"});
+  UserNames names;
+  std::vector<SysvMsgInfo> queues;
+  for (std::size_t row = 0; row < table.rows(); ++row) {
+    SysvMsgInfo info;
+    info.key = detail::key_text(table.key(row));
+    info.id = static_cast<int>(table.number(row, "msqid"));
+    info.perms = detail::perms_text(table.perms(row));
+    info.used_bytes = table.unsigned_number(row, "cbytes");
+    info.messages = table.unsigned_number(row, "qnum");
+    info.lspid = static_cast<pid_t>(table.number(row, "lspid"));
+    info.lrpid = static_cast<pid_t>(table.number(row, "lrpid"));
+    info.uid = static_cast<uid_t>(table.unsigned_number(row, "uid"));
+    info.owner = names(info.uid);
+    info.stime = table.number(row, "stime");
+    info.rtime = table.number(row, "rtime");
+    info.ctime = table.number(row, "ctime");
+    queues.push_back(std::move(info));
+  }
+  sort_by_id(queues);
+  return queues;
+}
 
+std::vector<SysvSemInfo> list_sysv_sem() {
+  const auto table =
+      detail::SysvipcTable::read(kSysvSemPath, {"key", "semid", "perms", "nsems", "uid"});
+  UserNames names;
+  std::vector<SysvSemInfo> sets;
+  for (std::size_t row = 0; row < table.rows(); ++row) {
+    SysvSemInfo info;
+    info.key = detail::key_text(table.key(row));
+    info.id = static_cast<int>(table.number(row, "semid"));
+    info.perms = detail::perms_text(table.perms(row));
+    info.nsems = table.unsigned_number(row, "nsems");
+    info.uid = static_cast<uid_t>(table.unsigned_number(row, "uid"));
+    info.owner = names(info.uid);
+    info.otime = table.number(row, "otime");
+    info.ctime = table.number(row, "ctime");
+    sets.push_back(std::move(info));
+  }
+  sort_by_id(sets);
+  return sets;
+}
+
+std::vector<PosixShmInfo> list_posix_shm() {
   UserNames names;
   std::vector<PosixShmInfo> objects;
-  for (;;) {
-    errno = 0;
-    // readdir is safe here: the stream is this call's own (glibc locks per stream).
-    const dirent* entry = ::readdir(dir.get());  // NOLINT(concurrency-mt-unsafe)
-    if (entry == nullptr) {
-      if (errno != 0) sys::fail("readdir", kDevShm, errno);
-      break;
-    }
-    const std::string_view file = entry->d_name;
-    if (file == "." || file == "..") continue;
-    // sem_open("/x") keeps its semaphore in /dev/shm/sem.x: a semaphore, not shared memory.
-    if (file.starts_with("sem.")) continue;
-    struct stat st {};
-    if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-      if (errno == ENOENT) continue;  // removed since readdir saw it
-      sys::fail("fstatat", std::string(kDevShm) + "/" + std::string(file), errno);
-    }
-    if (!S_ISREG(st.st_mode)) continue;  // symlinks, folders, sockets: not shm_open objects
-    PosixShmInfo info;
-    info.name = "/" + std::string(file);
-    info.size = static_cast<std::uint64_t>(st.st_size);
-    info.uid = st.st_uid;
-    info.owner = names(st.st_uid);
-    info.perms = octal_perms(static_cast<unsigned>(st.st_mode));
-    objects.push_back(std::move(info));
-  }
+  for_each_entry(kDevShm, "is tmpfs mounted on /dev/shm?",
+                 [&](int /*dir_fd*/, const std::string& file, const struct stat& st) {
+                   // sem_open("/x") keeps its semaphore in /dev/shm/sem.x: not shared memory.
+                   if (file.starts_with("sem.")) return;
+                   // Symlinks, folders, sockets: not shm_open objects.
+                   if (!S_ISREG(st.st_mode)) return;
+                   PosixShmInfo info;
+                   info.name = "/" + file;
+                   info.size = static_cast<std::uint64_t>(st.st_size);
+                   info.uid = st.st_uid;
+                   info.owner = names(st.st_uid);
+                   info.perms = detail::perms_text(static_cast<unsigned>(st.st_mode));
+                   objects.push_back(std::move(info));
+                 });
   std::sort(objects.begin(), objects.end(),
             [](const PosixShmInfo& a, const PosixShmInfo& b) { return a.name < b.name; });
   return objects;
+}
+
+std::string mqueue_mount_point() {
+  const std::string text = sys::read_text_file(kMountInfo);
+  std::string first;
+  std::string_view rest = text;
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    const std::string_view line = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
+    // "36 35 0:19 / /dev/mqueue rw,relatime shared:9 - mqueue mqueue rw": the fifth field
+    // is the mount point; the first after the lone "-" is the filesystem type.
+    const auto dash = line.find(" - ");
+    if (dash == std::string_view::npos) continue;
+    const std::string_view after = line.substr(dash + 3);
+    if (after.substr(0, after.find(' ')) != "mqueue") continue;
+    std::string_view fields = line.substr(0, dash);
+    for (int skip = 0; skip < 4; ++skip) {
+      const auto blank = fields.find(' ');
+      fields = blank == std::string_view::npos ? std::string_view{} : fields.substr(blank + 1);
+    }
+    const std::string point = unescape_mount_field(fields.substr(0, fields.find(' ')));
+    if (point.empty()) continue;
+    if (point == "/dev/mqueue") return point;  // the usual place, when it is one of several
+    if (first.empty()) first = point;
+  }
+  return first;
+}
+
+std::vector<PosixMqInfo> list_posix_mq() {
+  const std::string mount = mqueue_mount_point();
+  if (mount.empty()) sys::fail("list POSIX message queues", "/dev/mqueue", 0, kMqueueMountHint);
+  UserNames names;
+  std::vector<PosixMqInfo> queues;
+  for_each_entry(mount, "the mqueue filesystem is mounted there but cannot be read",
+                 [&](int dir_fd, const std::string& file, const struct stat& st) {
+                   if (!S_ISREG(st.st_mode)) return;  // the mqueue filesystem holds only queues
+                   PosixMqInfo info;
+                   info.name = "/" + file;
+                   info.uid = st.st_uid;
+                   info.owner = names(st.st_uid);
+                   info.perms = detail::perms_text(static_cast<unsigned>(st.st_mode));
+                   if (!read_queue(dir_fd, file, mount + "/" + file, info)) return;
+                   queues.push_back(std::move(info));
+                 });
+  std::sort(queues.begin(), queues.end(),
+            [](const PosixMqInfo& a, const PosixMqInfo& b) { return a.name < b.name; });
+  return queues;
 }
 
 }  // namespace ipckit

@@ -2,10 +2,9 @@
 // ipcs and lsipc show them, plus the POSIX objects they do not show.
 //
 // The listing is a table of sections, one per kind of object and family (System V shared
-// memory, POSIX shared memory, ...). Each section is one function that turns a library
+// memory, POSIX message queues, ...). Each section is one function that turns a library
 // listing into JSON rows and a text block; a kind that is not listed yet has no function and
-// shows as an empty JSON array. Adding message queues, semaphores or channels is one
-// function each and a pointer in kSections.
+// shows as an empty JSON array. Adding channels is one function and a pointer in kSections.
 
 #include <fmt/core.h>
 
@@ -14,6 +13,7 @@
 #include <algorithm>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -25,10 +25,12 @@ namespace {
 enum class Family { sysv, posix, ipckit };
 enum class Kind { shm, msg, sem, channel };
 
-// What one section found: its JSON rows and its text block (title, column names, rows).
+// What one section found: its JSON rows and its text block (title, column names, rows),
+// and a note when it could not look (the JSON then says so under "notes").
 struct Listing {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   std::string text;
+  std::string note;
 };
 
 struct Section {
@@ -66,6 +68,52 @@ Listing sysv_shm_listing() {
   return out;
 }
 
+// System V message queues, laid out as `ipcs -q` does.
+Listing sysv_msg_listing() {
+  Listing out;
+  out.text = "------ Message Queues --------\n";
+  out.text += fmt::format("{:<10} {:<10} {:<10} {:<10} {:<12} {}\n", "key", "msqid", "owner",
+                          "perms", "used-bytes", "messages");
+  for (const SysvMsgInfo& q : list_sysv_msg()) {
+    out.rows.push_back({{"key", q.key},
+                        {"id", q.id},
+                        {"owner", q.owner},
+                        {"perms", q.perms},
+                        {"used_bytes", q.used_bytes},
+                        {"messages", q.messages},
+                        {"lspid", q.lspid},
+                        {"lrpid", q.lrpid},
+                        {"uid", q.uid},
+                        {"stime", q.stime},
+                        {"rtime", q.rtime},
+                        {"ctime", q.ctime}});
+    out.text += fmt::format("{:<10} {:<10} {:<10} {:<10} {:<12} {}\n", q.key, q.id, q.owner,
+                            q.perms, q.used_bytes, q.messages);
+  }
+  return out;
+}
+
+// System V semaphore sets, laid out as `ipcs -s` does.
+Listing sysv_sem_listing() {
+  Listing out;
+  out.text = "------ Semaphore Arrays --------\n";
+  out.text += fmt::format("{:<10} {:<10} {:<10} {:<10} {}\n", "key", "semid", "owner", "perms",
+                          "nsems");
+  for (const SysvSemInfo& s : list_sysv_sem()) {
+    out.rows.push_back({{"key", s.key},
+                        {"id", s.id},
+                        {"owner", s.owner},
+                        {"perms", s.perms},
+                        {"nsems", s.nsems},
+                        {"uid", s.uid},
+                        {"otime", s.otime},
+                        {"ctime", s.ctime}});
+    out.text += fmt::format("{:<10} {:<10} {:<10} {:<10} {}\n", s.key, s.id, s.owner, s.perms,
+                            s.nsems);
+  }
+  return out;
+}
+
 // POSIX shared memory: the objects of /dev/shm, by the names shm_open takes.
 Listing posix_shm_listing() {
   Listing out;
@@ -87,13 +135,51 @@ Listing posix_shm_listing() {
   return out;
 }
 
+// POSIX message queues: the files of the mqueue filesystem, by the names mq_open takes. When
+// it is not mounted the section says so, and how to mount it, instead of showing none.
+Listing posix_mq_listing() {
+  Listing out;
+  const std::string mount = mqueue_mount_point();
+  if (mount.empty()) {
+    out.note =
+        "not listed: the mqueue filesystem is not mounted, and POSIX message queues can be "
+        "listed only through it (mq_open works without it); to mount it, as root: "
+        "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue";
+    out.text =
+        "------ POSIX Message Queues --------\n"
+        "(not listed: the mqueue filesystem is not mounted, and POSIX message queues can be\n"
+        " listed only through it; to mount it, as root:\n"
+        " mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue)\n";
+    return out;
+  }
+  const std::vector<PosixMqInfo> queues = list_posix_mq();
+  std::size_t name_width = 20;
+  for (const PosixMqInfo& q : queues) name_width = std::max(name_width, q.name.size());
+  out.text = "------ POSIX Message Queues (" + mount + ") --------\n";
+  out.text += fmt::format("{:<{}} {:<10} {:<6} {:<12} {:<9} {:<8} {}\n", "name", name_width,
+                          "owner", "perms", "used-bytes", "messages", "msg_max", "msgsize_max");
+  for (const PosixMqInfo& q : queues) {
+    out.rows.push_back({{"name", q.name},
+                        {"owner", q.owner},
+                        {"perms", q.perms},
+                        {"messages", q.messages},
+                        {"msg_max", q.msg_max},
+                        {"msgsize_max", q.msgsize_max},
+                        {"used_bytes", q.bytes},
+                        {"uid", q.uid}});
+    out.text += fmt::format("{:<{}} {:<10} {:<6} {:<12} {:<9} {:<8} {}\n", q.name, name_width,
+                            q.owner, q.perms, q.bytes, q.messages, q.msg_max, q.msgsize_max);
+  }
+  return out;
+}
+
 // In the order of DESIGN.md's `ls --json` shape; text sections print in this order too.
 constexpr Section kSections[] = {
     {"sysv_shm", Family::sysv, Kind::shm, &sysv_shm_listing},
-    {"sysv_msg", Family::sysv, Kind::msg, nullptr},
-    {"sysv_sem", Family::sysv, Kind::sem, nullptr},
+    {"sysv_msg", Family::sysv, Kind::msg, &sysv_msg_listing},
+    {"sysv_sem", Family::sysv, Kind::sem, &sysv_sem_listing},
     {"posix_shm", Family::posix, Kind::shm, &posix_shm_listing},
-    {"posix_mq", Family::posix, Kind::msg, nullptr},
+    {"posix_mq", Family::posix, Kind::msg, &posix_mq_listing},
     {"channels", Family::ipckit, Kind::channel, nullptr},
 };
 
@@ -119,28 +205,18 @@ struct Selection {
 };
 
 void run_ls(const Selection& want, int& exit_code) {
-  if (want.msg || want.sem) {
-    // An empty list would claim there are none: say instead that ipckit cannot list them yet.
-    if (want.msg) {
-      fmt::print(stderr,
-                 "ipckit ls -q: listing message queues is not supported yet; "
-                 "`ipcs -q` lists the System V ones meanwhile\n");
-    }
-    if (want.sem) {
-      fmt::print(stderr,
-                 "ipckit ls -s: listing semaphores is not supported yet; "
-                 "`ipcs -s` lists the System V ones meanwhile\n");
-    }
-    exit_code = 1;
-    return;
-  }
-
   if (want.json) {
     nlohmann::ordered_json out = nlohmann::ordered_json::object();
+    nlohmann::ordered_json notes = nlohmann::ordered_json::object();
     for (const Section& s : kSections) {
-      out[s.json_key] =
-          s.list != nullptr && want.wants(s) ? s.list().rows : nlohmann::ordered_json::array();
+      out[s.json_key] = nlohmann::ordered_json::array();
+      if (s.list == nullptr || !want.wants(s)) continue;
+      Listing listing = s.list();
+      out[s.json_key] = std::move(listing.rows);
+      if (!listing.note.empty()) notes[s.json_key] = listing.note;
     }
+    // Only when a section could not look: {"posix_mq": "not listed: ..."}.
+    if (!notes.empty()) out["notes"] = std::move(notes);
     fmt::print("{}\n", out.dump(2));
   } else {
     bool first = true;
@@ -157,23 +233,29 @@ void run_ls(const Selection& want, int& exit_code) {
 
 void add_ls_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
-      "ls", "List IPC objects: System V shared memory (like `ipcs -m`) and POSIX shared memory");
+      "ls",
+      "List IPC objects: System V shared memory, message queues and semaphore sets (like "
+      "`ipcs`), POSIX shared memory and message queues");
   auto want = std::make_shared<Selection>();
   cmd->add_flag("-m,--shmems", want->shm,
                 "Only shared memory (System V segments and POSIX objects)");
-  cmd->add_flag("-q,--queues", want->msg, "Only message queues (not supported yet)");
-  cmd->add_flag("-s,--semaphores", want->sem, "Only semaphores (not supported yet)");
+  cmd->add_flag("-q,--queues", want->msg,
+                "Only message queues (System V queues and POSIX mqueues)");
+  cmd->add_flag("-s,--semaphores", want->sem, "Only semaphores (System V semaphore sets)");
   cmd->add_flag("--sysv", want->sysv, "Only System V objects (what ipcs and lsipc show)");
-  cmd->add_flag("--posix", want->posix, "Only POSIX objects (/dev/shm)");
+  cmd->add_flag("--posix", want->posix, "Only POSIX objects (/dev/shm and the mqueue filesystem)");
   cmd->add_flag("--json", want->json,
                 "Print one JSON object with the keys sysv_shm, sysv_msg, sysv_sem, posix_shm, "
-                "posix_mq, channels (each an array; a family left out by a filter is empty)");
+                "posix_mq, channels (each an array; a family left out by a filter is empty), "
+                "and \"notes\" when a section could not look");
   cmd->footer(
-      "Listed today: System V shared memory segments (from /proc/sysvipc/shm) and POSIX shared\n"
-      "memory objects (the regular files of /dev/shm, without the sem.* files of named\n"
-      "semaphores). System V message queues and semaphores, POSIX message queues and ipckit\n"
-      "channels are not listed yet: their --json arrays are always empty and -q / -s fail.\n"
-      "Remove an object with `ipckit rm` (-m ID, -M KEY, --shm NAME).");
+      "System V objects come from /proc/sysvipc/{shm,msg,sem}; POSIX shared memory objects are\n"
+      "the regular files of /dev/shm (without the sem.* files of named semaphores); POSIX\n"
+      "message queues are the files of the mqueue filesystem, which must be mounted to list\n"
+      "them (as root: mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue); when it is\n"
+      "not, ls says so and goes on.\n"
+      "POSIX named semaphores and ipckit channels are not listed yet (\"channels\" is empty).\n"
+      "Remove an object with `ipckit rm` (-m/-q/-s ID, -M/-Q/-S KEY, --shm NAME, --mq NAME).");
   cmd->callback([want, &exit_code] { run_ls(*want, exit_code); });
 }
 

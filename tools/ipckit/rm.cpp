@@ -1,11 +1,11 @@
 // `ipckit rm`: remove IPC objects, with ipcrm's flags plus POSIX names.
 //
-//   ipckit rm -m 65538 -M 0x0000162e --shm /orders
+//   ipckit rm -m 65538 -M 0x0000162e -q 3 -S 0x0000abcd --shm /orders --mq /jobs
 //
 // Each object named is removed on its own, in the order given: one that cannot be removed
 // (no such id, key or name; not allowed; a malformed argument) is reported on stderr, naming
 // it, and the others are still removed, as ipcrm does. The exit code is 1 when any failed.
-// Flags for kinds ipckit cannot remove yet are refused before anything is touched.
+// --stale, which ipckit cannot carry out yet, is refused before anything is touched.
 
 #include <fmt/core.h>
 
@@ -22,6 +22,7 @@
 
 #include "commands.hpp"
 #include "ipckit/error.hpp"
+#include "ipckit/mqueue.hpp"
 #include "ipckit/shm.hpp"
 #include "ipckit/sysv.hpp"
 
@@ -34,7 +35,7 @@ struct RmArgs {
   std::vector<std::string> shm_ids;    // -m
   std::vector<std::string> shm_keys;   // -M
   std::vector<std::string> posix_shm;  // --shm
-  std::vector<std::string> msg_ids;    // -q   (not supported yet)
+  std::vector<std::string> msg_ids;    // -q
   std::vector<std::string> msg_keys;   // -Q
   std::vector<std::string> sem_ids;    // -s
   std::vector<std::string> sem_keys;   // -S
@@ -47,15 +48,24 @@ struct Refused : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-int parse_id(const std::string& text) {
+// The id of a `kind` ("segment", "queue", "semaphore set") as ipcs shows it in `column`
+// ("shmid"...) after `ls_flag` ("-m"...).
+int parse_id(const std::string& text, const char* kind, const char* column, const char* ls_flag) {
   int id = -1;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   if (ec != std::errc{} || end != text.data() + text.size() || id < 0) {
-    throw Refused(
-        "not a segment id: ids are the decimal numbers of the shmid column of "
-        "`ipckit ls --sysv` (or `ipcs -m`)");
+    throw Refused(std::string("not a ") + kind + " id: ids are the decimal numbers of the " +
+                  column + " column of `ipckit ls --sysv " + ls_flag + "` (or `ipcs " + ls_flag +
+                  "`)");
   }
   return id;
+}
+
+// A key for -M/-Q/-S. IPC_PRIVATE (0) finds nothing: `why_none` says why and what to do.
+sysv::Key parse_key(const std::string& text, const std::string& why_none) {
+  const sysv::Key key = sysv::Key::parse(text);
+  if (key.is_private()) throw Refused("key 0x00000000 (IPC_PRIVATE) finds no " + why_none);
+  return key;
 }
 
 // After IPC_RMID a segment still attached somewhere lives on until its last detach: say so,
@@ -75,19 +85,16 @@ void note_if_still_attached(const sysv::SharedMemory& segment) {
 }
 
 void remove_sysv_shm_by_id(const std::string& text) {
-  const auto segment = sysv::SharedMemory::from_id(parse_id(text));
+  const auto segment = sysv::SharedMemory::from_id(parse_id(text, "segment", "shmid", "-m"));
   segment.remove();
   note_if_still_attached(segment);
 }
 
 void remove_sysv_shm_by_key(const std::string& text) {
-  const sysv::Key key = sysv::Key::parse(text);
-  if (key.is_private()) {
-    throw Refused(
-        "key 0x00000000 (IPC_PRIVATE) finds no segment: private segments and those "
-        "marked for removal have no key; remove them by id with -m ID");
-  }
-  const auto segment = sysv::SharedMemory::open(key);
+  const auto segment = sysv::SharedMemory::open(parse_key(
+      text,
+      "segment: private segments and those marked for removal have no key; remove them by id "
+      "with -m ID"));
   segment.remove();
   note_if_still_attached(segment);
 }
@@ -107,6 +114,36 @@ void remove_posix_shm(const std::string& text) {
   }
 }
 
+// A System V message queue or semaphore set goes at once with its messages or values; any
+// process waiting on it wakes with EIDRM.
+void remove_sysv_msg_by_id(const std::string& text) {
+  sysv::MessageQueue::from_id(parse_id(text, "queue", "msqid", "-q")).remove();
+}
+
+void remove_sysv_msg_by_key(const std::string& text) {
+  sysv::MessageQueue::open(
+      parse_key(text, "queue: private queues have no key; remove them by id with -q ID"))
+      .remove();
+}
+
+void remove_sysv_sem_by_id(const std::string& text) {
+  sysv::SemaphoreSet::from_id(parse_id(text, "semaphore set", "semid", "-s")).remove();
+}
+
+void remove_sysv_sem_by_key(const std::string& text) {
+  sysv::SemaphoreSet::open(
+      parse_key(text, "semaphore set: private sets have no key; remove them by id with -s ID"))
+      .remove();
+}
+
+void remove_posix_mq(const std::string& text) {
+  const std::string name = !text.empty() && text.front() == '/' ? text : "/" + text;
+  if (!MessageQueue::remove(name)) {
+    throw Refused("no POSIX message queue \"" + name +
+                  "\"; `ipckit ls --posix -q` lists them (with the mqueue filesystem mounted)");
+  }
+}
+
 // Flags that are in the contract (DESIGN.md) but whose removal is not written yet.
 struct Unsupported {
   const char* flag;
@@ -118,11 +155,6 @@ struct Unsupported {
 // part of what was asked, and failing on the rest, would surprise more than doing nothing.
 bool refuse_unsupported(const RmArgs& a) {
   const std::pair<bool, Unsupported> flags[] = {
-      {!a.msg_ids.empty(), {"-q", "System V message queues", "`ipcrm -q ID`"}},
-      {!a.msg_keys.empty(), {"-Q", "System V message queues", "`ipcrm -Q KEY`"}},
-      {!a.sem_ids.empty(), {"-s", "System V semaphore sets", "`ipcrm -s ID`"}},
-      {!a.sem_keys.empty(), {"-S", "System V semaphore sets", "`ipcrm -S KEY`"}},
-      {!a.posix_mq.empty(), {"--mq", "POSIX message queues", "mq_unlink(3), or rm in /dev/mqueue"}},
       {a.stale, {"--stale", "stale channels", "nothing: channels are not listed yet either"}},
   };
   bool refused = false;
@@ -153,6 +185,11 @@ void run_rm(const CLI::App& cmd, const RmArgs& args, int& exit_code) {
       {cmd.get_option("-m"), &remove_sysv_shm_by_id, &args.shm_ids},
       {cmd.get_option("-M"), &remove_sysv_shm_by_key, &args.shm_keys},
       {cmd.get_option("--shm"), &remove_posix_shm, &args.posix_shm},
+      {cmd.get_option("-q"), &remove_sysv_msg_by_id, &args.msg_ids},
+      {cmd.get_option("-Q"), &remove_sysv_msg_by_key, &args.msg_keys},
+      {cmd.get_option("-s"), &remove_sysv_sem_by_id, &args.sem_ids},
+      {cmd.get_option("-S"), &remove_sysv_sem_by_key, &args.sem_keys},
+      {cmd.get_option("--mq"), &remove_posix_mq, &args.posix_mq},
   };
 
   // parse_order() holds one entry per value given, so the n-th time an option appears in it
@@ -178,8 +215,8 @@ void run_rm(const CLI::App& cmd, const RmArgs& args, int& exit_code) {
 
   if (attempted == 0) {
     fmt::print(stderr,
-               "ipckit rm: nothing to remove; give -m ID, -M KEY or --shm NAME "
-               "(`ipckit rm --help`)\n");
+               "ipckit rm: nothing to remove; give -m/-q/-s ID, -M/-Q/-S KEY, --shm NAME or "
+               "--mq NAME (`ipckit rm --help`)\n");
     exit_code = 2;
     return;
   }
@@ -190,7 +227,9 @@ void run_rm(const CLI::App& cmd, const RmArgs& args, int& exit_code) {
 
 void add_rm_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
-      "rm", "Remove IPC objects by id, key or name (ipcrm's flags, plus POSIX shared memory)");
+      "rm",
+      "Remove IPC objects by id, key or name (ipcrm's flags, plus POSIX shared memory and "
+      "message queues)");
   auto args = std::make_shared<RmArgs>();
   auto one_each = [](CLI::Option* o) {
     // ipcrm takes one value per flag: `-m 1 -m 2`, never `-m 1 2`.
@@ -203,28 +242,31 @@ void add_rm_command(CLI::App& app, int& exit_code) {
       cmd->add_option("-M", args->shm_keys,
                       "Remove the System V shared memory segment with this key (0x... or decimal)")
           ->type_name("KEY"));
+  one_each(cmd->add_option("-q", args->msg_ids, "Remove the System V message queue with this id")
+               ->type_name("ID"));
+  one_each(cmd->add_option("-Q", args->msg_keys,
+                           "Remove the System V message queue with this key (0x... or decimal)")
+               ->type_name("KEY"));
+  one_each(cmd->add_option("-s", args->sem_ids, "Remove the System V semaphore set with this id")
+               ->type_name("ID"));
+  one_each(cmd->add_option("-S", args->sem_keys,
+                           "Remove the System V semaphore set with this key (0x... or decimal)")
+               ->type_name("KEY"));
   one_each(cmd->add_option("--shm", args->posix_shm,
                            R"(Remove the POSIX shared memory object NAME ("/orders" or "orders"))")
                ->type_name("NAME"));
-  one_each(cmd->add_option("-q", args->msg_ids, "System V message queue by id (not supported yet)")
-               ->type_name("ID"));
-  one_each(
-      cmd->add_option("-Q", args->msg_keys, "System V message queue by key (not supported yet)")
-          ->type_name("KEY"));
-  one_each(cmd->add_option("-s", args->sem_ids, "System V semaphore set by id (not supported yet)")
-               ->type_name("ID"));
-  one_each(
-      cmd->add_option("-S", args->sem_keys, "System V semaphore set by key (not supported yet)")
-          ->type_name("KEY"));
-  one_each(cmd->add_option("--mq", args->posix_mq, "POSIX message queue NAME (not supported yet)")
+  one_each(cmd->add_option("--mq", args->posix_mq,
+                           R"(Remove the POSIX message queue NAME ("/jobs" or "jobs"))")
                ->type_name("NAME"));
   cmd->add_flag("--stale", args->stale, "Channels whose processes are gone (not supported yet)");
   cmd->footer(
       "Every flag may be repeated and combined, as with ipcrm. Each object is removed on its own:\n"
       "one that cannot be (no such id, key or name, or not allowed) is reported on stderr and the\n"
       "rest are still removed; the exit code is then 1. A System V segment that is still attached\n"
-      "is only marked for removal (status \"dest\" in `ipckit ls`) and goes at its last detach.\n"
-      "Flags marked \"not supported yet\" make the command fail before it removes anything.");
+      "is only marked for removal (status \"dest\" in `ipckit ls`) and goes at its last detach; a\n"
+      "System V queue or semaphore set goes at once (processes waiting on it get EIDRM). A POSIX\n"
+      "message queue loses its name at once and goes when the last process closes it.\n"
+      "--stale is not supported yet: it makes the command fail before it removes anything.");
   cmd->callback([cmd, args, &exit_code] { run_rm(*cmd, *args, exit_code); });
 }
 
