@@ -270,6 +270,32 @@ TEST(Bench, C2cPipeFifoGiveOrderedPercentilesAndThroughput) {
   }
 }
 
+// The message queues carry whole messages up to their kernel limit (8192 bytes by default):
+// rows within it measure, a size above it is an error row that names the limit, and the run
+// goes on. (suite.NothingLeftBehind checks that no queue is left.)
+TEST(Bench, MessageQueuesMeasureWithinTheirLimitAndNameItAbove) {
+  EngineOptions o = tiny_options();
+  o.sizes = {64, 4096, 65536};
+  const Report report = run(select_mechanisms("posix-mq,sysv-msg"), o);
+  ASSERT_EQ(report.rows.size(), 6U);
+  for (const auto& row : report.rows) {
+    SCOPED_TRACE(row.mechanism + " " + std::to_string(row.size));
+    if (row.size == 65536) {
+      ASSERT_FALSE(row.ok());
+      EXPECT_NE(row.error.find(row.mechanism == "posix-mq" ? "msgsize_max" : "msgmax"),
+                std::string::npos)
+          << row.error;
+      continue;
+    }
+    ASSERT_TRUE(row.ok()) << row.error;
+    expect_valid_rtt(row);
+    ASSERT_TRUE(row.throughput.has_value());
+    EXPECT_GT(row.throughput->messages, 0U);
+  }
+  EXPECT_EQ(report.rows[0].mechanism, "posix-mq");
+  EXPECT_EQ(report.rows[3].mechanism, "sysv-msg");
+}
+
 TEST(Bench, RowsFollowTheSizesAsked) {
   EngineOptions o = tiny_options();
   o.sizes = {16, 1000, 65536};
