@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ipckit/pipe.hpp"
+#include "ipckit/signal.hpp"
 #include "sys.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX gives no header
@@ -43,14 +44,10 @@ std::string join_command(const std::vector<std::string>& argv) {
   return out;
 }
 
-std::string signal_name(int sig) {
-  if (const char* abbrev = sigabbrev_np(sig)) return std::string("SIG") + abbrev;
-  // kill -l's names: SIGRTMIN, SIGRTMIN+1 .. SIGRTMIN+15, SIGRTMAX-14 .. SIGRTMAX.
-  if (sig == SIGRTMIN) return "SIGRTMIN";
-  if (sig == SIGRTMAX) return "SIGRTMAX";
-  if (sig > SIGRTMIN && sig <= SIGRTMIN + (SIGRTMAX - SIGRTMIN) / 2)
-    return "SIGRTMIN+" + std::to_string(sig - SIGRTMIN);
-  if (sig > SIGRTMIN && sig < SIGRTMAX) return "SIGRTMAX-" + std::to_string(SIGRTMAX - sig);
+// "SIGSEGV" from the signal table; "signal 32" for a number that is no signal here.
+std::string signal_text(int sig) {
+  for (const SignalInfo& row : signal_table())
+    if (row.number == sig) return row.name;
   return "signal " + std::to_string(sig);
 }
 
@@ -152,7 +149,7 @@ ExitStatus ExitStatus::from_wait_status(int status) noexcept {
 
 std::string ExitStatus::to_string() const {
   if (exited) return "exited with " + std::to_string(code);
-  return "killed by " + signal_name(signal) + (core_dumped ? " (core dumped)" : "");
+  return "killed by " + signal_text(signal) + (core_dumped ? " (core dumped)" : "");
 }
 
 // --- Child ------------------------------------------------------------------------------

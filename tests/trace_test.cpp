@@ -1,1 +1,351 @@
+// Tests of ipckit::TracedChild, ipckit::TraceEvent, open_pidfd and wait_for_exit.
+//
+// Programs that must stay alive until the test acts are `sleep 1000000`: a target the test
+// then signals or kills, never a wait standing in for synchronisation. Faults come from
+// python3 (ctypes.string_at(16) reads address 16). Every traced child ends in the test, or
+// is killed and reaped by ~TracedChild.
+
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "ipckit/error.hpp"
+#include "ipckit/process.hpp"
+#include "test_util.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using ipckit::Deadline;
+using ipckit::TracedChild;
+using ipckit::TraceEvent;
+using ipckit::test::error_from;
+using Kind = TraceEvent::Kind;
+
+static_assert(!std::is_copy_constructible_v<TracedChild> &&
+              !std::is_copy_assignable_v<TracedChild>);
+static_assert(std::is_nothrow_move_constructible_v<TracedChild> &&
+              std::is_nothrow_move_assignable_v<TracedChild>);
+
+const std::vector<std::string> kSegfault{"python3", "-c", "import ctypes; ctypes.string_at(16)"};
+const std::vector<std::string> kLongLived{"sleep", "1000000"};
+
+testing::AssertionResult has_substring(std::string_view text, std::string_view part) {
+  if (text.find(part) != std::string_view::npos) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
+}
+
+bool is_end(const TraceEvent& e) {
+  return e.kind == Kind::exited || e.kind == Kind::killed;
+}
+
+// Every event up to and including the end.
+std::vector<TraceEvent> events_to_the_end(TracedChild& traced) {
+  std::vector<TraceEvent> events;
+  for (int i = 0; i < 100000; ++i) {
+    events.push_back(traced.next());
+    if (is_end(events.back())) return events;
+  }
+  ADD_FAILURE() << "the traced child did not end";
+  return events;
+}
+
+// The first event of `kind` for signal `signo`, or nullptr.
+const TraceEvent* find(const std::vector<TraceEvent>& events, Kind kind, int signo) {
+  for (const auto& e : events)
+    if (e.kind == kind && e.signo == signo) return &e;
+  return nullptr;
+}
+
+std::string describe(const std::vector<TraceEvent>& events) {
+  std::string out;
+  for (const auto& e : events) out += e.to_string() + "\n";
+  return out;
+}
+
+// The state letter of /proc/PID/stat: 'R', 'S', 't' (tracing stop), 'T' (stopped), 'Z'...
+char proc_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+TEST(TracedChild, ExitIsTheOnlyEventOfAProgramThatJustExits) {
+  auto traced = TracedChild::spawn({"sh", "-c", "exit 3"});
+  TraceEvent e = traced.next();  // neither the start-up hand-shake nor the exec shows
+  EXPECT_EQ(e.kind, Kind::exited) << e.to_string();
+  EXPECT_EQ(e.exit_code, 3);
+  EXPECT_EQ(e.pid, traced.pid());
+  EXPECT_EQ(e.to_string(), "exited with 3");
+  ASSERT_TRUE(traced.status().has_value());
+  EXPECT_EQ(traced.status()->shell_code(), 3);
+}
+
+TEST(TracedChild, SignalFromItselfIsReportedWithSenderAndPassedOnToItsHandler) {
+  // The trap's handler runs only if the tracer passes SIGUSR1 on: then it exits 7, not 3.
+  auto traced = TracedChild::spawn({"sh", "-c", "trap 'exit 7' USR1; kill -USR1 $$; exit 3"});
+  auto events = events_to_the_end(traced);
+  const TraceEvent* usr1 = find(events, Kind::signal, SIGUSR1);
+  ASSERT_NE(usr1, nullptr) << describe(events);
+  EXPECT_TRUE(usr1->has_sender);
+  EXPECT_EQ(usr1->code, SI_USER);
+  EXPECT_EQ(usr1->sender_pid, traced.pid());
+  EXPECT_EQ(usr1->sender_uid, ::getuid());
+  EXPECT_FALSE(usr1->is_fault);
+  EXPECT_EQ(usr1->to_string(), "signal SIGUSR1 from pid " + std::to_string(traced.pid()) +
+                                   " (uid " + std::to_string(::getuid()) + ")");
+  EXPECT_EQ(events.back().kind, Kind::exited) << describe(events);
+  EXPECT_EQ(events.back().exit_code, 7) << describe(events);
+}
+
+TEST(TracedChild, SignalFromAnotherProcessNamesThatProcessAndKillsAsUntraced) {
+  auto traced = TracedChild::spawn(kLongLived);
+  ASSERT_EQ(::kill(traced.pid(), SIGUSR1), 0);
+  auto events = events_to_the_end(traced);
+  const TraceEvent* usr1 = find(events, Kind::signal, SIGUSR1);
+  ASSERT_NE(usr1, nullptr) << describe(events);
+  EXPECT_TRUE(usr1->has_sender);
+  EXPECT_EQ(usr1->sender_pid, ::getpid());
+  EXPECT_EQ(usr1->sender_uid, ::getuid());
+  // Passed on: SIGUSR1's default action ends it, as it would untraced.
+  EXPECT_EQ(events.back().kind, Kind::killed);
+  EXPECT_EQ(events.back().signo, SIGUSR1);
+  EXPECT_EQ(events.back().to_string(), "killed by SIGUSR1");
+  EXPECT_EQ(traced.status()->shell_code(), 128 + SIGUSR1);
+}
+
+TEST(TracedChild, SigqueueSenderAndValueAreReported) {
+  auto traced = TracedChild::spawn(kLongLived);
+  sigval value{};
+  value.sival_int = 7;
+  ASSERT_EQ(::sigqueue(traced.pid(), SIGUSR2, value), 0);
+  auto events = events_to_the_end(traced);
+  const TraceEvent* usr2 = find(events, Kind::signal, SIGUSR2);
+  ASSERT_NE(usr2, nullptr) << describe(events);
+  EXPECT_EQ(usr2->code, SI_QUEUE);
+  EXPECT_TRUE(usr2->has_sender);
+  EXPECT_EQ(usr2->sender_pid, ::getpid());
+  EXPECT_EQ(usr2->value, 7);
+  EXPECT_TRUE(has_substring(usr2->to_string(), "with value 7"));
+}
+
+TEST(TracedChild, SegfaultIsReportedWithTheFaultAddressThenKillsIt) {
+  auto traced = TracedChild::spawn(kSegfault);
+  auto events = events_to_the_end(traced);
+  const TraceEvent* fault = find(events, Kind::signal, SIGSEGV);
+  ASSERT_NE(fault, nullptr) << describe(events);
+  EXPECT_TRUE(fault->is_fault);
+  EXPECT_FALSE(fault->has_sender);
+  EXPECT_EQ(fault->fault_address, 16U);
+  EXPECT_EQ(fault->code, SEGV_MAPERR);
+  EXPECT_EQ(fault->to_string(), "fault SIGSEGV at 0x0000000000000010 (SEGV_MAPERR)");
+  EXPECT_EQ(events.back().kind, Kind::killed) << describe(events);
+  EXPECT_EQ(events.back().signo, SIGSEGV);
+  EXPECT_EQ(traced.status()->shell_code(), 139);
+}
+
+TEST(TracedChild, SigsegvSentByKillIsASignalFromAProcessNotAFault) {
+  auto traced = TracedChild::spawn({"sh", "-c", "kill -SEGV $$"});
+  auto events = events_to_the_end(traced);
+  const TraceEvent* segv = find(events, Kind::signal, SIGSEGV);
+  ASSERT_NE(segv, nullptr) << describe(events);
+  EXPECT_FALSE(segv->is_fault);
+  EXPECT_TRUE(segv->has_sender);
+  EXPECT_EQ(segv->sender_pid, traced.pid());
+}
+
+TEST(TracedChild, StoppedChildStaysStoppedUntilContinued) {
+  auto traced = TracedChild::spawn({"sh", "-c", "kill -STOP $$; exit 4"});
+  TraceEvent sig = traced.next();
+  EXPECT_EQ(sig.kind, Kind::signal) << sig.to_string();
+  EXPECT_EQ(sig.signo, SIGSTOP);
+  EXPECT_EQ(sig.sender_pid, traced.pid());
+  TraceEvent stop = traced.next();
+  ASSERT_EQ(stop.kind, Kind::stopped) << stop.to_string();
+  EXPECT_EQ(stop.signo, SIGSTOP);
+  EXPECT_EQ(stop.to_string(), "stopped by SIGSTOP");
+
+  // Held stopped (PTRACE_LISTEN), not let run on: were it running, it would have exited.
+  const char state = proc_state(traced.pid());
+  EXPECT_TRUE(state == 't' || state == 'T') << "state " << state;
+
+  ASSERT_EQ(::kill(traced.pid(), SIGCONT), 0);
+  TraceEvent cont = traced.next();
+  EXPECT_EQ(cont.kind, Kind::continued) << cont.to_string();
+  EXPECT_EQ(cont.to_string(), "continued");
+  TraceEvent cont_signal = traced.next();
+  EXPECT_EQ(cont_signal.kind, Kind::signal) << cont_signal.to_string();
+  EXPECT_EQ(cont_signal.signo, SIGCONT);
+  EXPECT_EQ(cont_signal.sender_pid, ::getpid());
+  TraceEvent end = traced.next();
+  EXPECT_EQ(end.kind, Kind::exited) << end.to_string();
+  EXPECT_EQ(end.exit_code, 4);
+}
+
+TEST(TracedChild, IgnoredStopSignalIsReportedButDoesNotStopIt) {
+  auto traced = TracedChild::spawn({"sh", "-c", "trap '' TSTP; kill -TSTP $$; exit 5"});
+  auto events = events_to_the_end(traced);
+  EXPECT_NE(find(events, Kind::signal, SIGTSTP), nullptr) << describe(events);
+  for (const auto& e : events) EXPECT_NE(e.kind, Kind::stopped) << describe(events);
+  EXPECT_EQ(events.back().kind, Kind::exited);
+  EXPECT_EQ(events.back().exit_code, 5);
+}
+
+TEST(TracedChild, ChildEndingIsReportedWithTheChildsPid) {
+  auto traced = TracedChild::spawn({"sh", "-c", "sh -c 'exit 2'; exit 0"});
+  auto events = events_to_the_end(traced);
+  const TraceEvent* chld = find(events, Kind::signal, SIGCHLD);
+  ASSERT_NE(chld, nullptr) << describe(events);
+  EXPECT_EQ(chld->code, CLD_EXITED);
+  EXPECT_NE(chld->sender_pid, traced.pid());
+  EXPECT_TRUE(has_substring(chld->to_string(),
+                            "(child pid " + std::to_string(chld->sender_pid) + " exited)"));
+}
+
+TEST(TracedChild, MissingProgramThrowsEnoentNamingPath) {
+  auto e = error_from([] { (void)TracedChild::spawn({"ipckit-no-such-program"}); });
+  EXPECT_EQ(e.errnum(), ENOENT);
+  EXPECT_TRUE(has_substring(e.what(), "ipckit-no-such-program"));
+  EXPECT_TRUE(has_substring(e.what(), "PATH"));
+}
+
+TEST(TracedChild, MissingProgramPathThrowsEnoent) {
+  auto e = error_from([] { (void)TracedChild::spawn({"/nonexistent/ipckit-no-such-program"}); });
+  EXPECT_EQ(e.errnum(), ENOENT);
+  EXPECT_TRUE(has_substring(e.what(), "no such program file"));
+}
+
+TEST(TracedChild, FileThatIsNotExecutableThrowsEacces) {
+  ipckit::test::TempDir dir;
+  ipckit::test::make_file(dir / "data", "not a program", 13);  // mode 0600: no x bit
+  auto e = error_from([&] { (void)TracedChild::spawn({(dir / "data").string()}); });
+  EXPECT_EQ(e.errnum(), EACCES);
+}
+
+TEST(TracedChild, EmptyArgvThrowsEinval) {
+  EXPECT_EQ(error_from([] { (void)TracedChild::spawn({}); }).errnum(), EINVAL);
+  EXPECT_EQ(error_from([] { (void)TracedChild::spawn({""}); }).errnum(), EINVAL);
+}
+
+TEST(TracedChild, NextAfterTheEndThrowsNamingHowItEnded) {
+  auto traced = TracedChild::spawn({"sh", "-c", "exit 1"});
+  auto events = events_to_the_end(traced);
+  auto e = error_from([&] { (void)traced.next(); });
+  EXPECT_EQ(e.errnum(), ECHILD);
+  EXPECT_TRUE(has_substring(e.what(), "exited with 1"));
+}
+
+TEST(TracedChild, DestroyedWhileRunningIsKilledAndReaped) {
+  pid_t pid = -1;
+  ipckit::Fd pidfd;
+  {
+    auto traced = TracedChild::spawn(kLongLived);
+    pid = traced.pid();
+    pidfd = ipckit::open_pidfd(pid);
+    EXPECT_FALSE(ipckit::wait_for_exit(pidfd, Deadline::now()));
+  }
+  EXPECT_TRUE(ipckit::wait_for_exit(pidfd, Deadline::now()));
+  int status = 0;
+  EXPECT_EQ(::waitpid(pid, &status, WNOHANG), -1);  // already reaped: no zombie is left
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(TracedChild, DestroyedWhileStoppedIsKilledAndReaped) {
+  pid_t pid = -1;
+  {
+    auto traced = TracedChild::spawn({"sh", "-c", "kill -STOP $$"});
+    pid = traced.pid();
+    EXPECT_EQ(traced.next().kind, Kind::signal);
+    EXPECT_EQ(traced.next().kind, Kind::stopped);
+  }
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+TEST(TracedChild, MovedChildKeepsBeingTraced) {
+  auto first = TracedChild::spawn({"sh", "-c", "exit 6"});
+  const pid_t pid = first.pid();
+  TracedChild second = std::move(first);
+  EXPECT_EQ(second.pid(), pid);
+  TraceEvent e = second.next();
+  EXPECT_EQ(e.kind, Kind::exited);
+  EXPECT_EQ(e.exit_code, 6);
+  EXPECT_EQ(error_from([&] { (void)first.next(); }).errnum(),
+            EINVAL);  // NOLINT(bugprone-use-after-move)
+}
+
+TEST(TracedChild, MoveAssignOverRunningChildKillsAndReapsIt) {
+  auto running = TracedChild::spawn(kLongLived);
+  const pid_t pid = running.pid();
+  running = TracedChild::spawn({"sh", "-c", "exit 0"});
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+  EXPECT_EQ(running.next().kind, Kind::exited);
+}
+
+TEST(TraceEvent, ToStringSaysWhatHappened) {
+  TraceEvent killed{.kind = Kind::killed, .signo = SIGSEGV, .core_dumped = true};
+  EXPECT_EQ(killed.to_string(), "killed by SIGSEGV (core dumped)");
+  TraceEvent stopped{.kind = Kind::stopped, .signo = SIGTSTP};
+  EXPECT_EQ(stopped.to_string(), "stopped by SIGTSTP");
+  TraceEvent bus{.kind = Kind::signal,
+                 .signo = SIGBUS,
+                 .code = BUS_ADRERR,
+                 .is_fault = true,
+                 .fault_address = 0x7f0000001000};
+  EXPECT_EQ(bus.to_string(), "fault SIGBUS at 0x00007f0000001000 (BUS_ADRERR)");
+  TraceEvent timer{.kind = Kind::signal, .signo = SIGALRM, .code = SI_KERNEL};
+  EXPECT_EQ(timer.to_string(), "signal SIGALRM (SI_KERNEL)");
+  TraceEvent realtime{.kind = Kind::signal,
+                      .signo = SIGRTMIN + 3,
+                      .code = SI_QUEUE,
+                      .has_sender = true,
+                      .sender_pid = 42,
+                      .sender_uid = 1000,
+                      .value = -1};
+  EXPECT_EQ(realtime.to_string(), "signal SIGRTMIN+3 from pid 42 (uid 1000) with value -1");
+  TraceEvent reserved{.kind = Kind::signal, .signo = 32, .code = SI_KERNEL};  // glibc's own
+  EXPECT_EQ(reserved.to_string(), "signal 32 (SI_KERNEL)");
+}
+
+TEST(Pidfd, WaitForExitIsFalseWhileRunningThenTrueOnceEnded) {
+  auto child = ipckit::Child::spawn(
+      {.argv = {"cat"}, .in = ipckit::Stdio::pipe(), .out = ipckit::Stdio::null()});
+  ipckit::Fd pidfd = ipckit::open_pidfd(child.pid());
+  EXPECT_TRUE(pidfd.cloexec());
+  EXPECT_FALSE(ipckit::wait_for_exit(pidfd, Deadline::now()));
+  EXPECT_FALSE(ipckit::wait_for_exit(pidfd, Deadline::after(1ms)));
+  child.stdin_pipe().reset();  // cat sees end of stream and exits
+  EXPECT_TRUE(ipckit::wait_for_exit(pidfd, Deadline::after(30s)));
+  EXPECT_TRUE(child.wait().success());
+}
+
+TEST(Pidfd, OpenPidfdOfNoSuchProcessThrowsEsrch) {
+  // pid_max itself is never given to a process: pids run below it.
+  const auto pid_max =
+      static_cast<pid_t>(std::stol(ipckit::test::shell_output("cat /proc/sys/kernel/pid_max")));
+  auto e = error_from([&] { (void)ipckit::open_pidfd(pid_max); });
+  EXPECT_EQ(e.errnum(), ESRCH);
+  EXPECT_TRUE(has_substring(e.what(), "pid " + std::to_string(pid_max)));
+}
+
+TEST(Pidfd, OpenPidfdOfPidZeroThrowsEinval) {
+  EXPECT_EQ(error_from([] { (void)ipckit::open_pidfd(0); }).errnum(), EINVAL);
+}
+
+TEST(Pidfd, WaitForExitOnAnEmptyFdThrowsEbadf) {
+  EXPECT_EQ(error_from([] { (void)ipckit::wait_for_exit(ipckit::Fd{}); }).errnum(), EBADF);
+}
+
+}  // namespace

@@ -198,12 +198,14 @@ struct TraceEvent {
   bool is_fault = false;      ///< a hardware fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP by
                               ///< the CPU): fault_address is the address it touched
   std::uint64_t fault_address = 0;
+  int value = 0;              ///< sent with sigqueue (SI_QUEUE): the value's sival_int
   int exit_code = 0;          ///< exited: the code
   bool core_dumped = false;   ///< killed: it dumped core
 
-  /// One line for a person: "signal SIGUSR1 from pid 42 (uid 0)", "fault SIGSEGV at
-  /// 0x0000000000000010 (SEGV_MAPERR)", "stopped by SIGSTOP", "continued", "exited with 3",
-  /// "killed by SIGSEGV (core dumped)".
+  /// One line for a person: "signal SIGUSR1 from pid 42 (uid 0)", "... with value 7" (sigqueue),
+  /// "signal SIGCHLD (child pid 43 exited)", "fault SIGSEGV at 0x0000000000000010
+  /// (SEGV_MAPERR)", "stopped by SIGSTOP", "continued", "exited with 3", "killed by SIGSEGV
+  /// (core dumped)".
   [[nodiscard]] std::string to_string() const;
 };
 
@@ -244,6 +246,7 @@ class TracedChild {
  private:
   TracedChild() = default;
   pid_t pid_ = -1;
+  bool stopped_ = false;  // in a group-stop (held there with PTRACE_LISTEN)
   std::optional<ExitStatus> status_;
 };
 
