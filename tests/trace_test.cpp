@@ -22,6 +22,7 @@
 #include "ipckit/error.hpp"
 #include "ipckit/process.hpp"
 #include "test_util.hpp"
+#include "trace_util.hpp"
 
 namespace {
 
@@ -30,6 +31,10 @@ using ipckit::Deadline;
 using ipckit::TracedChild;
 using ipckit::TraceEvent;
 using ipckit::test::error_from;
+using ipckit::test::describe;
+using ipckit::test::events_to_the_end;
+using ipckit::test::find_event;
+using ipckit::test::is_end;
 using Kind = TraceEvent::Kind;
 
 static_assert(!std::is_copy_constructible_v<TracedChild> &&
@@ -43,34 +48,6 @@ const std::vector<std::string> kLongLived{"sleep", "1000000"};
 testing::AssertionResult has_substring(std::string_view text, std::string_view part) {
   if (text.find(part) != std::string_view::npos) return testing::AssertionSuccess();
   return testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
-
-bool is_end(const TraceEvent& e) {
-  return e.kind == Kind::exited || e.kind == Kind::killed;
-}
-
-// Every event up to and including the end.
-std::vector<TraceEvent> events_to_the_end(TracedChild& traced) {
-  std::vector<TraceEvent> events;
-  for (int i = 0; i < 100000; ++i) {
-    events.push_back(traced.next());
-    if (is_end(events.back())) return events;
-  }
-  ADD_FAILURE() << "the traced child did not end";
-  return events;
-}
-
-// The first event of `kind` for signal `signo`, or nullptr.
-const TraceEvent* find(const std::vector<TraceEvent>& events, Kind kind, int signo) {
-  for (const auto& e : events)
-    if (e.kind == kind && e.signo == signo) return &e;
-  return nullptr;
-}
-
-std::string describe(const std::vector<TraceEvent>& events) {
-  std::string out;
-  for (const auto& e : events) out += e.to_string() + "\n";
-  return out;
 }
 
 // The state letter of /proc/PID/stat: 'R', 'S', 't' (tracing stop), 'T' (stopped), 'Z'...
@@ -96,7 +73,7 @@ TEST(TracedChild, SignalFromItselfIsReportedWithSenderAndPassedOnToItsHandler) {
   // The trap's handler runs only if the tracer passes SIGUSR1 on: then it exits 7, not 3.
   auto traced = TracedChild::spawn({"sh", "-c", "trap 'exit 7' USR1; kill -USR1 $$; exit 3"});
   auto events = events_to_the_end(traced);
-  const TraceEvent* usr1 = find(events, Kind::signal, SIGUSR1);
+  const TraceEvent* usr1 = find_event(events, Kind::signal, SIGUSR1);
   ASSERT_NE(usr1, nullptr) << describe(events);
   EXPECT_TRUE(usr1->has_sender);
   EXPECT_EQ(usr1->code, SI_USER);
@@ -113,7 +90,7 @@ TEST(TracedChild, SignalFromAnotherProcessNamesThatProcessAndKillsAsUntraced) {
   auto traced = TracedChild::spawn(kLongLived);
   ASSERT_EQ(::kill(traced.pid(), SIGUSR1), 0);
   auto events = events_to_the_end(traced);
-  const TraceEvent* usr1 = find(events, Kind::signal, SIGUSR1);
+  const TraceEvent* usr1 = find_event(events, Kind::signal, SIGUSR1);
   ASSERT_NE(usr1, nullptr) << describe(events);
   EXPECT_TRUE(usr1->has_sender);
   EXPECT_EQ(usr1->sender_pid, ::getpid());
@@ -131,7 +108,7 @@ TEST(TracedChild, SigqueueSenderAndValueAreReported) {
   value.sival_int = 7;
   ASSERT_EQ(::sigqueue(traced.pid(), SIGUSR2, value), 0);
   auto events = events_to_the_end(traced);
-  const TraceEvent* usr2 = find(events, Kind::signal, SIGUSR2);
+  const TraceEvent* usr2 = find_event(events, Kind::signal, SIGUSR2);
   ASSERT_NE(usr2, nullptr) << describe(events);
   EXPECT_EQ(usr2->code, SI_QUEUE);
   EXPECT_TRUE(usr2->has_sender);
@@ -143,7 +120,7 @@ TEST(TracedChild, SigqueueSenderAndValueAreReported) {
 TEST(TracedChild, SegfaultIsReportedWithTheFaultAddressThenKillsIt) {
   auto traced = TracedChild::spawn(kSegfault);
   auto events = events_to_the_end(traced);
-  const TraceEvent* fault = find(events, Kind::signal, SIGSEGV);
+  const TraceEvent* fault = find_event(events, Kind::signal, SIGSEGV);
   ASSERT_NE(fault, nullptr) << describe(events);
   EXPECT_TRUE(fault->is_fault);
   EXPECT_FALSE(fault->has_sender);
@@ -158,7 +135,7 @@ TEST(TracedChild, SegfaultIsReportedWithTheFaultAddressThenKillsIt) {
 TEST(TracedChild, SigsegvSentByKillIsASignalFromAProcessNotAFault) {
   auto traced = TracedChild::spawn({"sh", "-c", "kill -SEGV $$"});
   auto events = events_to_the_end(traced);
-  const TraceEvent* segv = find(events, Kind::signal, SIGSEGV);
+  const TraceEvent* segv = find_event(events, Kind::signal, SIGSEGV);
   ASSERT_NE(segv, nullptr) << describe(events);
   EXPECT_FALSE(segv->is_fault);
   EXPECT_TRUE(segv->has_sender);
@@ -196,7 +173,7 @@ TEST(TracedChild, StoppedChildStaysStoppedUntilContinued) {
 TEST(TracedChild, IgnoredStopSignalIsReportedButDoesNotStopIt) {
   auto traced = TracedChild::spawn({"sh", "-c", "trap '' TSTP; kill -TSTP $$; exit 5"});
   auto events = events_to_the_end(traced);
-  EXPECT_NE(find(events, Kind::signal, SIGTSTP), nullptr) << describe(events);
+  EXPECT_NE(find_event(events, Kind::signal, SIGTSTP), nullptr) << describe(events);
   for (const auto& e : events) EXPECT_NE(e.kind, Kind::stopped) << describe(events);
   EXPECT_EQ(events.back().kind, Kind::exited);
   EXPECT_EQ(events.back().exit_code, 5);
@@ -205,7 +182,7 @@ TEST(TracedChild, IgnoredStopSignalIsReportedButDoesNotStopIt) {
 TEST(TracedChild, ChildEndingIsReportedWithTheChildsPid) {
   auto traced = TracedChild::spawn({"sh", "-c", "sh -c 'exit 2'; exit 0"});
   auto events = events_to_the_end(traced);
-  const TraceEvent* chld = find(events, Kind::signal, SIGCHLD);
+  const TraceEvent* chld = find_event(events, Kind::signal, SIGCHLD);
   ASSERT_NE(chld, nullptr) << describe(events);
   EXPECT_EQ(chld->code, CLD_EXITED);
   EXPECT_NE(chld->sender_pid, traced.pid());

@@ -23,61 +23,27 @@
 #include "ipckit/error.hpp"
 #include "ipckit/pipe.hpp"
 #include "ipckit/process.hpp"
+#include "ipckit/signal.hpp"
 #include "test_util.hpp"
+#include "trace_util.hpp"
 
 namespace ipckit {
 namespace {
 
 using namespace std::chrono_literals;
 using Kind = TraceEvent::Kind;
+using test::describe;
+using test::events_to_the_end;
+using test::find_event;
 
 constexpr auto kPatience = 30s;  // only a bug makes a bounded wait give up
-
-// Blocks one signal in this thread for the length of a scope.
-class BlockSignal {
- public:
-  explicit BlockSignal(int signo) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, signo);
-    EXPECT_EQ(::pthread_sigmask(SIG_BLOCK, &set, &previous_), 0);
-  }
-  BlockSignal(const BlockSignal&) = delete;
-  BlockSignal& operator=(const BlockSignal&) = delete;
-  ~BlockSignal() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-
- private:
-  sigset_t previous_{};
-};
-
-std::vector<TraceEvent> events_to_the_end(TracedChild& traced) {
-  std::vector<TraceEvent> events;
-  for (int i = 0; i < 100000; ++i) {
-    events.push_back(traced.next());
-    if (events.back().kind == Kind::exited || events.back().kind == Kind::killed) return events;
-  }
-  ADD_FAILURE() << "the traced child did not end";
-  return events;
-}
-
-const TraceEvent* find(const std::vector<TraceEvent>& events, Kind kind, int signo) {
-  for (const auto& e : events)
-    if (e.kind == kind && e.signo == signo) return &e;
-  return nullptr;
-}
-
-std::string describe(const std::vector<TraceEvent>& events) {
-  std::string out;
-  for (const auto& e : events) out += e.to_string() + "\n";
-  return out;
-}
 
 TEST(SeedProcess, I2_ParentLearnsChildEndedThroughPidfdWithoutSigchld) {
   // No SIGCHLD handler, and SIGCHLD blocked: the pidfd alone can tell us.
   struct sigaction current {};
   ASSERT_EQ(::sigaction(SIGCHLD, nullptr, &current), 0);
   ASSERT_EQ(current.sa_handler, SIG_DFL);
-  BlockSignal no_sigchld(SIGCHLD);
+  ScopedSignalMask no_sigchld({SIGCHLD});
 
   auto child = Child::spawn({.argv = {"cat"}, .in = Stdio::pipe(), .out = Stdio::null()});
   ASSERT_TRUE(child.pidfd().valid()) << "pidfd_open is missing (kernel before 5.3)";
@@ -117,7 +83,7 @@ TEST(SeedProcess, I4_TracerSeesChildSignalsAndFaults) {
   // An exception: a read of address 16 faults; the tracer sees where, then the death.
   auto faulting = TracedChild::spawn({"python3", "-c", "import ctypes; ctypes.string_at(16)"});
   auto fault_events = events_to_the_end(faulting);
-  const TraceEvent* fault = find(fault_events, Kind::signal, SIGSEGV);
+  const TraceEvent* fault = find_event(fault_events, Kind::signal, SIGSEGV);
   ASSERT_NE(fault, nullptr) << describe(fault_events);
   EXPECT_TRUE(fault->is_fault);
   EXPECT_EQ(fault->fault_address, 16U);
@@ -129,7 +95,7 @@ TEST(SeedProcess, I4_TracerSeesChildSignalsAndFaults) {
   auto signalled = TracedChild::spawn({"sleep", "1000000"});
   ASSERT_EQ(::kill(signalled.pid(), SIGUSR1), 0);
   auto signal_events = events_to_the_end(signalled);
-  const TraceEvent* usr1 = find(signal_events, Kind::signal, SIGUSR1);
+  const TraceEvent* usr1 = find_event(signal_events, Kind::signal, SIGUSR1);
   ASSERT_NE(usr1, nullptr) << describe(signal_events);
   EXPECT_TRUE(usr1->has_sender);
   EXPECT_EQ(usr1->sender_pid, ::getpid());
@@ -156,7 +122,7 @@ TEST(SeedProcess, I4_TracerSeesAChildKilledBySignalAndPassesCaughtSignalsOn) {
   // Caught: the handler runs (exit 9 rather than 0), so the tracer passed the signal on.
   auto caught = TracedChild::spawn({"sh", "-c", "trap 'exit 9' TERM; kill -TERM $$; exit 0"});
   auto caught_events = events_to_the_end(caught);
-  EXPECT_NE(find(caught_events, Kind::signal, SIGTERM), nullptr) << describe(caught_events);
+  EXPECT_NE(find_event(caught_events, Kind::signal, SIGTERM), nullptr) << describe(caught_events);
   EXPECT_EQ(caught_events.back().kind, Kind::exited);
   EXPECT_EQ(caught_events.back().exit_code, 9);
 
