@@ -77,7 +77,7 @@ ssize_t write_without_sigpipe(Write&& write) {
 }
 
 IoStatus expired_status(Deadline deadline) noexcept {
-  return deadline.when() == Deadline::now().when() ? IoStatus::would_block : IoStatus::timed_out;
+  return deadline.is_now() ? IoStatus::would_block : IoStatus::timed_out;
 }
 
 bool wait_for(int fd, short events, Deadline deadline) {

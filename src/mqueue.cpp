@@ -217,7 +217,7 @@ std::string emfile_hint(const MqCreateOptions& o) {
 }
 
 IoStatus expired_status(Deadline deadline) noexcept {
-  return deadline.when() == Deadline::now().when() ? IoStatus::would_block : IoStatus::timed_out;
+  return deadline.is_now() ? IoStatus::would_block : IoStatus::timed_out;
 }
 
 // How the descriptor was opened, for EBADF hints.

@@ -1,6 +1,7 @@
 #include "sys.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <pwd.h>
 #include <vector>
@@ -66,6 +67,37 @@ std::string describe_file_type(mode_t mode) {
   if (S_ISBLK(mode)) return "a block device";
   if (S_ISLNK(mode)) return "a symbolic link";
   return "an object of unknown type";
+}
+
+std::optional<unsigned long long> try_read_ull_file(const std::string& path) noexcept {
+  try {
+    return read_ull_file(path);
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+std::string user_text(uid_t uid) {
+  const std::string number = std::to_string(uid);
+  const std::string name = user_name(uid);
+  return name == number ? "uid " + number : name + " (uid " + number + ")";
+}
+
+std::string mode_text(unsigned mode) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777U);
+  return text;
+}
+
+std::string owner_and_mode(const std::string& path, std::string_view noun) {
+  const int saved = errno;
+  struct stat st {};
+  std::string text = ::lstat(path.c_str(), &st) == -1
+                         ? "its owner and mode cannot be read from " + path
+                         : std::string(noun) + " belongs to " + user_text(st.st_uid) +
+                               " and has mode " + mode_text(st.st_mode);
+  errno = saved;
+  return text;
 }
 
 }  // namespace ipckit::sys

@@ -6,6 +6,7 @@
 // checker reads errno, so whatever builds them must keep errno (detail::describe_fd does).
 
 #include <cerrno>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/mman.h>
@@ -54,8 +55,20 @@ std::string read_text_file(const std::string& path);
 /// Reads a file holding one unsigned integer (trailing whitespace allowed). Throws Error.
 unsigned long long read_ull_file(const std::string& path);
 
+/// As read_ull_file, for hints: nothing instead of an Error (a hint must not hide the error
+/// it explains).
+std::optional<unsigned long long> try_read_ull_file(const std::string& path) noexcept;
+
 /// A user's name ("root"), or the uid as text when the user database has none.
 std::string user_name(uid_t uid);
+/// "root (uid 0)", or "uid 1234" when the user has no name.
+std::string user_text(uid_t uid);
+/// "0600": permission bits (and set-id/sticky bits) in octal.
+std::string mode_text(unsigned mode);
+/// For EACCES hints about a named object backed by a file (/dev/shm/NAME, /dev/mqueue/NAME,
+/// /dev/shm/sem.NAME): "the queue belongs to root (uid 0) and has mode 0600", with `noun` =
+/// "the queue"; "its owner and mode cannot be read from PATH" when lstat fails. Keeps errno.
+std::string owner_and_mode(const std::string& path, std::string_view noun);
 
 /// "a regular file", "a directory", "a symbolic link"...: the kind of file a mode says.
 std::string describe_file_type(mode_t mode);

@@ -404,7 +404,7 @@ SemaphoreSet SemaphoreSet::from_id(int id) {
 }
 
 IoStatus SemaphoreSet::apply(std::span<const SemOp> operations, Deadline deadline) const {
-  const bool just_try = deadline.when() == Deadline::now().when();
+  const bool just_try = deadline.is_now();
   const char* step = deadline.is_never() || just_try ? "semop" : "semtimedop";
   if (operations.empty()) {
     sys::fail(step, id_object(id_), EINVAL,

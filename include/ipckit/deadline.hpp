@@ -27,6 +27,9 @@ class Deadline {
   [[nodiscard]] static constexpr Deadline at(Clock::time_point when) noexcept { return Deadline{when}; }
 
   [[nodiscard]] constexpr bool is_never() const noexcept { return when_ == Clock::time_point::max(); }
+  /// True for Deadline::now(): "only try" (would_block), as opposed to a deadline that has
+  /// passed while waiting (timed_out).
+  [[nodiscard]] constexpr bool is_now() const noexcept { return when_ == Clock::time_point::min(); }
   [[nodiscard]] bool expired() const noexcept;
   /// Time left: zero once expired, nanoseconds::max() for never().
   [[nodiscard]] std::chrono::nanoseconds remaining() const noexcept;
