@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
@@ -120,18 +121,46 @@ void require_signal(int signo, std::string_view step) {
 }
 
 // S4: the kernel never lets SIGKILL or SIGSTOP be caught, blocked or ignored; sigaction
-// fails on them, and sigprocmask and signalfd silently drop them. Say so instead.
-void refuse_unstoppable(int signo, std::string_view step, std::string_view what) {
-  if (signo != SIGKILL && signo != SIGSTOP) return;
-  sys::fail(step, signo == SIGKILL ? "SIGKILL" : "SIGSTOP", EINVAL,
-            std::string(signo == SIGKILL ? "SIGKILL" : "SIGSTOP") +
-                " cannot be caught, blocked or ignored, so it cannot be " + std::string(what) +
-                "; use another signal (SIGTERM, SIGTSTP) for something a process may handle");
+// fails on them, and sigprocmask and signalfd silently drop them. Say so instead, and what
+// to do: `advice` follows "so it cannot be <what>; ".
+[[noreturn]] void fail_unstoppable(int signo, std::string_view step, std::string_view what,
+                                   std::string_view advice) {
+  const std::string name = signo == SIGKILL ? "SIGKILL" : "SIGSTOP";
+  sys::fail(step, name, EINVAL,
+            name + " cannot be caught, blocked or ignored, so it cannot be " + std::string(what) +
+                "; " + std::string(advice));
 }
 
+// For one signal given a handler or a disposition.
+void refuse_unstoppable(int signo, std::string_view step, std::string_view what) {
+  if (signo == SIGKILL || signo == SIGSTOP)
+    fail_unstoppable(signo, step, what,
+                     "use another signal (SIGTERM, SIGTSTP) for something a process may handle");
+}
+
+// For a set to be blocked or read from a signalfd, often SignalSet::full(): point to the set
+// that leaves the two out.
 void refuse_unstoppable(const SignalSet& set, std::string_view step, std::string_view what) {
-  if (set.contains(SIGKILL)) refuse_unstoppable(SIGKILL, step, what);
-  if (set.contains(SIGSTOP)) refuse_unstoppable(SIGSTOP, step, what);
+  for (int signo : {SIGKILL, SIGSTOP}) {
+    if (set.contains(signo))
+      fail_unstoppable(signo, step, what,
+                       "leave it out of the set (SignalSet::blockable() is every signal but "
+                       "SIGKILL and SIGSTOP)");
+  }
+}
+
+// The hint for a descriptor that could not be made (timerfd_create, signalfd).
+std::string descriptor_limit_hint(int err) {
+  if (err == EMFILE) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0)
+      return "this process has reached its descriptor limit (RLIMIT_NOFILE " +
+             std::to_string(rl.rlim_cur) + "); close descriptors or raise it with `ulimit -n`";
+    return "this process has reached its descriptor limit; close descriptors or raise it with "
+           "`ulimit -n`";
+  }
+  if (err == ENFILE) return "the system-wide file limit is reached (/proc/sys/fs/file-max)";
+  return {};
 }
 
 std::string upper(std::string_view text) {
@@ -158,8 +187,9 @@ std::optional<int> realtime_from_name(std::string_view name) {
   if (rest.empty()) return base;
   if (rest.size() < 2 || rest.front() != (from_min ? '+' : '-')) return std::nullopt;
   auto offset = whole_number(rest.substr(1));
-  if (!offset || *offset < 0) return std::nullopt;
-  int signo = from_min ? base + *offset : base - *offset;
+  // Bounded before the arithmetic: "RTMIN+2147483647" must not overflow.
+  if (!offset || *offset < 0 || *offset > SIGRTMAX - SIGRTMIN) return std::nullopt;
+  const int signo = from_min ? base + *offset : base - *offset;
   if (signo < SIGRTMIN || signo > SIGRTMAX) return std::nullopt;
   return signo;
 }
@@ -260,13 +290,19 @@ SignalSet SignalSet::from_native(const sigset_t& native) noexcept {
 
 SignalSet& SignalSet::add(int signo) {
   require_signal(signo, "sigaddset");
-  sys::check(::sigaddset(&set_, signo), "sigaddset", signal_name(signo));
+  if (::sigaddset(&set_, signo) == -1) {
+    const int err = errno;
+    sys::fail("sigaddset", signal_name(signo), err);
+  }
   return *this;
 }
 
 SignalSet& SignalSet::remove(int signo) {
   require_signal(signo, "sigdelset");
-  sys::check(::sigdelset(&set_, signo), "sigdelset", signal_name(signo));
+  if (::sigdelset(&set_, signo) == -1) {
+    const int err = errno;
+    sys::fail("sigdelset", signal_name(signo), err);
+  }
   return *this;
 }
 
@@ -319,13 +355,14 @@ SignalSet pending_signals() {
 }
 
 ScopedSignalMask::ScopedSignalMask(const SignalSet& signals, How how) {
-  refuse_unstoppable(signals, "pthread_sigmask", "blocked");
+  // Unblocking SIGKILL or SIGSTOP is a harmless no-op: only blocking them is refused.
+  if (how != How::unblock) refuse_unstoppable(signals, "pthread_sigmask", "blocked");
   const int native_how = how == How::block     ? SIG_BLOCK
                          : how == How::unblock ? SIG_UNBLOCK
                                                : SIG_SETMASK;
   sigset_t old;
-  sys::check_errno(::pthread_sigmask(native_how, &signals.native(), &old), "pthread_sigmask",
-                   signals.to_string());
+  const int rc = ::pthread_sigmask(native_how, &signals.native(), &old);
+  if (rc != 0) sys::fail("pthread_sigmask", signals.to_string(), rc);
   previous_ = SignalSet::from_native(old);
 }
 
@@ -350,7 +387,10 @@ ScopedSignalHandler::ScopedSignalHandler(int signo, SignalHandler handler,
   action.sa_mask = options.mask.native();
   action.sa_flags =
       SA_SIGINFO | (options.restart ? SA_RESTART : 0) | (options.once ? SA_RESETHAND : 0);
-  sys::check(::sigaction(signo, &action, &previous_), "sigaction", signal_name(signo));
+  if (::sigaction(signo, &action, &previous_) == -1) {
+    const int err = errno;
+    sys::fail("sigaction", signal_name(signo), err);
+  }
 }
 
 ScopedSignalHandler::~ScopedSignalHandler() {
@@ -365,7 +405,10 @@ void set_disposition(int signo, void (*disposition)(int), std::string_view what)
   struct sigaction action {};
   action.sa_handler = disposition;
   ::sigemptyset(&action.sa_mask);
-  sys::check(::sigaction(signo, &action, nullptr), "sigaction", signal_name(signo));
+  if (::sigaction(signo, &action, nullptr) == -1) {
+    const int err = errno;
+    sys::fail("sigaction", signal_name(signo), err);
+  }
 }
 
 }  // namespace
@@ -414,7 +457,7 @@ std::string send_hint(pid_t pid, int errnum) {
   if (errnum == EPERM) {
     if (pid > 0) {
       if (auto uid = real_uid_of(pid))
-        return "the process runs as " + sys::user_name(*uid) +
+        return "the process runs as " + sys::user_text(*uid) +
                "; only its owner or root (CAP_KILL) may signal it";
     }
     return "only a process's owner or root (CAP_KILL) may signal it";
@@ -438,11 +481,19 @@ void send_signal(pid_t pid, int signo) {
 
 void raise_signal(int signo) {
   require_signal(signo, "raise");
-  if (::raise(signo) != 0) sys::fail("raise", signal_name(signo), errno);
+  if (::raise(signo) != 0) {
+    const int err = errno;
+    sys::fail("raise", signal_name(signo), err);
+  }
 }
 
 void queue_signal(pid_t pid, int signo, int value) {
   require_signal(signo, "sigqueue");
+  // sigqueue has no process groups and no "every process": the kernel would answer ESRCH.
+  if (pid <= 0)
+    sys::fail("sigqueue(" + signal_name(signo) + ")", "pid " + std::to_string(pid), EINVAL,
+              "sigqueue sends to one process; give a pid > 0 (send_signal, kill(2), reaches a "
+              "process group)");
   sigval payload{};
   payload.sival_int = value;
   if (::sigqueue(pid, signo, payload) == -1) {
@@ -506,10 +557,10 @@ TimerSetting interval_timer() {
 
 TimerFd TimerFd::create() {
   Fd fd{::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)};
-  if (!fd)
-    sys::fail("timerfd_create", "CLOCK_MONOTONIC", errno,
-              errno == EMFILE ? "this process has too many descriptors open (`ulimit -n`)"
-                              : std::string{});
+  if (!fd) {
+    const int err = errno;
+    sys::fail("timerfd_create", "CLOCK_MONOTONIC", err, descriptor_limit_hint(err));
+  }
   return TimerFd{std::move(fd)};
 }
 
@@ -566,10 +617,10 @@ SignalFd SignalFd::create(const SignalSet& signals) {
             "(ipckit::ScopedSignalMask), in every thread, before starting threads");
   }
   Fd fd{::signalfd(-1, &signals.native(), SFD_CLOEXEC | SFD_NONBLOCK)};
-  if (!fd)
-    sys::fail("signalfd", signals.to_string(), errno,
-              errno == EMFILE ? "this process has too many descriptors open (`ulimit -n`)"
-                              : std::string{});
+  if (!fd) {
+    const int err = errno;
+    sys::fail("signalfd", signals.to_string(), err, descriptor_limit_hint(err));
+  }
   return SignalFd{std::move(fd), signals};
 }
 
@@ -587,7 +638,10 @@ std::optional<ReceivedSignal> SignalFd::read(Deadline deadline) const {
       got.address = info.ssi_addr;
       return got;
     }
-    if (n == -1 && errno != EAGAIN) sys::fail("read", "signalfd " + signals_.to_string(), errno);
+    if (n == -1 && errno != EAGAIN) {
+      const int err = errno;
+      sys::fail("read", "signalfd " + signals_.to_string(), err);
+    }
     if (n != -1)
       sys::fail(
           "read", "signalfd " + signals_.to_string(), 0,

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -178,7 +179,9 @@ TEST(ParseSignal, RoundTripsEveryRowOfTheTable) {
 
 TEST(ParseSignal, UnknownTextFailsNamingItWithAHint) {
   for (const char* text : {"SIGFOO", "", "SIG", "0", "65", "-1", "32", "2x", "RTMIN+", "RTMIN-1",
-                           "RTMAX+1", "RTMIN+99", "RTMAX-99", "INT2"}) {
+                           "RTMAX+1", "RTMIN+99", "RTMAX-99", "INT2",
+                           // offsets that would overflow an int when added to SIGRTMIN
+                           "RTMIN+2147483647", "RTMAX-2147483647", "RTMIN+2147483648"}) {
     Error e = error_from([&] { (void)parse_signal(text); });
     EXPECT_EQ(e.errnum(), EINVAL) << text;
     EXPECT_EQ(e.object(), text);
@@ -266,6 +269,28 @@ TEST(ScopedSignalMask, SetReplacesTheMaskAndUnblockTakesSignalsOut) {
 TEST(ScopedSignalMask, BlockableBlocksEverythingButSigkillAndSigstop) {
   ScopedSignalMask mask(SignalSet::blockable());
   EXPECT_EQ(signal_mask(), SignalSet::blockable());
+}
+
+TEST(ScopedSignalMask, BlockingTheFullSetIsRefusedPointingToBlockable) {
+  const SignalSet before = signal_mask();
+  for (auto how : {ScopedSignalMask::How::block, ScopedSignalMask::How::set}) {
+    Error e = error_from([&] { ScopedSignalMask mask(SignalSet::full(), how); });
+    EXPECT_EQ(e.errnum(), EINVAL);
+    EXPECT_TRUE(contains(e.what(), "SignalSet::blockable()")) << e.what();
+    EXPECT_FALSE(contains(e.what(), "use another signal")) << e.what();
+  }
+  EXPECT_EQ(signal_mask(), before);
+}
+
+TEST(ScopedSignalMask, UnblockingSigkillOrSigstopIsAllowedAndChangesNothingForThem) {
+  ScopedSignalMask outer({SIGUSR1});
+  {
+    ScopedSignalMask unblock(SignalSet::full(), ScopedSignalMask::How::unblock);
+    EXPECT_TRUE(signal_mask().is_empty());
+    ScopedSignalMask just_those({SIGKILL, SIGSTOP}, ScopedSignalMask::How::unblock);
+    EXPECT_TRUE(signal_mask().is_empty());
+  }
+  EXPECT_EQ(signal_mask(), SignalSet{SIGUSR1});
 }
 
 TEST(PendingSignals, ARaisedBlockedSignalIsPendingUntilTaken) {
@@ -371,19 +396,35 @@ TEST(SendSignal, ZeroOnlyChecksThatTheProcessExists) {
   EXPECT_TRUE(pending_signals().is_empty());
 }
 
+// A pid no process can have: one above /proc/sys/kernel/pid_max. (A reaped child's pid may
+// be reused at once by another test running in parallel.)
+pid_t pid_no_process_has() {
+  std::ifstream in("/proc/sys/kernel/pid_max");
+  long long pid_max = 0;
+  in >> pid_max;
+  EXPECT_GT(pid_max, 0) << "cannot read /proc/sys/kernel/pid_max";
+  return static_cast<pid_t>(pid_max + 1);
+}
+
 TEST(SendSignal, AProcessThatIsGoneFailsWithEsrchNamingThePid) {
-  pid_t gone = 0;
-  {
-    Forked child([] { return 0; });
-    gone = child.pid();
-    ASSERT_TRUE(child.wait().success());
-  }
+  const pid_t gone = pid_no_process_has();
   Error e = error_from([&] { send_signal(gone, SIGTERM); });
   EXPECT_EQ(e.errnum(), ESRCH);
   EXPECT_EQ(e.object(), "pid " + std::to_string(gone));
   EXPECT_TRUE(contains(e.what(), "kill(SIGTERM)")) << e.what();
   EXPECT_TRUE(contains(e.what(), "no process has pid")) << e.what();
   EXPECT_EQ(error_from([&] { queue_signal(gone, SIGUSR1, 1); }).errnum(), ESRCH);
+}
+
+TEST(QueueSignal, APidOfZeroOrLessIsRefusedBecauseSigqueueHasNoGroups) {
+  for (pid_t pid : {0, -1, -static_cast<pid_t>(::getpgrp())}) {
+    Error e = error_from([&] { queue_signal(pid, SIGUSR1, 1); });
+    EXPECT_EQ(e.errnum(), EINVAL) << pid;
+    EXPECT_EQ(e.object(), "pid " + std::to_string(pid));
+    EXPECT_TRUE(contains(e.what(), "sigqueue sends to one process; give a pid > 0")) << e.what();
+    EXPECT_FALSE(contains(e.what(), "no process is in the group")) << e.what();
+  }
+  EXPECT_TRUE(pending_signals().is_empty()) << "nothing was sent";
 }
 
 TEST(SendSignal, AnotherUsersProcessFailsWithEpermNamingTheOwner) {

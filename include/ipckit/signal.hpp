@@ -101,8 +101,9 @@ class SignalSet {
 
 /// Blocks signals in the calling thread for a scope and restores the previous mask on
 /// destruction (pthread_sigmask), S6/S8. A blocked signal stays pending until unblocked.
-/// Throws Error when the set holds SIGKILL or SIGSTOP (S4). Not movable: a mask belongs to
-/// one thread and one scope.
+/// Throws Error when blocking (How::block, How::set) a set that holds SIGKILL or SIGSTOP
+/// (S4; SignalSet::blockable() leaves them out); unblocking them is allowed and does nothing
+/// for them. Not movable: a mask belongs to one thread and one scope.
 class ScopedSignalMask {
  public:
   enum class How : unsigned char {
@@ -163,7 +164,8 @@ void send_signal(pid_t pid, int signo);
 void raise_signal(int signo);
 /// sigqueue(3): sends a signal with one integer (S9); the receiver reads it from
 /// siginfo_t::si_value or ReceivedSignal::value. Real-time signals queue (S10); standard
-/// ones do not. Throws Error: EAGAIN (the receiver's RLIMIT_SIGPENDING is reached), ESRCH.
+/// ones do not. Throws Error: EAGAIN (the receiver's RLIMIT_SIGPENDING is reached), ESRCH,
+/// EINVAL for pid <= 0 (sigqueue reaches one process, never a group).
 void queue_signal(pid_t pid, int signo, int value);
 /// abort(3): SIGABRT, which ends the process with a core dump even if SIGABRT is caught or
 /// blocked (the handler may run first).
