@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
   try {
     namespace sysv = ipckit::sysv;
     const sysv::Key key = sysv::Key::from_path(argv[1], kProjId);
-    // e.g. shmget("key 0x49012345"): No such file or directory (ENOENT): no segment with key
-    // 0x49012345; create it first ... (run sysv_shm_writer first)
+    // e.g. shmget("key 0x49012345"): No such file or directory (ENOENT): no segment has key
+    // 0x49012345: ... (run sysv_shm_writer first)
     const sysv::SharedMemory segment = sysv::SharedMemory::open(key);
     sysv::Attachment a = segment.attach(ipckit::Access::read_only);  // SHM_RDONLY: a.writable() is false
     std::cout << "message: " << message_in(a) << '\n';

@@ -203,12 +203,7 @@ std::string open_hint(int err, const std::filesystem::path& path, bool creating,
     case EACCES: {
       std::string hint = "this user may not open the file ";
       hint += needs_write ? "for reading and writing (O_RDWR)" : "for reading (O_RDONLY)";
-      struct stat st {};
-      if (::lstat(path.c_str(), &st) == 0) {
-        char mode[8];
-        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-        hint += "; it has mode " + std::string(mode) + ", owner uid " + std::to_string(st.st_uid);
-      }
+      hint += "; " + sys::owner_and_mode(path.string(), "the file");
       if (needs_write) {
         hint += "; a read-only mapping (Access::read_only or Sharing::private_copy) needs only "
                 "read permission";

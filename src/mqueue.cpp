@@ -14,19 +14,16 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <string>
 
 #include "ipckit/shm.hpp"
+#include "mqueue_mount.hpp"
 #include "sys.hpp"
 
 namespace ipckit {
@@ -35,28 +32,17 @@ namespace {
 constexpr const char* kMsgMaxPath = "/proc/sys/fs/mqueue/msg_max";
 constexpr const char* kMsgsizeMaxPath = "/proc/sys/fs/mqueue/msgsize_max";
 constexpr const char* kQueuesMaxPath = "/proc/sys/fs/mqueue/queues_max";
-constexpr const char* kMqueueMount = "/dev/mqueue";
 // The kernel's own ceilings, which CAP_SYS_RESOURCE does not lift (HARD_MSGMAX,
 // HARD_MSGSIZEMAX in include/linux/ipc_namespace.h).
 constexpr long kHardMsgMax = 65536;
 constexpr long kHardMsgsizeMax = 16L << 20;
-constexpr long kMqueueMagic = 0x19800202;  // statfs f_type of the mqueue filesystem
 constexpr int kCapSysResource = 24;
 
 // An absolute timeout that has passed: mq_timed* then never sleep (ETIMEDOUT at once).
 constexpr timespec kAlreadyPassed{0, 0};
 
-// Reads a /proc/sys limit for a hint; never throws (a hint must not hide the real error).
-std::optional<unsigned long long> read_limit(const char* path) {
-  try {
-    return sys::read_ull_file(path);
-  } catch (const Error&) {
-    return std::nullopt;
-  }
-}
-
 std::string limit_text(const char* path) {
-  auto value = read_limit(path);
+  auto value = sys::try_read_ull_file(path);
   return std::string(path) + " (" + (value ? std::to_string(*value) : std::string("unreadable")) +
          ")";
 }
@@ -75,22 +61,16 @@ bool has_sys_resource_capability() {
   return false;
 }
 
-bool mqueue_mounted() {
-  struct statfs fs {};
-  return ::statfs(kMqueueMount, &fs) == 0 && static_cast<long>(fs.f_type) == kMqueueMagic;
-}
-
-// "the queue belongs to root and has mode 0600", when the mqueue filesystem can tell.
+// "the queue belongs to root (uid 0) and has mode 0600", read from the queue's file in the
+// mqueue filesystem wherever it is mounted (the same lookup `ipckit ls` makes).
 std::string owner_and_mode(std::string_view name) {
-  if (!mqueue_mounted())
+  const auto mount = detail::try_mqueue_mount_point();
+  if (!mount) return "its owner and mode cannot be read (/proc/self/mountinfo is unreadable)";
+  if (mount->empty())
     return "its owner and mode can be read only through the mqueue filesystem, which is not "
-           "mounted (`mount -t mqueue none /dev/mqueue`, as root)";
-  struct stat st {};
-  const std::string path = std::string(kMqueueMount) + std::string(name);
-  if (::stat(path.c_str(), &st) == -1) return "its owner and mode cannot be read from " + path;
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  return "the queue belongs to " + sys::user_name(st.st_uid) + " and has mode " + mode;
+           "mounted (as root: `" +
+           std::string(detail::kMqueueMountCommand) + "`)";
+  return sys::owner_and_mode(*mount + std::string(name), "the queue");
 }
 
 int open_flags(Access access) {
@@ -102,7 +82,7 @@ std::string too_large_hint(const char* what, long asked, const char* path, long 
   if (capable)
     return std::string(what) + " " + std::to_string(asked) + " is above the kernel's hard limit " +
            std::to_string(hard) + ", which CAP_SYS_RESOURCE does not lift";
-  auto limit = read_limit(path);
+  auto limit = sys::try_read_ull_file(path);
   return std::string(what) + " " + std::to_string(asked) + " is above " + path + " (" +
          (limit ? std::to_string(*limit) : std::string("unreadable")) +
          "); ask for at most that, or raise it as root (sysctl fs.mqueue." +
@@ -114,8 +94,8 @@ std::string attributes_hint(const MqCreateOptions& o) {
   const bool capable = has_sys_resource_capability();
   std::string hint;
   auto add = [&](const std::string& part) { hint += (hint.empty() ? "" : "; ") + part; };
-  auto msg_max = read_limit(kMsgMaxPath);
-  auto msgsize_max = read_limit(kMsgsizeMaxPath);
+  auto msg_max = sys::try_read_ull_file(kMsgMaxPath);
+  auto msgsize_max = sys::try_read_ull_file(kMsgsizeMaxPath);
   const bool too_many = capable
                             ? o.max_messages > kHardMsgMax
                             : msg_max && static_cast<unsigned long long>(o.max_messages) > *msg_max;
@@ -134,23 +114,24 @@ std::string attributes_hint(const MqCreateOptions& o) {
   return hint;
 }
 
-std::size_t open_descriptors() {
-  std::error_code ec;
-  std::size_t n = 0;
-  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
-       !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
-    ++n;
-  return n;
+// Whether this process may open one more descriptor: a probe, since counting the entries of
+// /proc/self/fd needs a descriptor too and fails just when they are used up.
+bool out_of_descriptors() {
+  const Fd probe{::open("/", O_PATH | O_CLOEXEC)};
+  return !probe && errno == EMFILE;
 }
 
 // EMFILE on create: out of descriptors (RLIMIT_NOFILE), or out of this user's queue bytes
 // (RLIMIT_MSGQUEUE, which the kernel also reports as EMFILE).
 std::string emfile_hint(const MqCreateOptions& o) {
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY &&
-      open_descriptors() + 1 >= files.rlim_cur)
-    return "this process has used up its descriptors: RLIMIT_NOFILE is " +
-           std::to_string(files.rlim_cur) + " (`ulimit -n`); close some or raise it";
+  if (out_of_descriptors()) {
+    rlimit files{};
+    std::string limit = "unreadable";
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0)
+      limit = files.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(files.rlim_cur);
+    return "this process has used up its descriptors: RLIMIT_NOFILE is " + limit +
+           " (`ulimit -n`); close some or raise it";
+  }
   rlimit queue_bytes{};
   std::string limit = ::getrlimit(RLIMIT_MSGQUEUE, &queue_bytes) == 0
                           ? (queue_bytes.rlim_cur == RLIM_INFINITY
@@ -176,8 +157,8 @@ std::string emfile_hint(const MqCreateOptions& o) {
       break;
     case ENOENT:
       hint =
-          "no such queue; create it first (`ipckit ls --posix` lists queues when /dev/mqueue is "
-          "mounted)";
+          "no such queue; create it first (`ipckit ls --posix -q` lists the queues when the "
+          "mqueue filesystem is mounted)";
       break;
     case EACCES:
       hint = owner_and_mode(name);

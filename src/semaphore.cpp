@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstdio>
 #include <ctime>
 #include <string>
 #include <utility>
@@ -37,14 +36,18 @@ void validate_sem_name(std::string_view name, std::string_view step) {
                   " characters after '/' (glibc keeps it as the file " + kSemPrefix + "NAME)");
 }
 
-// "the semaphore belongs to root and has mode 0600".
+// "the semaphore belongs to root (uid 0) and has mode 0600".
 std::string owner_and_mode(std::string_view name) {
-  struct stat st {};
-  const std::string path = sem_path(name);
-  if (::lstat(path.c_str(), &st) == -1) return "its owner and mode cannot be read from " + path;
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  return "the semaphore belongs to " + sys::user_name(st.st_uid) + " and has mode " + mode;
+  return sys::owner_and_mode(sem_path(name), "the semaphore");
+}
+
+// A moved-from NamedSemaphore holds no sem_t: refuse, rather than hand glibc a null pointer.
+sem_t* held(sem_t* sem, std::string_view step, std::string_view object) {
+  if (sem == nullptr)
+    sys::fail(step, object, EINVAL,
+              "this NamedSemaphore holds no semaphore (it was moved from); use the object it "
+              "was moved to");
+  return sem;
 }
 
 [[noreturn]] void fail_open(std::string_view name, int err) {
@@ -176,15 +179,15 @@ NamedSemaphore::~NamedSemaphore() {
 }
 
 void NamedSemaphore::post() const {
-  post_one(sem_, name_);
+  post_one(held(sem_, "sem_post", name_), name_);
 }
 
 bool NamedSemaphore::wait(Deadline deadline) const {
-  return wait_until(sem_, deadline, name_);
+  return wait_until(held(sem_, "sem_wait", name_), deadline, name_);
 }
 
 int NamedSemaphore::value() const {
-  return value_of(sem_, name_);
+  return value_of(held(sem_, "sem_getvalue", name_), name_);
 }
 
 // --- ProcessSemaphore ---------------------------------------------------------------------

@@ -4,7 +4,6 @@
 #include <cerrno>
 #include <climits>
 #include <limits>
-#include <cstdio>
 #include <fcntl.h>
 #include <string>
 #include <sys/mman.h>
@@ -18,14 +17,9 @@
 namespace ipckit {
 namespace {
 
-// "the object belongs to root and has mode 0600": who may open a POSIX shm object.
+// "the object belongs to root (uid 0) and has mode 0600": who may open a POSIX shm object.
 std::string owner_and_mode(std::string_view name) {
-  struct stat st {};
-  const std::string path = "/dev/shm" + std::string(name);
-  if (::lstat(path.c_str(), &st) == -1) return "its owner and mode cannot be read";
-  char mode[8];
-  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-  return "the object belongs to " + sys::user_name(st.st_uid) + " and has mode " + mode;
+  return sys::owner_and_mode("/dev/shm" + std::string(name), "the object");
 }
 
 std::string dev_shm_space() {

@@ -29,53 +29,32 @@ using internal::ProcRow;
 using internal::hex;
 using internal::key_object;
 using internal::kPermissionBits;
-using internal::octal;
-using internal::read_limit;
 using internal::this_process_text;
 
 constexpr const char* kShmmaxPath = "/proc/sys/kernel/shmmax";
 constexpr const char* kShmallPath = "/proc/sys/kernel/shmall";
 constexpr const char* kShmmniPath = "/proc/sys/kernel/shmmni";
 
-std::string id_object(int id) { return "shmid " + std::to_string(id); }
-
+std::string id_object(int id) { return internal::id_object(Kind::shm, id); }
+std::string gone_hint() { return internal::gone_hint(Kind::shm); }
 std::string describe_owner(int id) { return internal::describe_owner(Kind::shm, id); }
-std::string describe_owner_from_proc(int id) { return internal::describe_owner_from_proc(Kind::shm, id); }
 std::optional<ProcRow> proc_row_by_id(int id) { return internal::proc_row_by_id(Kind::shm, id); }
 
 void check_mode(std::string_view step, std::string_view object, mode_t mode) {
   internal::check_mode(Kind::shm, step, object, mode);
 }
 
-// The id of the segment that answers to `key` now, if any (shmget with no flags checks no
-// permission, so this finds segments this process may not use).
-std::optional<int> id_of_key(Key key) {
-  if (key.is_private()) return std::nullopt;
-  int id = ::shmget(key.value(), 0, 0);
-  if (id == -1) return std::nullopt;
-  return id;
-}
-
-std::string removal_commands(Key key) {
-  return "`ipckit rm -M " + key.to_string() + "` (or `ipcrm -M " + key.to_string() + "`)";
-}
-
-std::string gone_hint() {
-  return "no segment has this id: it never existed, or it was destroyed (after IPC_RMID, at its "
-         "last detach); `ipcs -m` or `ipckit ls -m` lists the ids";
-}
-
 std::string enospc_hint(std::size_t size) {
-  const auto shmmni = read_limit(kShmmniPath);
-  const auto shmall = read_limit(kShmallPath);
+  const auto shmmni = sys::try_read_ull_file(kShmmniPath);
+  const auto shmall = sys::try_read_ull_file(kShmallPath);
   const long page = ::sysconf(_SC_PAGESIZE);
   const unsigned long long page_size = page > 0 ? static_cast<unsigned long long>(page) : 4096;
   const auto rows = internal::read_proc_rows(Kind::shm);
   unsigned long long pages_in_use = 0;
   for (const ProcRow& row : rows) pages_in_use += (row.size + page_size - 1) / page_size;
   const unsigned long long pages_asked = size / page_size + (size % page_size != 0 ? 1 : 0);
-  const std::string fix = "; remove segments no longer used (`ipcs -m` or `ipckit ls -m` lists them, "
-                          "`ipckit rm -m ID` removes one) or raise the limit with sysctl (root)";
+  const std::string fix =
+      "; " + internal::remove_unused_text(Kind::shm) + " or raise the limit with sysctl (root)";
   if (shmmni && rows.size() >= *shmmni) {
     return "every segment id is taken: " + std::to_string(rows.size()) + " segments exist and " +
            kShmmniPath + " is " + std::to_string(*shmmni) + fix;
@@ -91,20 +70,13 @@ std::string enospc_hint(std::size_t size) {
 std::string create_hint(const ShmCreateOptions& o, int err) {
   const std::string key = o.key.to_string();
   switch (err) {
-    case EEXIST: {
-      auto id = id_of_key(o.key);
-      return "a segment with key " + key + " already exists" +
-             (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
-             "; open it with SharedMemory::open, create with .exclusive = false to use it, or remove "
-             "it with " + removal_commands(o.key);
-    }
     case EINVAL: {
-      const auto shmmax = read_limit(kShmmaxPath);
+      const auto shmmax = sys::try_read_ull_file(kShmmaxPath);
       if (shmmax && o.size > *shmmax) {
         return "asked " + std::to_string(o.size) + " bytes, more than " + kShmmaxPath + " (" +
                std::to_string(*shmmax) + "); ask at most that, or raise it with `sysctl kernel.shmmax=N` (root)";
       }
-      if (auto id = id_of_key(o.key)) {
+      if (auto id = internal::id_of_key(Kind::shm, o.key)) {
         struct shmid_ds ds {};
         std::optional<unsigned long long> existing;
         if (::shmctl(*id, IPC_STAT, &ds) == 0) {
@@ -116,7 +88,7 @@ std::string create_hint(const ShmCreateOptions& o, int err) {
           return "a segment with key " + key + " already exists (id " + std::to_string(*id) + ") and has only " +
                  std::to_string(*existing) + " bytes, fewer than the " + std::to_string(o.size) +
                  " asked; ask at most " + std::to_string(*existing) + ", or remove it with " +
-                 removal_commands(o.key) + " and create it again";
+                 internal::removal_commands(Kind::shm, o.key) + " and create it again";
         }
       }
       return "the kernel refused a segment of " + std::to_string(o.size) + " bytes (the least is 1, the most " +
@@ -127,15 +99,8 @@ std::string create_hint(const ShmCreateOptions& o, int err) {
     case ENOMEM:
       return "the kernel could not allocate memory for a segment of " + std::to_string(o.size) +
              " bytes; free memory or ask for less";
-    case EACCES: {
-      auto id = id_of_key(o.key);
-      return "a segment with key " + key + " exists" + (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
-             " and does not grant this process the access that mode " + octal(o.mode) + " asks for: " +
-             (id ? describe_owner(*id) : std::string("its owner and mode cannot be read")) + "; " +
-             this_process_text();
-    }
     default:
-      return {};
+      return internal::create_conflict_hint(Kind::shm, o.key, o.mode, err);
   }
 }
 
@@ -149,16 +114,7 @@ void detach_quietly(void* address) noexcept {
 
 struct shmid_ds stat_or_throw(int id) {
   struct shmid_ds ds {};
-  if (::shmctl(id, IPC_STAT, &ds) == -1) {
-    const int err = errno;
-    std::string hint;
-    if (err == EINVAL || err == EIDRM) {
-      hint = gone_hint();
-    } else if (err == EACCES) {
-      hint = "IPC_STAT needs read permission; " + describe_owner_from_proc(id) + "; " + this_process_text();
-    }
-    sys::fail("shmctl(IPC_STAT)", id_object(id), err, hint);
-  }
+  if (::shmctl(id, IPC_STAT, &ds) == -1) internal::stat_failed(Kind::shm, id, errno);
   return ds;
 }
 
@@ -177,7 +133,8 @@ struct shmid_ds perm_for_set(int id) {
       ds.shm_perm.mode = static_cast<decltype(ds.shm_perm.mode)>(row->perms & kPermissionBits);
       return ds;
     }
-    hint = "no read permission, and " + std::string(internal::proc_path(Kind::shm)) + " does not list the segment";
+    hint = "no read permission, and " + std::string(internal::names(Kind::shm).proc_path) +
+           " does not list the segment";
   } else if (err == EINVAL || err == EIDRM) {
     hint = gone_hint();
   }
@@ -298,38 +255,11 @@ SharedMemory SharedMemory::create(const ShmCreateOptions& o) {
 }
 
 SharedMemory SharedMemory::open(Key key) {
-  if (key.is_private()) {
-    sys::fail("shmget", "IPC_PRIVATE", EINVAL,
-              "IPC_PRIVATE names no segment: each create with it makes a new one that only its id "
-              "finds; use SharedMemory::from_id, or give both sides a key (Key::from_path)");
-  }
-  const int id = ::shmget(key.value(), 0, 0);
-  if (id == -1) {
-    const int err = errno;
-    std::string hint;
-    if (err == ENOENT) {
-      hint = "no segment with key " + key.to_string() +
-             "; create it first (SharedMemory::create) or check the key (`ipcs -m`, `ipckit ls -m`); a "
-             "segment marked for removal (IPC_RMID) no longer answers to its key";
-    } else if (err == EACCES) {
-      auto found = internal::proc_row_by_key(Kind::shm, key);
-      hint = (found ? describe_owner(found->id) : std::string("its owner and mode cannot be read")) + "; " +
-             this_process_text();
-    }
-    sys::fail("shmget", key_object(key), err, hint);
-  }
-  return SharedMemory{id};
+  return SharedMemory{internal::open_id(Kind::shm, key)};
 }
 
 SharedMemory SharedMemory::from_id(int id) {
-  if (id < 0) sys::fail("shmctl(IPC_STAT)", id_object(id), EINVAL, "segment ids are never negative");
-  struct shmid_ds ds {};
-  if (::shmctl(id, IPC_STAT, &ds) == -1) {
-    const int err = errno;
-    // EACCES: the segment exists, this process just may not read it; the handle is still
-    // good for what needs no read permission (remove and IPC_SET by the owner).
-    if (err != EACCES) sys::fail("shmctl(IPC_STAT)", id_object(id), err, err == EINVAL || err == EIDRM ? gone_hint() : std::string{});
-  }
+  internal::check_id(Kind::shm, id);
   return SharedMemory{id};
 }
 
@@ -395,15 +325,7 @@ void SharedMemory::set_mode(mode_t mode) const {
 }
 
 void SharedMemory::remove() const {
-  if (::shmctl(id_, IPC_RMID, nullptr) == 0) return;
-  const int err = errno;
-  if (err == EINVAL || err == EIDRM) return;  // already destroyed: what was asked is done
-  std::string hint;
-  if (err == EPERM) {
-    hint = "only the owner, the creator or a process with CAP_SYS_ADMIN may remove a segment; " +
-           describe_owner(id_) + "; " + this_process_text();
-  }
-  sys::fail("shmctl(IPC_RMID)", id_object(id_), err, hint);
+  internal::remove_id(Kind::shm, id_);  // marks it: destroyed at the last detach
 }
 
 }  // namespace ipckit::sysv

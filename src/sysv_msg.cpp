@@ -5,7 +5,9 @@
 //
 // msgsnd and msgrcv take `struct { long mtype; char mtext[]; }`: the message is built in (and
 // received into) a per-thread buffer of longs, so the type is aligned and no call allocates
-// once the buffer has grown to the largest message this thread has used.
+// once the buffer has grown to the largest message this thread has used; messages above 64 KiB
+// (msgmax raised above its default) use a buffer of the call's own, so a thread keeps at most
+// that much.
 
 #include <sys/ipc.h>
 #include <sys/msg.h>
@@ -28,24 +30,22 @@ namespace {
 
 using internal::key_object;
 using internal::Kind;
-using internal::read_limit;
-using internal::this_process_text;
 
 constexpr const char* kMsgmaxPath = "/proc/sys/kernel/msgmax";
 constexpr const char* kMsgmniPath = "/proc/sys/kernel/msgmni";
 constexpr const char* kMsgmnbPath = "/proc/sys/kernel/msgmnb";
 
-std::string id_object(int id) {
-  return "msqid " + std::to_string(id);
-}
+// Messages of up to this many bytes are built in (and received into) a buffer each thread
+// keeps; longer ones (msgmax raised above the default 8192) in one made for the call alone,
+// so that no thread holds on to more than this after a big message.
+constexpr std::size_t kKeptTextBytes = 64 * 1024;
 
-std::string removal_commands(Key key) {
-  return "`ipckit rm -Q " + key.to_string() + "` (or `ipcrm -Q " + key.to_string() + "`)";
+std::string id_object(int id) {
+  return internal::id_object(Kind::msg, id);
 }
 
 std::string gone_hint() {
-  return "no queue has this id: it never existed, or it was removed (IPC_RMID); `ipcs -q` or "
-         "`ipckit ls -q` lists the ids";
+  return internal::gone_hint(Kind::msg);
 }
 
 std::string removed_while_waiting_hint(const char* waiting_for) {
@@ -54,75 +54,66 @@ std::string removed_while_waiting_hint(const char* waiting_for) {
 }
 
 std::string msgmax_text() {
-  const auto msgmax = read_limit(kMsgmaxPath);
+  const auto msgmax = sys::try_read_ull_file(kMsgmaxPath);
   return std::string(kMsgmaxPath) + (msgmax ? " = " + std::to_string(*msgmax) : std::string{});
 }
 
-// The buffer msgsnd and msgrcv read and write: one long (mtype), then the text. Longs, so
-// mtype is aligned; per thread, so concurrent senders do not share it.
-long* message_buffer(std::size_t text_bytes) {
-  thread_local std::vector<long> buffer;
-  const std::size_t longs = 1 + (text_bytes + sizeof(long) - 1) / sizeof(long);
-  if (buffer.size() < longs) buffer.resize(longs);
-  return buffer.data();
+std::string too_long_hint(std::size_t bytes, unsigned long long msgmax) {
+  return "the message has " + std::to_string(bytes) + " bytes, more than " + kMsgmaxPath + " (" +
+         std::to_string(msgmax) +
+         "), the longest message a System V queue takes; send smaller messages or raise the "
+         "limit with `sysctl kernel.msgmax=N` (root)";
 }
 
-std::byte* text_of(long* buffer) {
-  return reinterpret_cast<std::byte*>(buffer + 1);
-}
+// What msgsnd and msgrcv read and write: one long (mtype), then the text. Longs, so mtype is
+// aligned; per thread (or per call, above kKeptTextBytes), so concurrent callers never share it.
+class MessageBuffer {
+ public:
+  explicit MessageBuffer(std::size_t text_bytes) {
+    const std::size_t longs = 1 + (text_bytes + sizeof(long) - 1) / sizeof(long);
+    if (text_bytes <= kKeptTextBytes) {
+      thread_local std::vector<long> kept;
+      if (kept.size() < longs) kept.resize(longs);
+      data_ = kept.data();
+    } else {
+      own_.resize(longs);
+      data_ = own_.data();
+    }
+  }
+  MessageBuffer(const MessageBuffer&) = delete;
+  MessageBuffer& operator=(const MessageBuffer&) = delete;
 
-// The id that answers to `key` now, if any (msgget with no flags checks no permission).
-std::optional<int> id_of_key(Key key) {
-  if (key.is_private()) return std::nullopt;
-  const int id = ::msgget(key.value(), 0);
-  if (id == -1) return std::nullopt;
-  return id;
-}
+  [[nodiscard]] void* get() const noexcept { return data_; }
+  [[nodiscard]] long& type() const noexcept { return data_[0]; }
+  [[nodiscard]] std::byte* text() const noexcept { return reinterpret_cast<std::byte*>(data_ + 1); }
+
+ private:
+  std::vector<long> own_;
+  long* data_ = nullptr;
+};
 
 std::string enospc_hint() {
-  const auto msgmni = read_limit(kMsgmniPath);
+  const auto msgmni = sys::try_read_ull_file(kMsgmniPath);
   const auto rows = internal::read_proc_rows(Kind::msg);
   return "every queue id is taken: " + std::to_string(rows.size()) + " queues exist and " +
-         kMsgmniPath + (msgmni ? " is " + std::to_string(*msgmni) : std::string{}) +
-         "; remove queues no longer used (`ipcs -q` or `ipckit ls -q` lists them, `ipckit rm -q "
-         "ID` "
-         "removes one) or raise the limit with `sysctl kernel.msgmni=N` (root)";
+         kMsgmniPath + (msgmni ? " is " + std::to_string(*msgmni) : std::string{}) + "; " +
+         internal::remove_unused_text(Kind::msg) +
+         " or raise the limit with `sysctl kernel.msgmni=N` (root)";
 }
 
 std::string create_hint(const MsgCreateOptions& o, int err) {
-  const std::string key = o.key.to_string();
   switch (err) {
-    case EEXIST: {
-      auto id = id_of_key(o.key);
-      return "a queue with key " + key + " already exists" +
-             (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
-             "; open it with MessageQueue::open, create with .exclusive = false to use it, or "
-             "remove "
-             "it with " +
-             removal_commands(o.key);
-    }
     case ENOSPC:
       return enospc_hint();
     case ENOMEM:
       return "the kernel could not allocate memory for a new queue";
-    case EACCES: {
-      auto id = id_of_key(o.key);
-      return "a queue with key " + key + " exists" +
-             (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
-             " and does not grant this process the access that mode " + internal::octal(o.mode) +
-             " asks for: " +
-             (id ? internal::describe_owner(Kind::msg, *id)
-                 : std::string("its owner and mode cannot be read")) +
-             "; " + this_process_text();
-    }
     default:
-      return {};
+      return internal::create_conflict_hint(Kind::msg, o.key, o.mode, err);
   }
 }
 
 std::string access_hint(int id, const char* what_needs) {
-  return std::string(what_needs) + "; " + internal::describe_owner(Kind::msg, id) + "; " +
-         this_process_text();
+  return internal::access_hint(Kind::msg, id, what_needs);
 }
 
 std::optional<struct msqid_ds> try_stat(int id) {
@@ -145,7 +136,7 @@ std::string selection_text(long type) {
 // change meanwhile: the answer is what the queue held a moment after the E2BIG. nullopt when
 // it cannot be told (no MSG_COPY, msgmax unreadable, the message no longer there).
 std::optional<std::size_t> length_of_selected(int id, long type, std::size_t buffer_bytes) {
-  const auto msgmax = read_limit(kMsgmaxPath);
+  const auto msgmax = sys::try_read_ull_file(kMsgmaxPath);
   if (!msgmax) return std::nullopt;
   // MSG_COPY copies at most msgmax bytes whatever the buffer says; a message longer (msgmax
   // was lowered after it was sent) gives E2BIG, and then its type cannot be read either.
@@ -194,12 +185,9 @@ std::string e2big_hint(int id, long type, std::size_t buffer_bytes) {
 [[noreturn]] void send_failed(int id, std::size_t bytes, int err) {
   std::string hint;
   if (err == EINVAL) {
-    const auto msgmax = read_limit(kMsgmaxPath);
+    const auto msgmax = sys::try_read_ull_file(kMsgmaxPath);
     if (msgmax && bytes > *msgmax) {
-      hint = "the message has " + std::to_string(bytes) + " bytes, more than " + kMsgmaxPath +
-             " (" + std::to_string(*msgmax) +
-             "), the longest message a System V queue takes; send smaller "
-             "messages or raise the limit with `sysctl kernel.msgmax=N` (root)";
+      hint = too_long_hint(bytes, *msgmax);
     } else {
       hint = gone_hint();
     }
@@ -241,42 +229,11 @@ MessageQueue MessageQueue::create(const MsgCreateOptions& o) {
 }
 
 MessageQueue MessageQueue::open(Key key) {
-  if (key.is_private()) {
-    sys::fail("msgget", "IPC_PRIVATE", EINVAL,
-              "IPC_PRIVATE names no queue: each create with it makes a new one that only its id "
-              "finds; use MessageQueue::from_id, or give both sides a key (Key::from_path)");
-  }
-  const int id = ::msgget(key.value(), 0);
-  if (id == -1) {
-    const int err = errno;
-    std::string hint;
-    if (err == ENOENT) {
-      hint =
-          "no queue with key " + key.to_string() +
-          "; create it first (MessageQueue::create) or check the key (`ipcs -q`, `ipckit ls -q`)";
-    } else if (err == EACCES) {
-      auto row = internal::proc_row_by_key(Kind::msg, key);
-      hint = (row ? internal::describe_owner(Kind::msg, row->id)
-                  : std::string("its owner and mode cannot be read")) +
-             "; " + this_process_text();
-    }
-    sys::fail("msgget", key_object(key), err, hint);
-  }
-  return MessageQueue{id};
+  return MessageQueue{internal::open_id(Kind::msg, key)};
 }
 
 MessageQueue MessageQueue::from_id(int id) {
-  if (id < 0) sys::fail("msgctl(IPC_STAT)", id_object(id), EINVAL, "queue ids are never negative");
-  struct msqid_ds ds {};
-  if (::msgctl(id, IPC_STAT, &ds) == -1) {
-    const int err = errno;
-    // EACCES: the queue exists, this process just may not read it; the handle still serves
-    // what needs no read permission (send with write permission, remove by the owner).
-    if (err != EACCES) {
-      sys::fail("msgctl(IPC_STAT)", id_object(id), err,
-                err == EINVAL || err == EIDRM ? gone_hint() : std::string{});
-    }
-  }
+  internal::check_id(Kind::msg, id);
   return MessageQueue{id};
 }
 
@@ -287,59 +244,67 @@ IoStatus MessageQueue::send(long type, std::span<const std::byte> message, Wait 
                   ": a message's type must be > 0 (a receive "
                   "uses 0 for \"any type\" and a negative type for \"the lowest type up to\")");
   }
-  long* buffer = message_buffer(message.size());
-  buffer[0] = type;
-  if (!message.empty()) std::memcpy(text_of(buffer), message.data(), message.size());
+  // A message too long for any queue is refused before it is copied (the kernel would refuse
+  // it after); only a long one is worth reading msgmax for.
+  if (message.size() > kKeptTextBytes) {
+    const auto msgmax = sys::try_read_ull_file(kMsgmaxPath);
+    if (msgmax && message.size() > *msgmax)
+      sys::fail("msgsnd", id_object(id_), EINVAL, too_long_hint(message.size(), *msgmax));
+  }
+  const MessageBuffer buffer(message.size());
+  buffer.type() = type;
+  if (!message.empty()) std::memcpy(buffer.text(), message.data(), message.size());
   // First without waiting, so that a message that can never fit is found before sleeping.
-  if (::msgsnd(id_, buffer, message.size(), IPC_NOWAIT) == 0) return IoStatus::ok;
+  if (::msgsnd(id_, buffer.get(), message.size(), IPC_NOWAIT) == 0) return IoStatus::ok;
   if (const int err = errno; err != EAGAIN) send_failed(id_, message.size(), err);
   check_fits_at_all(id_, message.size());
   if (wait == Wait::no_wait) return IoStatus::would_block;
   // msgsnd is never restarted after a signal handler (signal(7)), whatever SA_RESTART says.
-  if (sys::retry_eintr([&] { return ::msgsnd(id_, buffer, message.size(), 0); }) == -1) {
+  if (sys::retry_eintr([&] { return ::msgsnd(id_, buffer.get(), message.size(), 0); }) == -1) {
     send_failed(id_, message.size(), errno);
   }
   return IoStatus::ok;
 }
 
 MsgReceived MessageQueue::receive(std::span<std::byte> buffer, long type, Wait wait) const {
-  long* received = message_buffer(buffer.size());
   const int flags = wait == Wait::no_wait ? IPC_NOWAIT : 0;
-  const ssize_t n =
-      sys::retry_eintr([&] { return ::msgrcv(id_, received, buffer.size(), type, flags); });
-  if (n == -1) {
-    const int err = errno;
-    if (err == ENOMSG) return {.status = IoStatus::would_block};
-    std::string hint;
-    if (err == E2BIG) {
-      hint = e2big_hint(id_, type, buffer.size());
-    } else if (err == EIDRM) {
-      hint = removed_while_waiting_hint("for a message");
-    } else if (err == EINVAL) {
-      hint = gone_hint();
-    } else if (err == EACCES) {
-      hint = access_hint(id_, "receiving needs read permission");
+  int err = 0;
+  // One msgrcv of at most `capacity` bytes; nullopt (and err) when it fails.
+  auto take = [&](std::size_t capacity) -> std::optional<MsgReceived> {
+    const MessageBuffer received(capacity);
+    const ssize_t n =
+        sys::retry_eintr([&] { return ::msgrcv(id_, received.get(), capacity, type, flags); });
+    if (n == -1) {
+      err = errno;
+      return std::nullopt;
     }
-    sys::fail("msgrcv", id_object(id_), err, hint);
+    const auto bytes = static_cast<std::size_t>(n);
+    if (bytes > 0) std::memcpy(buffer.data(), received.text(), bytes);
+    return MsgReceived{.status = IoStatus::ok, .type = received.type(), .bytes = bytes};
+  };
+  // A big buffer is not copied through a buffer made for the call unless the message needs it:
+  // first at most kKeptTextBytes; on E2BIG (the message stays in the queue) the whole buffer.
+  const std::size_t first = std::min(buffer.size(), kKeptTextBytes);
+  auto r = take(first);
+  if (!r && err == E2BIG && buffer.size() > first) r = take(buffer.size());
+  if (r) return *r;
+  if (err == ENOMSG) return {.status = IoStatus::would_block};
+  std::string hint;
+  if (err == E2BIG) {
+    hint = e2big_hint(id_, type, buffer.size());
+  } else if (err == EIDRM) {
+    hint = removed_while_waiting_hint("for a message");
+  } else if (err == EINVAL) {
+    hint = gone_hint();
+  } else if (err == EACCES) {
+    hint = access_hint(id_, "receiving needs read permission");
   }
-  const auto bytes = static_cast<std::size_t>(n);
-  if (bytes > 0) std::memcpy(buffer.data(), text_of(received), bytes);
-  return {.status = IoStatus::ok, .type = received[0], .bytes = bytes};
+  sys::fail("msgrcv", id_object(id_), err, hint);
 }
 
 MsgStat MessageQueue::stat() const {
   struct msqid_ds ds {};
-  if (::msgctl(id_, IPC_STAT, &ds) == -1) {
-    const int err = errno;
-    std::string hint;
-    if (err == EINVAL || err == EIDRM) {
-      hint = gone_hint();
-    } else if (err == EACCES) {
-      hint = "IPC_STAT needs read permission; " +
-             internal::describe_owner_from_proc(Kind::msg, id_) + "; " + this_process_text();
-    }
-    sys::fail("msgctl(IPC_STAT)", id_object(id_), err, hint);
-  }
+  if (::msgctl(id_, IPC_STAT, &ds) == -1) internal::stat_failed(Kind::msg, id_, errno);
   MsgStat s;
   s.key = Key::from_value(ds.msg_perm.__key);
   s.messages = static_cast<std::size_t>(ds.msg_qnum);
@@ -359,15 +324,7 @@ MsgStat MessageQueue::stat() const {
 }
 
 void MessageQueue::remove() const {
-  if (::msgctl(id_, IPC_RMID, nullptr) == 0) return;
-  const int err = errno;
-  if (err == EINVAL || err == EIDRM) return;  // already gone: what was asked is done
-  std::string hint;
-  if (err == EPERM) {
-    hint = "only the owner, the creator or a process with CAP_SYS_ADMIN may remove a queue; " +
-           internal::describe_owner(Kind::msg, id_) + "; " + this_process_text();
-  }
-  sys::fail("msgctl(IPC_RMID)", id_object(id_), err, hint);
+  internal::remove_id(Kind::msg, id_);
 }
 
 }  // namespace ipckit::sysv

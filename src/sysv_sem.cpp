@@ -36,7 +36,7 @@ using internal::key_object;
 using internal::Kind;
 using internal::kSemLimitsPath;
 using internal::read_sem_limits;
-using internal::this_process_text;
+using internal::SemctlArg;
 
 // SEMVMX: the largest value a semaphore holds (and the largest undo adjustment, SEMAEM).
 constexpr int kSemvmx = 32767;
@@ -44,24 +44,12 @@ constexpr int kSemvmx = 32767;
 // initialising a set it found (see the top of this file).
 constexpr std::chrono::milliseconds kInitialisedWait{250};
 
-// semctl's fourth argument; the caller must define it (semctl(2)).
-union SemctlArg {
-  int val;
-  struct semid_ds* buf;
-  unsigned short* array;
-};
-
 std::string id_object(int id) {
-  return "semid " + std::to_string(id);
-}
-
-std::string removal_commands(Key key) {
-  return "`ipckit rm -S " + key.to_string() + "` (or `ipcrm -S " + key.to_string() + "`)";
+  return internal::id_object(Kind::sem, id);
 }
 
 std::string gone_hint() {
-  return "no semaphore set has this id: it never existed, or it was removed (IPC_RMID); `ipcs -s` "
-         "or `ipckit ls -s` lists the ids";
+  return internal::gone_hint(Kind::sem);
 }
 
 std::string removed_while_waiting_hint() {
@@ -98,8 +86,8 @@ std::string outside_hint(int id, unsigned index) {
          std::to_string(*count - 1) + ")";
 }
 
-std::string access_hint(int id, const std::string& what_needs) {
-  return what_needs + "; " + internal::describe_owner(Kind::sem, id) + "; " + this_process_text();
+std::string access_hint(int id, std::string_view what_needs) {
+  return internal::access_hint(Kind::sem, id, what_needs);
 }
 
 // A semctl that failed: the hint for the usual errors of one semaphore's command.
@@ -123,23 +111,14 @@ std::string value_range_hint(long value) {
          " (SEMVMX), the values a System V semaphore holds";
 }
 
-// The id that answers to `key` now, if any (semget with no flags checks no permission).
-std::optional<int> id_of_key(Key key) {
-  if (key.is_private()) return std::nullopt;
-  const int id = ::semget(key.value(), 0, 0);
-  if (id == -1) return std::nullopt;
-  return id;
-}
-
 std::string enospc_hint(int count) {
   const auto limits = read_sem_limits();
   const auto rows = internal::read_proc_rows(Kind::sem);
   unsigned long long in_use = 0;
   for (const auto& row : rows) in_use += row.size;
-  const std::string fix =
-      "; remove sets no longer used (`ipcs -s` or `ipckit ls -s` lists them, "
-      "`ipckit rm -s ID` removes one) or raise the limit with `sysctl kernel.sem=\"SEMMSL "
-      "SEMMNS SEMOPM SEMMNI\"` (root)";
+  const std::string fix = "; " + internal::remove_unused_text(Kind::sem) +
+                          " or raise the limit with `sysctl kernel.sem=\"SEMMSL SEMMNS SEMOPM "
+                          "SEMMNI\"` (root)";
   if (limits && rows.size() >= limits->semmni) {
     return "every set id is taken: " + std::to_string(rows.size()) + " sets exist and " +
            limit_text("semmni", limits->semmni, true) + fix;
@@ -157,25 +136,16 @@ std::string enospc_hint(int count) {
 }
 
 std::string create_hint(const SemSetCreateOptions& o, int err) {
-  const std::string key = o.key.to_string();
   switch (err) {
-    case EEXIST: {
-      auto id = id_of_key(o.key);
-      return "a semaphore set with key " + key + " already exists" +
-             (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
-             "; open it with SemaphoreSet::open, create with .exclusive = false to use it, or "
-             "remove "
-             "it with " +
-             removal_commands(o.key);
-    }
     case EINVAL: {
-      if (auto id = id_of_key(o.key)) {
+      if (auto id = internal::id_of_key(Kind::sem, o.key)) {
         auto count = count_of(*id);
         if (count && *count < static_cast<std::size_t>(o.count)) {
-          return "a semaphore set with key " + key + " already exists (id " + std::to_string(*id) +
-                 ") and has only " + std::to_string(*count) + " semaphores, fewer than the " +
-                 std::to_string(o.count) + " asked; ask at most " + std::to_string(*count) +
-                 ", or remove it with " + removal_commands(o.key) + " and create it again";
+          return "a semaphore set with key " + o.key.to_string() + " already exists (id " +
+                 std::to_string(*id) + ") and has only " + std::to_string(*count) +
+                 " semaphores, fewer than the " + std::to_string(o.count) + " asked; ask at most " +
+                 std::to_string(*count) + ", or remove it with " +
+                 internal::removal_commands(Kind::sem, o.key) + " and create it again";
         }
       }
       const auto limits = read_sem_limits();
@@ -187,18 +157,8 @@ std::string create_hint(const SemSetCreateOptions& o, int err) {
     case ENOMEM:
       return "the kernel could not allocate memory for a set of " + std::to_string(o.count) +
              " semaphores";
-    case EACCES: {
-      auto id = id_of_key(o.key);
-      return "a semaphore set with key " + key + " exists" +
-             (id ? " (id " + std::to_string(*id) + ")" : std::string{}) +
-             " and does not grant this process the access that mode " + internal::octal(o.mode) +
-             " asks for: " +
-             (id ? internal::describe_owner(Kind::sem, *id)
-                 : std::string("its owner and mode cannot be read")) +
-             "; " + this_process_text();
-    }
     default:
-      return {};
+      return internal::create_conflict_hint(Kind::sem, o.key, o.mode, err);
   }
 }
 
@@ -364,48 +324,19 @@ SemaphoreSet SemaphoreSet::create(const SemSetCreateOptions& o) {
 }
 
 SemaphoreSet SemaphoreSet::open(Key key) {
-  if (key.is_private()) {
-    sys::fail("semget", "IPC_PRIVATE", EINVAL,
-              "IPC_PRIVATE names no set: each create with it makes a new one that only its id "
-              "finds; use SemaphoreSet::from_id, or give both sides a key (Key::from_path)");
-  }
-  const int id = ::semget(key.value(), 0, 0);
-  if (id == -1) {
-    const int err = errno;
-    std::string hint;
-    if (err == ENOENT) {
-      hint =
-          "no semaphore set with key " + key.to_string() +
-          "; create it first (SemaphoreSet::create) or check the key (`ipcs -s`, `ipckit ls -s`)";
-    } else if (err == EACCES) {
-      auto row = internal::proc_row_by_key(Kind::sem, key);
-      hint = (row ? internal::describe_owner(Kind::sem, row->id)
-                  : std::string("its owner and mode cannot be read")) +
-             "; " + this_process_text();
-    }
-    sys::fail("semget", key_object(key), err, hint);
-  }
-  return SemaphoreSet{id};
+  return SemaphoreSet{internal::open_id(Kind::sem, key)};
 }
 
 SemaphoreSet SemaphoreSet::from_id(int id) {
-  if (id < 0)
-    sys::fail("semctl(IPC_STAT)", id_object(id), EINVAL, "semaphore set ids are never negative");
-  if (!try_stat(id)) {
-    const int err = errno;
-    // EACCES: the set exists, this process just may not read it; the handle still serves
-    // what needs no read permission (taking and giving with write permission, remove).
-    if (err != EACCES) {
-      sys::fail("semctl(IPC_STAT)", id_object(id), err,
-                err == EINVAL || err == EIDRM ? gone_hint() : std::string{});
-    }
-  }
+  internal::check_id(Kind::sem, id);
   return SemaphoreSet{id};
 }
 
 IoStatus SemaphoreSet::apply(std::span<const SemOp> operations, Deadline deadline) const {
   const bool just_try = deadline.is_now();
-  const char* step = deadline.is_never() || just_try ? "semop" : "semtimedop";
+  // A deadline already past needs no timeout: semop with IPC_NOWAIT, as for Deadline::now().
+  const bool no_wait = just_try || (!deadline.is_never() && deadline.expired());
+  const char* step = no_wait || deadline.is_never() ? "semop" : "semtimedop";
   if (operations.empty()) {
     sys::fail(step, id_object(id_), EINVAL,
               "no operations given; apply takes at least one (and at most semopm)");
@@ -419,7 +350,6 @@ IoStatus SemaphoreSet::apply(std::span<const SemOp> operations, Deadline deadlin
     on_heap.resize(operations.size());
     ops = on_heap.data();
   }
-  const bool no_wait = just_try || (!deadline.is_never() && deadline.expired());
   for (std::size_t i = 0; i < operations.size(); ++i) {
     const SemOp& op = operations[i];
     // IPC_NOWAIT on every operation: the kernel looks at the flag of the one that would wait.
@@ -517,17 +447,7 @@ int SemaphoreSet::waiting_for_zero(unsigned short index) const {
 
 SemStat SemaphoreSet::stat() const {
   auto ds = try_stat(id_);
-  if (!ds) {
-    const int err = errno;
-    std::string hint;
-    if (err == EINVAL || err == EIDRM) {
-      hint = gone_hint();
-    } else if (err == EACCES) {
-      hint = "IPC_STAT needs read permission; " +
-             internal::describe_owner_from_proc(Kind::sem, id_) + "; " + this_process_text();
-    }
-    sys::fail("semctl(IPC_STAT)", id_object(id_), err, hint);
-  }
+  if (!ds) internal::stat_failed(Kind::sem, id_, errno);
   SemStat s;
   s.key = Key::from_value(ds->sem_perm.__key);
   s.count = static_cast<std::size_t>(ds->sem_nsems);
@@ -542,16 +462,7 @@ SemStat SemaphoreSet::stat() const {
 }
 
 void SemaphoreSet::remove() const {
-  if (::semctl(id_, 0, IPC_RMID) == 0) return;
-  const int err = errno;
-  if (err == EINVAL || err == EIDRM) return;  // already gone: what was asked is done
-  std::string hint;
-  if (err == EPERM) {
-    hint =
-        "only the owner, the creator or a process with CAP_SYS_ADMIN may remove a semaphore set; " +
-        internal::describe_owner(Kind::sem, id_) + "; " + this_process_text();
-  }
-  sys::fail("semctl(IPC_RMID)", id_object(id_), err, hint);
+  internal::remove_id(Kind::sem, id_);
 }
 
 }  // namespace ipckit::sysv

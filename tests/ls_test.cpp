@@ -753,6 +753,33 @@ TEST(InspectPosixMq, QueueWithMessagesIsListedWithItsLimitsCountAndBytes) {
   EXPECT_EQ(queue.queue().attributes().current_messages, 2) << "listing received nothing";
 }
 
+TEST(InspectPosixMq, QueueThisUserMayNotOpenIsListedAsNotReadable) {
+  if (!can_make_private_mounts()) GTEST_SKIP() << "needs root and unshare -m";
+  PosixQueue mine(4, 128, 0600);  // root's: user nobody may not open it
+  mine.send("x", 0);
+  PosixQueue everyones(3, 64, 0644);
+  test::TempDir dir;
+  in_private_mounts([&] {
+    ASSERT_EQ(::mount("none", dir.path().c_str(), "mqueue", 0, nullptr), 0) << std::strerror(errno);
+    ASSERT_EQ(::setresgid(65534, 65534, 65534), 0) << std::strerror(errno);
+    ASSERT_EQ(::setresuid(65534, 65534, 65534), 0) << std::strerror(errno);
+    const auto all = list_posix_mq(dir.path().string());
+    auto listed = [&](const std::string& name) {
+      return std::find_if(all.begin(), all.end(),
+                          [&](const PosixMqInfo& q) { return q.name == name; });
+    };
+    const auto closed = listed(mine.name());
+    ASSERT_NE(closed, all.end()) << mine.name() << " not listed";
+    EXPECT_FALSE(closed->readable);
+    EXPECT_EQ(closed->perms, "0600");
+    EXPECT_EQ(closed->uid, 0u);
+    const auto open = listed(everyones.name());
+    ASSERT_NE(open, all.end()) << everyones.name() << " not listed";
+    EXPECT_TRUE(open->readable);
+    EXPECT_EQ(open->msg_max, 3u);
+  });
+}
+
 TEST(InspectPosixMq, MountPointWithABlankInItsPathIsFound) {
   if (!can_make_private_mounts()) GTEST_SKIP() << "needs root and unshare -m";
   test::TempDir dir;
@@ -768,7 +795,9 @@ TEST(InspectPosixMq, NotMountedThrowsSayingHowToMount) {
   if (!can_make_private_mounts()) GTEST_SKIP() << "needs root and unshare -m";
   in_private_mounts([] {
     EXPECT_EQ(mqueue_mount_point(), "");
-    const std::string message = test::message_of([] { (void)list_posix_mq(); });
+    const Error e = test::error_from([] { (void)list_posix_mq(); });
+    EXPECT_EQ(e.hint(), mqueue_mount_hint());
+    const std::string message = e.what();
     EXPECT_NE(message.find("not mounted"), std::string::npos) << message;
     EXPECT_NE(message.find("mount -t mqueue none /dev/mqueue"), std::string::npos) << message;
     EXPECT_NE(message.find("mkdir -p /dev/mqueue"), std::string::npos) << message;
@@ -1074,8 +1103,25 @@ TEST(LsCli, QueueNotReadableByTheUserIsListedWithOwnerAndMode) {
   ASSERT_NE(q, nullptr) << j.at("posix_mq").dump();
   EXPECT_EQ(q->at("owner"), user_name(::getuid()));
   EXPECT_EQ(q->at("perms"), "0600");
-  EXPECT_EQ(q->at("messages"), 0) << "unknown to nobody, shown as 0";
-  EXPECT_EQ(q->at("msg_max"), 0);
+  // Unknown to nobody: null, not 0 (the queue holds a message).
+  for (const char* field : {"messages", "msg_max", "msgsize_max", "used_bytes"})
+    EXPECT_TRUE(q->at(field).is_null()) << field << " in " << q->dump();
+
+  r = run_cli_in_private_mounts(mount_mqueue_at(dir.path()), {"ls", "--posix", "-q"},
+                                "setpriv --reuid=65534 --regid=65534 --clear-groups");
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  bool row = false;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream in(line);
+    std::vector<std::string> w;
+    for (std::string x; in >> x;) w.push_back(x);
+    if (w.empty() || w[0] != queue.name()) continue;
+    row = true;
+    EXPECT_EQ(w, (std::vector<std::string>{queue.name(), user_name(::getuid()), "0600", "?", "?",
+                                           "?", "?"}));
+  }
+  EXPECT_TRUE(row) << r.out;
 }
 
 TEST(LsCli, MqueueNotMountedSaysHowToMountAndListsTheRest) {
@@ -1414,6 +1460,17 @@ TEST(RmCli, UnknownQueueSetOrNameFailsNamingItAndRemovesNothingElse) {
   EXPECT_NE(run_cli({"rm", "-q", std::to_string(dead_queue_id)}).err.find("no queue has this id"),
             std::string::npos);
   EXPECT_NE(run_cli({"rm", "-Q", "0"}).err.find("remove them by id with -q ID"), std::string::npos);
+  // A key that finds nothing: said for the command line's user, not a programmer's.
+  auto expect_key_hint = [](const std::string& err, const std::string& says,
+                            const std::string& lists) {
+    EXPECT_NE(err.find(says), std::string::npos) << err;
+    EXPECT_NE(err.find("`ipckit ls " + lists + "` lists the"), std::string::npos) << err;
+    EXPECT_EQ(err.find("::create"), std::string::npos) << err;
+  };
+  expect_key_hint(run_cli({"rm", "-Q", hex_key(dead_queue_key)}).err,
+                  "no queue has key " + hex_key(dead_queue_key), "-q");
+  expect_key_hint(run_cli({"rm", "-S", hex_key(dead_set_key)}).err,
+                  "no semaphore set has key " + hex_key(dead_set_key), "-s");
   EXPECT_NE(run_cli({"rm", "--mq", unknown_name}).err.find("no POSIX message queue"),
             std::string::npos);
   EXPECT_TRUE(queue.exists());

@@ -11,6 +11,8 @@
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "ipckit/error.hpp"
+#include "ipckit/inspect.hpp"
 #include "ipckit/mqueue.hpp"
 #include "ipckit/pipe.hpp"
 #include "test_util.hpp"
@@ -544,6 +547,92 @@ TEST(MessageQueue, QueueBytesAboveRlimitMsgqueueNameTheRlimit) {
   });
   EXPECT_TRUE(child.wait().success());
   EXPECT_FALSE(MessageQueue::remove(name));  // nothing was made
+}
+
+TEST(MessageQueue, CreateOutOfDescriptorsBlamesRlimitNofileNotRlimitMsgqueue) {
+  const std::string name = queue_name();
+  QueueRemover guard(name);
+  test::Forked child([&] {
+    // A low descriptor limit, used up: even listing /proc/self/fd would fail now.
+    // UBSan checks an Error's type once and then remembers it; the check itself needs a
+    // pipe, which it could not make with no descriptor left. So check it while it can.
+    (void)test::error_from([] { (void)MessageQueue::open("no-leading-slash"); });
+    const rlimit few{32, 32};
+    if (::setrlimit(RLIMIT_NOFILE, &few) != 0) return kCannotRun;
+    std::vector<Fd> held;
+    for (int i = 0; i < 64; ++i) {
+      Fd fd{::open("/dev/null", O_RDONLY | O_CLOEXEC)};
+      if (!fd) break;
+      held.push_back(std::move(fd));
+    }
+    Error e = test::error_from([&] {
+      (void)MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8});
+    });
+    held.clear();
+    EXPECT_EQ(e.errnum(), EMFILE);
+    EXPECT_NE(e.hint().find("RLIMIT_NOFILE is 32"), std::string::npos) << e.what();
+    EXPECT_EQ(e.hint().find("RLIMIT_MSGQUEUE"), std::string::npos) << e.what();
+    return 0;
+  });
+  ExitStatus st = child.wait();
+  if (st.exited && st.code == kCannotRun) GTEST_SKIP() << "cannot lower RLIMIT_NOFILE";
+  EXPECT_TRUE(st.success()) << st.to_string();
+  EXPECT_FALSE(MessageQueue::remove(name));  // nothing was made
+}
+
+// In a forked child: a private mount namespace with no mqueue mount (whatever the host has).
+// false when this process may not make one (needs root).
+bool enter_private_mounts_without_mqueue() {
+  if (::unshare(CLONE_NEWNS) != 0) return false;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  for (std::string point = mqueue_mount_point(); !point.empty(); point = mqueue_mount_point())
+    if (::umount2(point.c_str(), MNT_DETACH) != 0) return false;
+  return true;
+}
+
+bool become_nobody() {
+  return ::setresgid(65534, 65534, 65534) == 0 && ::setresuid(65534, 65534, 65534) == 0;
+}
+
+TEST(MessageQueue, OpenWithoutPermissionNamesOwnerAndModeFromAnMqueueMountAnywhere) {
+  const std::string name = queue_name();
+  QueueRemover guard(name);
+  auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8, .mode = 0600});
+  test::TempDir dir;  // not /dev/mqueue: the mount is found wherever it is
+  test::Forked child([&] {
+    if (::geteuid() != 0 || !enter_private_mounts_without_mqueue()) return kCannotRun;
+    if (::mount("none", dir.path().c_str(), "mqueue", 0, nullptr) != 0) return kCannotRun;
+    if (!become_nobody()) return kCannotRun;
+    Error e = test::error_from([&] { (void)MessageQueue::open(name); });
+    EXPECT_EQ(e.errnum(), EACCES);
+    EXPECT_NE(e.hint().find("the queue belongs to root (uid 0) and has mode 0600"),
+              std::string::npos)
+        << e.what();
+    return 0;
+  });
+  ExitStatus st = child.wait();
+  if (st.exited && st.code == kCannotRun) GTEST_SKIP() << "needs root and unshare(CLONE_NEWNS)";
+  EXPECT_TRUE(st.success()) << st.to_string();
+}
+
+TEST(MessageQueue, OpenWithoutPermissionAndNoMqueueMountSaysHowToMountIt) {
+  const std::string name = queue_name();
+  QueueRemover guard(name);
+  auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8, .mode = 0600});
+  test::Forked child([&] {
+    if (::geteuid() != 0 || !enter_private_mounts_without_mqueue()) return kCannotRun;
+    if (!become_nobody()) return kCannotRun;
+    Error e = test::error_from([&] { (void)MessageQueue::open(name); });
+    EXPECT_EQ(e.errnum(), EACCES);
+    EXPECT_NE(e.hint().find("not mounted"), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find("mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue"),
+              std::string::npos)
+        << e.what();
+    return 0;
+  });
+  ExitStatus st = child.wait();
+  if (st.exited && st.code == kCannotRun) GTEST_SKIP() << "needs root and unshare(CLONE_NEWNS)";
+  EXPECT_TRUE(st.success()) << st.to_string();
 }
 
 TEST(MessageQueue, OpenWithoutPermissionFailsWithEaccesAndSaysWhy) {

@@ -13,8 +13,10 @@
 #include <chrono>
 #include <climits>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ipckit/error.hpp"
@@ -105,6 +107,28 @@ TEST(NamedSemaphore, MovedSemaphoreKeepsWorking) {
   c = std::move(b);
   c.post();
   EXPECT_EQ(c.value(), 1);
+}
+
+TEST(NamedSemaphore, MovedFromSemaphoreThrowsInsteadOfCrashing) {
+  const std::string name = sem_name();
+  SemaphoreRemover guard(name);
+  auto a = NamedSemaphore::create({.name = name, .initial = 1});
+  NamedSemaphore b = std::move(a);
+  // NOLINTBEGIN(bugprone-use-after-move): using the moved-from object is the point
+  for (const auto& [step, call] :
+       std::vector<std::pair<std::string, std::function<void()>>>{
+           {"sem_post", [&] { a.post(); }},
+           {"sem_wait", [&] { (void)a.wait(Deadline::now()); }},
+           {"sem_wait", [&] { (void)a.try_wait(); }},
+           {"sem_getvalue", [&] { (void)a.value(); }}}) {
+    Error e = test::error_from(call);
+    EXPECT_EQ(e.syscall(), step);
+    EXPECT_EQ(e.errnum(), EINVAL);
+    EXPECT_NE(e.hint().find("holds no semaphore (it was moved from)"), std::string::npos)
+        << e.what();
+  }
+  // NOLINTEND(bugprone-use-after-move)
+  EXPECT_EQ(b.value(), 1) << "the object moved to is untouched";
 }
 
 TEST(NamedSemaphore, WaitWakesWhenAnotherProcessPosts) {

@@ -101,7 +101,9 @@ TEST(SharedMemory, OpenWithoutPermissionNamesOwnerAndMode) {
       (void)SharedMemory::open(name.str());
     } catch (const Error& e) {
       std::string what = e.what();
-      return e.errnum() == EACCES && what.find("belongs to root and has mode 0600") != std::string::npos ? 0 : 1;
+      const bool says_owner_and_mode =
+          what.find("the object belongs to root (uid 0) and has mode 0600") != std::string::npos;
+      return e.errnum() == EACCES && says_owner_and_mode ? 0 : 1;
     }
     return 2;
   });

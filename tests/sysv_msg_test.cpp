@@ -11,9 +11,11 @@
 #include <gtest/gtest.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <climits>
@@ -25,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "ipckit/error.hpp"
@@ -90,6 +93,7 @@ bool become_nobody() {
   return ::setgroups(0, nullptr) == 0 && ::setgid(65534) == 0 && ::setuid(65534) == 0;
 }
 constexpr int kCannotDropPrivileges = 77;
+constexpr int kCannotRun = 78;
 
 unsigned long long msgmax() {
   unsigned long long value = 0;
@@ -159,7 +163,11 @@ TEST(SysvMessageQueue, OpenOfAMissingKeyOrOfIpcPrivateFailsClearly) {
   const Key key = free_key(dir);
   const Error missing = test::error_from([&] { (void)MessageQueue::open(key); });
   EXPECT_EQ(missing.errnum(), ENOENT);
-  EXPECT_TRUE(contains(missing.what(), "no queue with key " + key.to_string())) << missing.what();
+  // Worded for programs and for `ipckit rm -Q KEY` users alike: how to list the keys, no API.
+  EXPECT_TRUE(contains(missing.what(), "no queue has key " + key.to_string())) << missing.what();
+  EXPECT_TRUE(contains(missing.what(), "`ipckit ls -q` lists the queues and their keys"))
+      << missing.what();
+  EXPECT_FALSE(contains(missing.what(), "MessageQueue::")) << missing.what();
   const Error private_key = test::error_from([&] { (void)MessageQueue::open(Key::private_key()); });
   EXPECT_EQ(private_key.errnum(), EINVAL);
   EXPECT_TRUE(contains(private_key.what(), "from_id")) << private_key.what();
@@ -391,6 +399,64 @@ TEST(SysvMessageQueue, MessageLongerThanMsgmaxNamesTheLimitAndItsValue) {
   EXPECT_TRUE(contains(what, "/proc/sys/kernel/msgmax (" + std::to_string(limit) + ")")) << what;
   EXPECT_TRUE(contains(what, std::to_string(limit + 1) + " bytes")) << what;
   EXPECT_EQ(q.stat().messages, 0u);
+}
+
+TEST(SysvMessageQueue, MessageFarLongerThanMsgmaxIsRefusedNamingTheLimit) {
+  MessageQueue q = MessageQueue::create({});
+  RemoveAtEnd guard(q);
+  const unsigned long long limit = msgmax();
+  ASSERT_GT(limit, 0u);
+  const std::size_t size = std::max<std::size_t>(limit + 1, 4 << 20);  // above what is kept
+  const std::vector<std::byte> too_long(size);
+  const Error e = test::error_from([&] { (void)q.send(1, too_long); });
+  EXPECT_EQ(e.errnum(), EINVAL);
+  EXPECT_TRUE(contains(e.what(), "/proc/sys/kernel/msgmax (" + std::to_string(limit) + ")"))
+      << e.what();
+  EXPECT_TRUE(contains(e.what(), std::to_string(size) + " bytes")) << e.what();
+  EXPECT_EQ(q.stat().messages, 0u);
+}
+
+TEST(SysvMessageQueue, MessagesAbove64KiBTravelWholeWhereMsgmaxAllowsThem) {
+  // In a private IPC namespace: its own msgmax and msgmnb (raised here) and its own queues,
+  // which vanish with the child.
+  test::Forked child([&]() -> int {
+    if (::unshare(CLONE_NEWIPC) != 0) return kCannotRun;
+    for (const auto& [path, value] : {std::pair{"/proc/sys/kernel/msgmax", 1 << 20},
+                                      std::pair{"/proc/sys/kernel/msgmnb", 1 << 21}}) {
+      std::ofstream limit(path);
+      limit << value << std::flush;
+      if (!limit) return kCannotRun;
+    }
+    MessageQueue q = MessageQueue::create({});
+    std::vector<std::byte> big(200'000);
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::byte>(i * 7);
+    EXPECT_EQ(q.send(7, big), IoStatus::ok);
+    // A buffer above 64 KiB but too small: E2BIG, and the message stays.
+    std::vector<std::byte> small(100'000);
+    const Error e = test::error_from([&] { (void)q.receive(small); });
+    EXPECT_EQ(e.errnum(), E2BIG);
+    EXPECT_TRUE(contains(e.what(), "200000 bytes") || contains(e.what(), "msgmax")) << e.what();
+    std::vector<std::byte> buffer(1 << 20);
+    MsgReceived r = q.receive(buffer);
+    EXPECT_TRUE(r.ok());
+    EXPECT_EQ(r.type, 7);
+    EXPECT_EQ(r.bytes, big.size());
+    EXPECT_TRUE(std::equal(big.begin(), big.end(), buffer.begin()));
+    // A short message into the same big buffer.
+    send_text(q, 2, "hi");
+    r = q.receive(buffer);
+    EXPECT_EQ(r.bytes, 2u);
+    EXPECT_EQ(r.type, 2);
+    const std::vector<std::byte> too_long((1 << 20) + 1);
+    const Error refused = test::error_from([&] { (void)q.send(1, too_long); });
+    EXPECT_EQ(refused.errnum(), EINVAL);
+    EXPECT_TRUE(contains(refused.what(), "/proc/sys/kernel/msgmax (1048576)")) << refused.what();
+    return 0;
+  });
+  const ExitStatus status = child.wait();
+  if (status.exited && status.code == kCannotRun)
+    GTEST_SKIP() << "no private IPC namespace with its own msgmax here";
+  EXPECT_TRUE(status.success()) << status.to_string();
 }
 
 TEST(SysvMessageQueue, MessageThatCanNeverFitIsAnErrorInsteadOfAWaitForever) {

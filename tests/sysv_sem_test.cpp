@@ -200,8 +200,11 @@ TEST(SemaphoreSet, OpenOfAMissingKeyOrOfIpcPrivateFailsClearly) {
   const Key key = free_key(dir);
   const Error missing = test::error_from([&] { (void)SemaphoreSet::open(key); });
   EXPECT_EQ(missing.errnum(), ENOENT);
-  EXPECT_TRUE(contains(missing.what(), "no semaphore set with key " + key.to_string()))
+  EXPECT_TRUE(contains(missing.what(), "no semaphore set has key " + key.to_string()))
       << missing.what();
+  EXPECT_TRUE(contains(missing.what(), "`ipckit ls -s` lists the semaphore sets and their keys"))
+      << missing.what();
+  EXPECT_FALSE(contains(missing.what(), "SemaphoreSet::")) << missing.what();
   const Error private_key = test::error_from([&] { (void)SemaphoreSet::open(Key::private_key()); });
   EXPECT_EQ(private_key.errnum(), EINVAL);
   const Error negative = test::error_from([&] { (void)SemaphoreSet::from_id(-1); });
@@ -428,6 +431,22 @@ TEST(SemaphoreSet, DeltaPushingAValueAbove32767IsERangeAndChangesNothing) {
       << what;
   EXPECT_TRUE(contains(what, "nothing was applied")) << what;
   EXPECT_EQ(set.values(), (Values{5, 32760}));
+}
+
+TEST(SemaphoreSet, ApplyNamesTheCallItMadeSemopForAPastDeadlineSemtimedopForAFutureOne) {
+  SemaphoreSet set = SemaphoreSet::create({});
+  RemoveAtEnd guard(set);
+  set.remove();
+  const Error past = test::error_from(
+      [&] { (void)set.apply({{.delta = -1}}, Deadline::at(Deadline::Clock::now() - std::chrono::seconds(1))); });
+  EXPECT_TRUE(is_gone(past.errnum())) << past.what();
+  EXPECT_EQ(past.syscall(), "semop");
+  const Error now = test::error_from([&] { (void)set.apply({{.delta = -1}}, Deadline::now()); });
+  EXPECT_EQ(now.syscall(), "semop");
+  const Error future = test::error_from(
+      [&] { (void)set.apply({{.delta = -1}}, Deadline::after(std::chrono::hours(1))); });
+  EXPECT_TRUE(is_gone(future.errnum())) << future.what();
+  EXPECT_EQ(future.syscall(), "semtimedop");
 }
 
 TEST(SemaphoreSet, UseAfterRemoveIsAnErrorNamingTheSetAndRemoveAgainIsFine) {

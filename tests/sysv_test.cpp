@@ -291,7 +291,9 @@ TEST(SysvShm, OpenOfAMissingKeySaysNoSegmentHasIt) {
   auto e = error_of([&] { (void)SharedMemory::open(key); });
   ASSERT_TRUE(e);
   EXPECT_EQ(e->errnum(), ENOENT);
-  EXPECT_TRUE(contains(e->what(), "no segment with key " + key.to_string())) << e->what();
+  EXPECT_TRUE(contains(e->what(), "no segment has key " + key.to_string())) << e->what();
+  EXPECT_TRUE(contains(e->what(), "`ipckit ls -m` lists the segments and their keys")) << e->what();
+  EXPECT_FALSE(contains(e->what(), "SharedMemory::")) << e->what();
 }
 
 TEST(SysvShm, OpenOfThePrivateKeyIsRefusedClearly) {

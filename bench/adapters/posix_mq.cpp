@@ -93,11 +93,12 @@ class MqSender final : public Sender {
       const timespec until = realtime_after(stall_);
       if (::mq_timedsend(queue_.fd().get(), data, message.size(), 0, &until) == 0)
         return Transfer::ok;
-      if (errno == EINTR) continue;
-      if (errno == ETIMEDOUT)
+      const int err = errno;  // before anything below allocates
+      if (err == EINTR) continue;
+      if (err == ETIMEDOUT)
         throw Error{"mq_timedsend", queue_.name(), ETIMEDOUT,
                     stalled(queue_.name(), stall_, "room")};
-      throw Error{"mq_timedsend", queue_.name(), errno};
+      throw Error{"mq_timedsend", queue_.name(), err};
     }
   }
 
@@ -121,11 +122,12 @@ class MqReceiver final : public Receiver {
         throw Error{"mq_timedreceive", queue_.name(), 0,
                     "a message of " + std::to_string(n) + " bytes came where " +
                         std::to_string(message.size()) + " were expected"};
-      if (errno == EINTR) continue;
-      if (errno == ETIMEDOUT)
+      const int err = errno;  // before anything below allocates
+      if (err == EINTR) continue;
+      if (err == ETIMEDOUT)
         throw Error{"mq_timedreceive", queue_.name(), ETIMEDOUT,
                     stalled(queue_.name(), stall_, "message")};
-      throw Error{"mq_timedreceive", queue_.name(), errno};
+      throw Error{"mq_timedreceive", queue_.name(), err};
     }
   }
 

@@ -132,9 +132,13 @@ void watch(const Fd& peer, const Fd& stop, const Queues& queues, const PeerGone&
 }
 
 std::uint64_t read_proc_number(const char* path) {
-  std::uint64_t value = 0;
   std::ifstream in(path);
-  if (!(in >> value)) throw Error{"read", path, errno, "cannot read the limit"};
+  if (!in) {
+    const int err = errno;  // what open(2) said, read before anything else may change it
+    throw Error{"open", path, err, "cannot read the limit"};
+  }
+  std::uint64_t value = 0;
+  if (!(in >> value)) throw Error{"parse", path, 0, "expected one unsigned integer"};
   return value;
 }
 
@@ -157,8 +161,11 @@ class SysvMsgMechanism final : public Mechanism {
               " bytes (/proc/sys/kernel/msgmax); raise it with `sysctl kernel.msgmax=N` (root) "
               "to run this size"};
     }
-    queues_ = Queues{MessageQueue::create({}), MessageQueue::create({})};
-    const std::size_t room = queues_->to_child.stat().max_bytes;
+    // One at a time into the members cleanup() removes: should the second create fail, the
+    // first queue is still removed.
+    to_child_ = MessageQueue::create({});
+    to_parent_ = MessageQueue::create({});
+    const std::size_t room = to_child_->stat().max_bytes;
     if (size > room) {
       throw Error{"sysv-msg", std::to_string(size) + "-byte messages", EMSGSIZE,
                   "unsupported: a queue holds at most msgmnb = " + std::to_string(room) +
@@ -167,7 +174,7 @@ class SysvMsgMechanism final : public Mechanism {
   }
 
   [[nodiscard]] Endpoints open(Side side, const RowContext& /*row*/) override {
-    const Queues queues = *queues_;
+    const Queues queues{*to_child_, *to_parent_};
     auto gone = std::make_shared<std::atomic<bool>>(false);
     if (side == Side::child) {
       const pid_t me = ::getpid();
@@ -198,16 +205,17 @@ class SysvMsgMechanism final : public Mechanism {
 
   void cleanup() noexcept override {
     stop_.reset();  // wakes a watcher in poll
-    if (queues_) {  // wakes a watcher waiting for the hello
-      remove_quietly(queues_->to_child);
-      remove_quietly(queues_->to_parent);
-      queues_.reset();
+    // Removing the queues wakes a watcher waiting for the hello.
+    for (std::optional<MessageQueue>* queue : {&to_child_, &to_parent_}) {
+      if (*queue) remove_quietly(**queue);
+      queue->reset();
     }
     if (watcher_.joinable()) watcher_.join();
   }
 
  private:
-  std::optional<Queues> queues_;
+  std::optional<MessageQueue> to_child_;
+  std::optional<MessageQueue> to_parent_;
   Fd stop_;              // this process's end of the watcher's stop pipe
   std::thread watcher_;  // the parent's, made in open(): after fork, so no child copies it
 };

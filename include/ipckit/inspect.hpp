@@ -113,6 +113,10 @@ struct PosixMqInfo {
   std::string name;     ///< "/orders": the name mq_open takes
   std::string owner;
   std::string perms;
+  /// false when this process may not open the queue's file (another user's 0600 queue):
+  /// messages, msg_max, msgsize_max and bytes are then unknown and left 0 (`ls` shows
+  /// null in JSON, "?" in text). Name, owner, perms and uid are always true.
+  bool readable = true;
   std::uint64_t messages = 0;     ///< messages in the queue now
   std::uint64_t msg_max = 0;      ///< mq_maxmsg
   std::uint64_t msgsize_max = 0;  ///< mq_msgsize
@@ -120,15 +124,26 @@ struct PosixMqInfo {
   uid_t uid = 0;
 };
 
-/// Where the mqueue filesystem is mounted ("/dev/mqueue"), or "" when it is not: POSIX
-/// queues can only be listed through it (mq_open works without it).
+/// Where the mqueue filesystem is mounted (found in /proc/self/mountinfo, anywhere;
+/// "/dev/mqueue" first when there are several), or "" when it is not: POSIX queues can
+/// only be listed through it (mq_open works without it). Throws Error when
+/// /proc/self/mountinfo cannot be read.
 [[nodiscard]] std::string mqueue_mount_point();
+
+/// What to tell a user when mqueue_mount_point() is "": queues can be listed only through
+/// the mqueue filesystem, and the command that mounts it (as root:
+/// `mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue`). list_posix_mq's Error
+/// carries it as its hint.
+[[nodiscard]] std::string mqueue_mount_hint();
 
 /// Every POSIX message queue, read from the mqueue filesystem (each file's QSIZE line and
 /// its attributes, through mq_getattr on a read-only open that never receives), ordered by
-/// name. Throws Error when the filesystem is not mounted, saying how to mount it
-/// (`mount -t mqueue none /dev/mqueue`, as root).
+/// name. Throws Error when the filesystem is not mounted, with mqueue_mount_hint().
 [[nodiscard]] std::vector<PosixMqInfo> list_posix_mq();
+/// As list_posix_mq(), through the mount at `mount_point` (what mqueue_mount_point()
+/// returned; "" throws as not mounted), so a caller that shows the mount point lists that
+/// very mount.
+[[nodiscard]] std::vector<PosixMqInfo> list_posix_mq(const std::string& mount_point);
 
 /// A user's name for messages and listings ("root"), or the number when it has none.
 [[nodiscard]] std::string user_name(uid_t uid);

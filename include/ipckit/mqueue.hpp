@@ -18,7 +18,7 @@
 // queues_max) and in RLIMIT_MSGQUEUE.
 //
 //   auto q = ipckit::MessageQueue::create({.name = "/orders", .max_messages = 10, .message_size = 256});
-//   q.send(std::as_bytes(std::span{"hi", 2}), /*priority=*/5);
+//   (void)q.send(std::as_bytes(std::span{"hi", 2}), /*priority=*/5);  // ok: never() waits for room
 //   std::array<std::byte, 256> buf;
 //   ipckit::MqReceived r = q.receive(buf);          // r.status == ok, r.bytes == 2, r.priority == 5
 //   ipckit::MessageQueue::remove("/orders");        // mq_unlink; the destructor only closes
@@ -26,7 +26,7 @@
 namespace ipckit {
 
 struct MqCreateOptions {
-  /// "/name": a leading slash, then 1..NAME_MAX-1 characters, none of them '/'.
+  /// "/name": a leading slash, then 1..NAME_MAX (255) characters, none of them '/'.
   std::string name;
   /// mq_maxmsg: messages the queue holds (1..msg_max without CAP_SYS_RESOURCE).
   long max_messages = 10;
@@ -66,7 +66,8 @@ class MessageQueue {
   /// names which), ENOSPC (/proc/sys/fs/mqueue/queues_max and its value), EACCES.
   [[nodiscard]] static MessageQueue create(const MqCreateOptions& options);
   /// mq_open of an existing queue. Throws Error: ENOENT (no queue with that name), EACCES
-  /// (names the owner and mode), a bad name.
+  /// (names the owner and mode, read through the mqueue filesystem wherever it is mounted;
+  /// says how to mount it when it is not), a bad name.
   [[nodiscard]] static MessageQueue open(std::string_view name, Access access = Access::read_write);
   /// mq_unlink: the name goes now; the queue itself when the last descriptor closes.
   /// Returns false when there was no such queue. Throws Error on anything else (EACCES).

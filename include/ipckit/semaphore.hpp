@@ -53,7 +53,8 @@ class NamedSemaphore {
   ~NamedSemaphore();
 
   /// sem_post: adds one. Throws Error: EOVERFLOW at SEM_VALUE_MAX. Async-signal-safe when
-  /// it does not throw.
+  /// it does not throw. post, wait and value on a moved-from NamedSemaphore throw Error
+  /// (EINVAL, "holds no semaphore (it was moved from)").
   void post() const;
   /// Takes one, waiting until the deadline (sem_clockwait on CLOCK_MONOTONIC; sem_trywait
   /// for Deadline::now()). Returns false when the deadline passed first. Retries EINTR.

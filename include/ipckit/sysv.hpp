@@ -24,7 +24,7 @@
 //   auto seg = ipckit::sysv::SharedMemory::create({.key = key, .size = 4096});
 //   ipckit::sysv::Attachment a = seg.attach();                        // shmat; ~ does shmdt
 //   a.as<int>(0) = 42;
-//   seg.stat().nattch;                                                // 1
+//   unsigned long n = seg.stat().nattch;                              // 1
 //   seg.remove();   // IPC_RMID: destroyed at the last detach; key then reads 0x00000000
 //
 // On Linux a segment marked for removal can still be attached by id until its last detach
@@ -141,10 +141,10 @@ class SharedMemory {
 // --- System V message queues (msgget, msgsnd, msgrcv, msgctl), seed Q1 -------------------
 //
 //   auto q = ipckit::sysv::MessageQueue::create({.key = key});
-//   q.send(/*type=*/2, std::as_bytes(std::span{"hi", 2}));
+//   (void)q.send(/*type=*/2, std::as_bytes(std::span{"hi", 2}));  // Wait::block: ok or Error
 //   std::array<std::byte, 64> buf;
 //   auto r = q.receive(buf, /*type=*/0);       // r.type == 2, r.bytes == 2 (0: the first, any type)
-//   q.stat().messages;                          // 0
+//   std::size_t held = q.stat().messages;      // 0
 //   q.remove();                                 // IPC_RMID: gone at once; blocked callers get EIDRM
 
 /// Whether a System V call may sleep: block, or IPC_NOWAIT (would_block instead).
@@ -187,7 +187,8 @@ class MessageQueue {
   /// msgget(key, IPC_CREAT | [IPC_EXCL] | mode). Throws Error: EEXIST (says how to remove
   /// it), ENOSPC (msgmni reached, named), EACCES.
   [[nodiscard]] static MessageQueue create(const MsgCreateOptions& options);
-  /// msgget(key, 0). Throws Error: ENOENT, EACCES (names the owner and mode).
+  /// msgget(key, 0). Throws Error: ENOENT (says how to list the queues and their keys),
+  /// EACCES (names the owner and mode), IPC_PRIVATE (EINVAL: it finds no queue).
   [[nodiscard]] static MessageQueue open(Key key);
   /// A queue by id (as `ipcs -q` shows), checked with IPC_STAT. Throws Error when none.
   [[nodiscard]] static MessageQueue from_id(int id);
@@ -196,13 +197,13 @@ class MessageQueue {
 
   /// msgsnd: one message of `type` (> 0). With Wait::block sleeps while the queue is full;
   /// with no_wait returns would_block then. Throws Error: type <= 0, a message longer than
-  /// msgmax (names /proc/sys/kernel/msgmax), EIDRM (the queue was removed, also while
-  /// waiting), EACCES.
+  /// msgmax (names /proc/sys/kernel/msgmax), EINVAL or EIDRM (the queue was removed: EINVAL
+  /// when before the call, EIDRM while waiting), EACCES.
   [[nodiscard]] IoStatus send(long type, std::span<const std::byte> message, Wait wait = Wait::block) const;
   /// msgrcv by type (seed Q1): 0 takes the first message; a positive type the first of that
   /// type; a negative type the first of the lowest type <= |type|. A message longer than
   /// `buffer` is an Error (E2BIG, saying how big a buffer it needs) and stays in the queue.
-  /// Throws Error: EIDRM, EACCES.
+  /// Throws Error: EINVAL or EIDRM (removed before the call, or while waiting), EACCES.
   MsgReceived receive(std::span<std::byte> buffer, long type = 0, Wait wait = Wait::block) const;
   /// IPC_STAT. Throws Error (EINVAL/EIDRM once removed).
   [[nodiscard]] MsgStat stat() const;
@@ -218,9 +219,9 @@ class MessageQueue {
 // --- System V semaphore sets (semget, semop, semtimedop, semctl), seed Q2 and I3 ----------
 //
 //   auto set = ipckit::sysv::SemaphoreSet::create({.key = key, .count = 1, .initial = 1});
-//   set.apply({{.index = 0, .delta = -1, .undo = true}});   // take it; given back if we die
-//   ...
-//   set.apply({{.index = 0, .delta = +1, .undo = true}});   // give it back
+//   (void)set.apply({{.index = 0, .delta = -1, .undo = true}});  // take it; given back if we die
+//   ...                                                         // (no deadline: ok or an Error)
+//   (void)set.apply({{.index = 0, .delta = +1, .undo = true}});  // give it back
 //   set.remove();
 
 struct SemSetCreateOptions {
@@ -263,11 +264,11 @@ class SemaphoreSet {
   /// With .exclusive = false, a set that already exists is returned once its otime != 0
   /// (another process's create may be between its semget and its SETALL), waiting for that
   /// at most 250 ms (a set made by `ipcmk -S` keeps otime 0 until someone operates on it).
-  /// Throws Error: count out of 1..semmsl (named), EEXIST, ENOSPC (semmni or semmns, named),
-  /// EACCES.
+  /// Throws Error: count out of 1..semmsl (named), initial above 32767 (ERANGE), EEXIST,
+  /// ENOSPC (semmni or semmns, named), EACCES.
   [[nodiscard]] static SemaphoreSet create(const SemSetCreateOptions& options);
-  /// semget(key, 0, 0); does not wait for initialisation (see create). Throws Error: ENOENT,
-  /// EACCES.
+  /// semget(key, 0, 0); does not wait for initialisation (see create). Throws Error: ENOENT
+  /// (says how to list the sets and their keys), EACCES.
   [[nodiscard]] static SemaphoreSet open(Key key);
   /// A set by id (as `ipcs -s` shows), checked with IPC_STAT. Throws Error when none.
   [[nodiscard]] static SemaphoreSet from_id(int id);
@@ -275,10 +276,11 @@ class SemaphoreSet {
   [[nodiscard]] int id() const noexcept { return id_; }
 
   /// semop/semtimedop: applies every operation atomically, waiting until the deadline
-  /// (Deadline::now(): IPC_NOWAIT). Returns ok, would_block or timed_out. Retries EINTR
-  /// with the time left. Throws Error: an index outside the set or a value pushed above
-  /// 32767 (ERANGE), more operations than semopm, an empty list (each names the limit), EIDRM
-  /// (removed, also while waiting), EACCES.
+  /// (Deadline::now() or one already past: semop with IPC_NOWAIT; never(): semop). Returns ok,
+  /// would_block (now()) or timed_out. Retries EINTR with the time left. Throws Error: an
+  /// index outside the set (EFBIG) or a value pushed above 32767 (ERANGE), more operations
+  /// than semopm, an empty list (each names the limit), EINVAL or EIDRM (the set was removed:
+  /// EINVAL when before the call, EIDRM while waiting), EACCES.
   [[nodiscard]] IoStatus apply(std::span<const SemOp> operations, Deadline deadline = Deadline::never()) const;
   [[nodiscard]] IoStatus apply(std::initializer_list<SemOp> operations,
                                Deadline deadline = Deadline::never()) const {

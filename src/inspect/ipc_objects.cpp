@@ -18,7 +18,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 #include "ipckit/fd.hpp"
@@ -33,11 +32,6 @@ constexpr const char* kSysvShmPath = "/proc/sysvipc/shm";
 constexpr const char* kSysvMsgPath = "/proc/sysvipc/msg";
 constexpr const char* kSysvSemPath = "/proc/sysvipc/sem";
 constexpr const char* kDevShm = "/dev/shm";
-constexpr const char* kMountInfo = "/proc/self/mountinfo";
-constexpr const char* kMqueueMountHint =
-    "the mqueue filesystem is not mounted, and POSIX message queues can be listed only through "
-    "it (mq_open works without it); mount it, as root: "
-    "`mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue`";
 
 // Mode bits the kernel keeps next to the permission bits of a segment (linux/shm.h).
 constexpr unsigned kShmDest = 01000;  // SHM_DEST: marked for removal, destroyed at last detach
@@ -93,25 +87,6 @@ void for_each_entry(const std::string& dir, const std::string& open_hint,
   }
 }
 
-// One field of /proc/self/mountinfo, with the kernel's octal escapes (\040 for a blank,
-// \011, \012, \134) undone.
-std::string unescape_mount_field(std::string_view field) {
-  std::string out;
-  for (std::size_t i = 0; i < field.size(); ++i) {
-    if (field[i] == '\\' && i + 3 < field.size()) {
-      unsigned value = 0;
-      auto [end, ec] = std::from_chars(field.data() + i + 1, field.data() + i + 4, value, 8);
-      if (ec == std::errc{} && end == field.data() + i + 4 && value < 256) {
-        out += static_cast<char>(value);
-        i += 3;
-        continue;
-      }
-    }
-    out += field[i];
-  }
-  return out;
-}
-
 // The number after "QSIZE:" in the text an mqueue file reads as
 // ("QSIZE:129        NOTIFY:0     SIGNO:0     NOTIFY_PID:0"), or 0 when it has none.
 std::uint64_t qsize_of(std::string_view text) {
@@ -132,7 +107,10 @@ bool read_queue(int dir_fd, const std::string& file, const std::string& path, Po
       [&] { return ::openat(dir_fd, file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); })};
   if (!fd) {
     if (errno == ENOENT) return false;
-    if (errno == EACCES) return true;  // not readable by us: owner and mode are still true
+    if (errno == EACCES) {  // not readable by us: owner and mode are still true
+      info.readable = false;
+      return true;
+    }
     sys::fail("open", path, errno);
   }
   char text[256];
@@ -247,36 +225,10 @@ std::vector<PosixShmInfo> list_posix_shm() {
   return objects;
 }
 
-std::string mqueue_mount_point() {
-  const std::string text = sys::read_text_file(kMountInfo);
-  std::string first;
-  std::string_view rest = text;
-  while (!rest.empty()) {
-    const auto end = rest.find('\n');
-    const std::string_view line = rest.substr(0, end);
-    rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 1);
-    // "36 35 0:19 / /dev/mqueue rw,relatime shared:9 - mqueue mqueue rw": the fifth field
-    // is the mount point; the first after the lone "-" is the filesystem type.
-    const auto dash = line.find(" - ");
-    if (dash == std::string_view::npos) continue;
-    const std::string_view after = line.substr(dash + 3);
-    if (after.substr(0, after.find(' ')) != "mqueue") continue;
-    std::string_view fields = line.substr(0, dash);
-    for (int skip = 0; skip < 4; ++skip) {
-      const auto blank = fields.find(' ');
-      fields = blank == std::string_view::npos ? std::string_view{} : fields.substr(blank + 1);
-    }
-    const std::string point = unescape_mount_field(fields.substr(0, fields.find(' ')));
-    if (point.empty()) continue;
-    if (point == "/dev/mqueue") return point;  // the usual place, when it is one of several
-    if (first.empty()) first = point;
-  }
-  return first;
-}
+std::vector<PosixMqInfo> list_posix_mq() { return list_posix_mq(mqueue_mount_point()); }
 
-std::vector<PosixMqInfo> list_posix_mq() {
-  const std::string mount = mqueue_mount_point();
-  if (mount.empty()) sys::fail("list POSIX message queues", "/dev/mqueue", 0, kMqueueMountHint);
+std::vector<PosixMqInfo> list_posix_mq(const std::string& mount) {
+  if (mount.empty()) sys::fail("list POSIX message queues", "/dev/mqueue", 0, mqueue_mount_hint());
   UserNames names;
   std::vector<PosixMqInfo> queues;
   for_each_entry(mount, "the mqueue filesystem is mounted there but cannot be read",

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -135,24 +136,49 @@ Listing posix_shm_listing() {
   return out;
 }
 
+// `text` broken at blanks into lines of at most `width` characters where it can be, each
+// after the first indented by one blank. A `command` in backquotes stays on one line, so it
+// can be copied whole.
+std::string wrapped(const std::string& text, std::size_t width) {
+  std::string out;
+  std::size_t line_start = 0;
+  std::size_t last_blank = std::string::npos;
+  bool in_command = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '`') in_command = !in_command;
+    if (text[i] == ' ' && !in_command) last_blank = out.size();
+    out += text[i];
+    if (out.size() - line_start > width && last_blank != std::string::npos &&
+        last_blank > line_start) {
+      out[last_blank] = '\n';
+      out.insert(last_blank + 1, " ");
+      line_start = last_blank + 1;
+      last_blank = std::string::npos;
+    }
+  }
+  return out;
+}
+
+// A count of a queue this user may not open is unknown: null in JSON, "?" in text (0 would
+// say the queue is empty).
+nlohmann::ordered_json count_json(const PosixMqInfo& q, std::uint64_t value) {
+  return q.readable ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
+}
+std::string count_text(const PosixMqInfo& q, std::uint64_t value) {
+  return q.readable ? std::to_string(value) : std::string("?");
+}
+
 // POSIX message queues: the files of the mqueue filesystem, by the names mq_open takes. When
 // it is not mounted the section says so, and how to mount it, instead of showing none.
 Listing posix_mq_listing() {
   Listing out;
   const std::string mount = mqueue_mount_point();
   if (mount.empty()) {
-    out.note =
-        "not listed: the mqueue filesystem is not mounted, and POSIX message queues can be "
-        "listed only through it (mq_open works without it); to mount it, as root: "
-        "mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue";
-    out.text =
-        "------ POSIX Message Queues --------\n"
-        "(not listed: the mqueue filesystem is not mounted, and POSIX message queues can be\n"
-        " listed only through it; to mount it, as root:\n"
-        " mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue)\n";
+    out.note = "not listed: " + mqueue_mount_hint();
+    out.text = "------ POSIX Message Queues --------\n" + wrapped("(" + out.note + ")", 90) + "\n";
     return out;
   }
-  const std::vector<PosixMqInfo> queues = list_posix_mq();
+  const std::vector<PosixMqInfo> queues = list_posix_mq(mount);
   std::size_t name_width = 20;
   for (const PosixMqInfo& q : queues) name_width = std::max(name_width, q.name.size());
   out.text = "------ POSIX Message Queues (" + mount + ") --------\n";
@@ -162,13 +188,14 @@ Listing posix_mq_listing() {
     out.rows.push_back({{"name", q.name},
                         {"owner", q.owner},
                         {"perms", q.perms},
-                        {"messages", q.messages},
-                        {"msg_max", q.msg_max},
-                        {"msgsize_max", q.msgsize_max},
-                        {"used_bytes", q.bytes},
+                        {"messages", count_json(q, q.messages)},
+                        {"msg_max", count_json(q, q.msg_max)},
+                        {"msgsize_max", count_json(q, q.msgsize_max)},
+                        {"used_bytes", count_json(q, q.bytes)},
                         {"uid", q.uid}});
     out.text += fmt::format("{:<{}} {:<10} {:<6} {:<12} {:<9} {:<8} {}\n", q.name, name_width,
-                            q.owner, q.perms, q.bytes, q.messages, q.msg_max, q.msgsize_max);
+                            q.owner, q.perms, count_text(q, q.bytes), count_text(q, q.messages),
+                            count_text(q, q.msg_max), count_text(q, q.msgsize_max));
   }
   return out;
 }
@@ -251,9 +278,11 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "System V objects come from /proc/sysvipc/{shm,msg,sem}; POSIX shared memory objects are\n"
       "the regular files of /dev/shm (without the sem.* files of named semaphores); POSIX\n"
-      "message queues are the files of the mqueue filesystem, which must be mounted to list\n"
-      "them (as root: mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue); when it is\n"
-      "not, ls says so and goes on.\n"
+      "message queues are the files of the mqueue filesystem. When it is not mounted, ls says\n"
+      "so and goes on with the rest:\n  " +
+      mqueue_mount_hint() +
+      ".\n"
+      "Counts of a queue this user may not open are unknown: null in JSON, \"?\" in text.\n"
       "POSIX named semaphores and ipckit channels are not listed yet (\"channels\" is empty).\n"
       "Remove an object with `ipckit rm` (-m/-q/-s ID, -M/-Q/-S KEY, --shm NAME, --mq NAME).");
   cmd->callback([want, &exit_code] { run_ls(*want, exit_code); });

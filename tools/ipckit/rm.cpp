@@ -99,8 +99,13 @@ void remove_sysv_shm_by_key(const std::string& text) {
   note_if_still_attached(segment);
 }
 
+// A POSIX name as given to --shm or --mq: "/orders" or "orders" (the slash is added).
+std::string posix_name(const std::string& text) {
+  return !text.empty() && text.front() == '/' ? text : "/" + text;
+}
+
 void remove_posix_shm(const std::string& text) {
-  const std::string name = !text.empty() && text.front() == '/' ? text : "/" + text;
+  const std::string name = posix_name(text);
   // sem_open("/x") keeps its semaphore in /dev/shm/sem.x, and shm_unlink("/sem.x") would
   // delete that semaphore: it is not shared memory, so it is not ours to remove here.
   if (name.rfind("/sem.", 0) == 0) {
@@ -137,7 +142,7 @@ void remove_sysv_sem_by_key(const std::string& text) {
 }
 
 void remove_posix_mq(const std::string& text) {
-  const std::string name = !text.empty() && text.front() == '/' ? text : "/" + text;
+  const std::string name = posix_name(text);
   if (!MessageQueue::remove(name)) {
     throw Refused("no POSIX message queue \"" + name +
                   "\"; `ipckit ls --posix -q` lists them (with the mqueue filesystem mounted)");
