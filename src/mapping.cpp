@@ -217,9 +217,8 @@ std::string open_hint(int err, const std::filesystem::path& path, bool creating,
     case ETXTBSY:
       return "the file is a running program; map it read-only";
     case EMFILE:
-      return "this process has reached its descriptor limit (RLIMIT_NOFILE)";
     case ENFILE:
-      return "the system-wide file limit is reached (/proc/sys/fs/file-max)";
+      return sys::descriptor_limit_hint(err);
     default:
       return {};
   }

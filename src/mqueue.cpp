@@ -124,14 +124,7 @@ bool out_of_descriptors() {
 // EMFILE on create: out of descriptors (RLIMIT_NOFILE), or out of this user's queue bytes
 // (RLIMIT_MSGQUEUE, which the kernel also reports as EMFILE).
 std::string emfile_hint(const MqCreateOptions& o) {
-  if (out_of_descriptors()) {
-    rlimit files{};
-    std::string limit = "unreadable";
-    if (::getrlimit(RLIMIT_NOFILE, &files) == 0)
-      limit = files.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(files.rlim_cur);
-    return "this process has used up its descriptors: RLIMIT_NOFILE is " + limit +
-           " (`ulimit -n`); close some or raise it";
-  }
+  if (out_of_descriptors()) return sys::descriptor_limit_hint(EMFILE);
   rlimit queue_bytes{};
   std::string limit = ::getrlimit(RLIMIT_MSGQUEUE, &queue_bytes) == 0
                           ? (queue_bytes.rlim_cur == RLIM_INFINITY
@@ -170,11 +163,11 @@ std::string emfile_hint(const MqCreateOptions& o) {
       if (create != nullptr) {
         hint = emfile_hint(*create);
       } else {
-        hint = "this process has used up its descriptors (RLIMIT_NOFILE, `ulimit -n`)";
+        hint = sys::descriptor_limit_hint(err);
       }
       break;
     case ENFILE:
-      hint = "the system has used up its open files (/proc/sys/fs/file-max)";
+      hint = sys::descriptor_limit_hint(err);
       break;
     case ENOSPC:
       hint = "most likely the number of queues reached " + limit_text(kQueuesMaxPath) +

@@ -18,17 +18,6 @@ namespace {
 
 constexpr const char* kPipeMaxSizePath = "/proc/sys/fs/pipe-max-size";
 
-std::string descriptor_limit_hint(int err) {
-  if (err == EMFILE) {
-    rlimit rl{};
-    ::getrlimit(RLIMIT_NOFILE, &rl);
-    return "this process has reached its descriptor limit (RLIMIT_NOFILE " +
-           std::to_string(rl.rlim_cur) + "); close descriptors or raise it with `ulimit -n`";
-  }
-  if (err == ENFILE) return "the system-wide file limit is reached (/proc/sys/fs/file-max)";
-  return {};
-}
-
 }  // namespace
 
 Pipe Pipe::create(PipeOptions options) {
@@ -36,7 +25,7 @@ Pipe Pipe::create(PipeOptions options) {
   int flags = O_CLOEXEC | (options.nonblocking ? O_NONBLOCK : 0);
   if (::pipe2(fds, flags) == -1) {
     int err = errno;
-    sys::fail("pipe2", "pipe", err, descriptor_limit_hint(err));
+    sys::fail("pipe2", "pipe", err, sys::descriptor_limit_hint(err));
   }
   return Pipe{Fd{fds[0]}, Fd{fds[1]}};
 }

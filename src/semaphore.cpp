@@ -66,7 +66,7 @@ sem_t* held(sem_t* sem, std::string_view step, std::string_view object) {
       hint = owner_and_mode(name);
       break;
     case EMFILE:
-      hint = "this process has used up its descriptors (RLIMIT_NOFILE, `ulimit -n`)";
+      hint = sys::descriptor_limit_hint(EMFILE);
       break;
     case ENOSPC:
     case ENOMEM:

@@ -86,7 +86,7 @@ SharedMemory SharedMemory::create(const ShmOptions& o) {
     else if (err == EACCES)
       hint = owner_and_mode(o.name);
     else if (err == EMFILE || err == ENFILE)
-      hint = "out of file descriptors";
+      hint = sys::descriptor_limit_hint(err);
     sys::fail("shm_open", o.name, err, hint);
   }
   Fd owned{fd};

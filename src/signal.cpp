@@ -149,20 +149,6 @@ void refuse_unstoppable(const SignalSet& set, std::string_view step, std::string
   }
 }
 
-// The hint for a descriptor that could not be made (timerfd_create, signalfd).
-std::string descriptor_limit_hint(int err) {
-  if (err == EMFILE) {
-    rlimit rl{};
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0)
-      return "this process has reached its descriptor limit (RLIMIT_NOFILE " +
-             std::to_string(rl.rlim_cur) + "); close descriptors or raise it with `ulimit -n`";
-    return "this process has reached its descriptor limit; close descriptors or raise it with "
-           "`ulimit -n`";
-  }
-  if (err == ENFILE) return "the system-wide file limit is reached (/proc/sys/fs/file-max)";
-  return {};
-}
-
 std::string upper(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -559,7 +545,7 @@ TimerFd TimerFd::create() {
   Fd fd{::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK)};
   if (!fd) {
     const int err = errno;
-    sys::fail("timerfd_create", "CLOCK_MONOTONIC", err, descriptor_limit_hint(err));
+    sys::fail("timerfd_create", "CLOCK_MONOTONIC", err, sys::descriptor_limit_hint(err));
   }
   return TimerFd{std::move(fd)};
 }
@@ -619,7 +605,7 @@ SignalFd SignalFd::create(const SignalSet& signals) {
   Fd fd{::signalfd(-1, &signals.native(), SFD_CLOEXEC | SFD_NONBLOCK)};
   if (!fd) {
     const int err = errno;
-    sys::fail("signalfd", signals.to_string(), err, descriptor_limit_hint(err));
+    sys::fail("signalfd", signals.to_string(), err, sys::descriptor_limit_hint(err));
   }
   return SignalFd{std::move(fd), signals};
 }

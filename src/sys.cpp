@@ -7,6 +7,7 @@
 #include <vector>
 #include <fcntl.h>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,6 +76,19 @@ std::optional<unsigned long long> try_read_ull_file(const std::string& path) noe
   } catch (...) {
     return std::nullopt;
   }
+}
+
+std::string descriptor_limit_hint(int err) {
+  if (err == EMFILE) {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      return "this process has reached its descriptor limit (RLIMIT_NOFILE " +
+             std::to_string(rl.rlim_cur) + "); close descriptors or raise it with `ulimit -n`";
+    return "this process has reached its descriptor limit (RLIMIT_NOFILE); close descriptors "
+           "or raise it with `ulimit -n`";
+  }
+  if (err == ENFILE) return "the system-wide file limit is reached (/proc/sys/fs/file-max)";
+  return {};
 }
 
 std::string user_text(uid_t uid) {

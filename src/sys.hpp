@@ -59,6 +59,11 @@ unsigned long long read_ull_file(const std::string& path);
 /// it explains).
 std::optional<unsigned long long> try_read_ull_file(const std::string& path) noexcept;
 
+/// The hint for EMFILE or ENFILE from a call that makes a descriptor: "this process has
+/// reached its descriptor limit (RLIMIT_NOFILE 1024); close descriptors or raise it with
+/// `ulimit -n`", or the system-wide /proc/sys/fs/file-max. Empty for other errors.
+std::string descriptor_limit_hint(int err);
+
 /// A user's name ("root"), or the uid as text when the user database has none.
 std::string user_name(uid_t uid);
 /// "root (uid 0)", or "uid 1234" when the user has no name.

@@ -419,7 +419,7 @@ Fd open_pidfd(pid_t pid) {
       hint =
           "the pid may name a thread rather than a process: give its thread-group leader "
           "(Tgid in /proc/PID/status)";
-    if (err == EMFILE) hint = "this process has too many descriptors open (see `ulimit -n`)";
+    if (err == EMFILE || err == ENFILE) hint = sys::descriptor_limit_hint(err);
     sys::fail("pidfd_open", object, err, hint);
   }
   return Fd{static_cast<int>(fd)};

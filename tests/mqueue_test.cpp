@@ -570,7 +570,7 @@ TEST(MessageQueue, CreateOutOfDescriptorsBlamesRlimitNofileNotRlimitMsgqueue) {
     });
     held.clear();
     EXPECT_EQ(e.errnum(), EMFILE);
-    EXPECT_NE(e.hint().find("RLIMIT_NOFILE is 32"), std::string::npos) << e.what();
+    EXPECT_NE(e.hint().find("RLIMIT_NOFILE 32"), std::string::npos) << e.what();
     EXPECT_EQ(e.hint().find("RLIMIT_MSGQUEUE"), std::string::npos) << e.what();
     return 0;
   });
