@@ -16,7 +16,9 @@
 //                          a SIGCONT came. Report `continued` and PTRACE_CONT.
 //   exited / killed        the end; the child is reaped.
 
+#include <pthread.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +29,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <span>
 #include <string>
 #include <utility>
@@ -44,7 +48,9 @@ bool is_stopping_signal(int signo) {
 }
 
 // Signals the CPU raises for the instruction that faulted; si_code > 0 says the kernel sent it
-// for a fault (a kill(2) of SIGSEGV has SI_USER, which is <= 0) and si_addr holds the address.
+// for a fault (a kill(2) of SIGSEGV has SI_USER, which is <= 0). si_addr holds the address
+// only for the per-signal codes (SEGV_MAPERR...): SI_KERNEL (0x80, also > 0) is a fault the
+// CPU reports without an address, such as a general-protection fault or an int3.
 bool is_fault_signal(int signo) {
   return signo == SIGSEGV || signo == SIGBUS || signo == SIGILL || signo == SIGFPE ||
          signo == SIGTRAP;
@@ -122,6 +128,13 @@ const char* code_name(int signo, int code) {
   return nullptr;
 }
 
+// For a fault with si_code SI_KERNEL: what it most likely was, and that there is no address.
+std::string kernel_fault_text(int signo) {
+  if (signo == SIGSEGV) return "SI_KERNEL: general protection, no address given";
+  if (signo == SIGTRAP) return "SI_KERNEL: breakpoint (int3), no address given";
+  return "SI_KERNEL: no address given";
+}
+
 std::string pid_object(pid_t pid) {
   return "pid " + std::to_string(pid);
 }
@@ -159,19 +172,66 @@ void kill_and_reap(pid_t pid) noexcept {
   }
 }
 
+// The file execvp would have tried first for `program`: the program itself when it holds a
+// '/', else the first PATH entry that exists. Empty when there is none.
+std::string program_file(const std::string& program) {
+  if (program.find('/') != std::string::npos) return program;
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
+  std::string dirs = path ? path : "";
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t end = dirs.find(':', start);
+    std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
+    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
+    if (::access(candidate.c_str(), F_OK) == 0) return candidate;
+    if (end == std::string::npos) return {};
+    start = end + 1;
+  }
+}
+
 [[noreturn]] void fail_exec(const std::string& program, int err) {
   std::string hint;
-  if (err == ENOENT) {
+  const std::string file = program_file(program);
+  struct stat st {};
+  const bool exists = !file.empty() && ::stat(file.c_str(), &st) == 0;
+  if (err == ENOENT && exists) {
+    // The file is there: what is missing is what the kernel needs to run it (bash says
+    // "cannot execute: required file not found").
+    hint = sys::quoted(file) +
+           " exists, but the interpreter on its #! line or its ELF loader (the dynamic linker "
+           "it names) is missing; check the first line of a script, or the architecture";
+  } else if (err == ENOENT) {
     const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
     hint = program.find('/') != std::string::npos
                ? "no such program file"
                : "no program of that name in PATH (" + std::string(path ? path : "") + ")";
+  } else if (err == EACCES && exists && S_ISDIR(st.st_mode)) {
+    hint = sys::quoted(file) + " is a directory, not a program";
   } else if (err == EACCES) {
     hint = "the file is not executable (check its mode and the mount's noexec)";
   } else if (err == ENOEXEC) {
     hint = "the file is not a program this system can run (no #! line, wrong architecture?)";
   }
   sys::fail("execvp", program, err, hint);
+}
+
+// The state letter of /proc/PID/stat ('t': in a ptrace stop), or '?' when it cannot be read.
+char proc_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  auto paren = stat.rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat.size() ? '?' : stat[paren + 2];
+}
+
+// After ptrace said ESRCH for our own tracee: true when it is on its way out (a SIGKILL woke
+// it from its stop, so the next waitpid tells how it ended); false when it still sits in a
+// ptrace stop, which means this thread is not its tracer and waitpid would block for ever.
+bool tracee_is_dying(pid_t pid) {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT | __WALL) == 0 &&
+      info.si_pid == pid)
+    return true;  // ended, not reaped yet
+  return proc_state(pid) != 't';
 }
 
 TraceEvent signal_event(pid_t pid, const siginfo_t& info) {
@@ -191,7 +251,8 @@ TraceEvent signal_event(pid_t pid, const siginfo_t& info) {
     e.sender_uid = info.si_uid;
   } else if (is_fault_signal(info.si_signo) && info.si_code > 0) {
     e.is_fault = true;
-    e.fault_address = reinterpret_cast<std::uintptr_t>(info.si_addr);  // NOLINT
+    if (info.si_code != SI_KERNEL)  // SI_KERNEL leaves si_addr 0: no address to report
+      e.fault_address = reinterpret_cast<std::uintptr_t>(info.si_addr);  // NOLINT
   }
   return e;
 }
@@ -204,6 +265,8 @@ std::string TraceEvent::to_string() const {
   switch (kind) {
     case Kind::signal: {
       const char* code_text = code_name(signo, code);
+      if (is_fault && code == SI_KERNEL)
+        return "fault " + name_of(signo) + " (" + kernel_fault_text(signo) + ")";
       if (is_fault) {
         std::array<char, 32> address{};
         std::snprintf(address.data(), address.size(), "0x%016llx",
@@ -244,21 +307,30 @@ TracedChild TracedChild::spawn(const std::vector<std::string>& argv) {
     sys::fail("execvp", "", EINVAL, "argv is empty: put the program in argv[0]");
 
   // Everything the child needs is made before fork: between fork and exec it may only make
-  // async-signal-safe calls (this process may have other threads).
+  // async-signal-safe calls (this process may have other threads), so no allocation.
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));  // NOLINT: execvp's type
   args.push_back(nullptr);
   Pipe go = Pipe::create();          // parent -> child: "you are traced, exec now"
   Pipe exec_error = Pipe::create();  // child -> parent: errno of a failed execvp
+  sigset_t all_signals;
+  sigfillset(&all_signals);
   sigset_t no_signals;
   sigemptyset(&no_signals);
   struct sigaction default_action {};
   default_action.sa_handler = SIG_DFL;
 
+  // Every signal stays blocked from fork until just before execvp, as posix_spawn does: the
+  // child must not run this process's handlers, and a signal sent to it early waits until it
+  // is traced, so the tracer sees it (it is reported by next(), first).
+  sigset_t parent_mask;
+  sys::check_errno(::pthread_sigmask(SIG_SETMASK, &all_signals, &parent_mask), "pthread_sigmask",
+                   "all signals");
   pid_t pid = ::fork();
   if (pid == -1) {
     int err = errno;
+    ::pthread_sigmask(SIG_SETMASK, &parent_mask, nullptr);
     sys::fail(
         "fork", argv[0], err,
         err == EAGAIN ? "too many processes: see `ulimit -u` and /proc/sys/kernel/pid_max" : "");
@@ -267,25 +339,37 @@ TracedChild TracedChild::spawn(const std::vector<std::string>& argv) {
     // The child. It never returns from here, so no destructor runs: close by hand.
     ::close(go.write_end.get());
     ::close(exec_error.read_end.get());
+    // This process's handlers mean nothing in the child: back to the default action (an
+    // ignored signal stays ignored, as across exec), and SIGPIPE at its default as a shell's
+    // children have it.
+    for (int signo = 1; signo < NSIG; ++signo) {
+      struct sigaction current {};
+      if (::sigaction(signo, nullptr, &current) == -1) continue;  // SIGKILL, glibc's own
+      if (signo == SIGPIPE || (current.sa_flags & SA_SIGINFO) != 0 ||
+          current.sa_handler != SIG_IGN)
+        ::sigaction(signo, &default_action, nullptr);
+    }
     char byte = 0;
     ssize_t n = 0;
     do {
       n = ::read(go.read_end.get(), &byte, 1);
     } while (n == -1 && errno == EINTR);
     if (n != 1) ::_exit(127);  // the parent gave up before tracing us
-    // The program starts as a shell's children do: no signal blocked, SIGPIPE at its default.
-    ::sigaction(SIGPIPE, &default_action, nullptr);
+    // The program starts as a shell's children do: no signal blocked. Signals that came
+    // while blocked are delivered here, traced.
     ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
     ::execvp(args[0], args.data());
     int err = errno;
     [[maybe_unused]] ssize_t w = ::write(exec_error.write_end.get(), &err, sizeof err);
     ::_exit(127);
   }
+  ::pthread_sigmask(SIG_SETMASK, &parent_mask, nullptr);
 
   go.read_end.reset();
   exec_error.write_end.reset();
   TracedChild child;
   child.pid_ = pid;  // from here on, its destructor kills and reaps the child on any error
+  child.tracer_tid_ = ::gettid();
 
   constexpr long kOptions = PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
   if (::ptrace(PTRACE_SEIZE, pid, nullptr, reinterpret_cast<void*>(kOptions)) == -1) {  // NOLINT
@@ -300,7 +384,8 @@ TracedChild TracedChild::spawn(const std::vector<std::string>& argv) {
   std::array<std::byte, 1> go_byte{};
   (void)go.write_end.write_all(go_byte);  // a child gone already shows up in waitpid below
 
-  // Wait for the exec. Stops before it (a signal sent to the child this early) are passed on.
+  // Wait for the exec. What happens before it (a signal sent to the child this early, a stop)
+  // is handled as next() would, and kept for next() to report first.
   for (;;) {
     int status = wait_status(pid);
     if (WIFEXITED(status) || WIFSIGNALED(status)) {
@@ -308,29 +393,35 @@ TracedChild TracedChild::spawn(const std::vector<std::string>& argv) {
       int err = 0;
       auto bytes = std::as_writable_bytes(std::span{&err, 1});
       if (exec_error.read_end.read_exact(bytes, Deadline::now()).ok()) fail_exec(argv[0], err);
-      sys::fail("execvp", argv[0], ECHILD,
-                "the child " + child.status_->to_string() + " before the program could start");
+      const ExitStatus& ended = *child.status_;
+      sys::fail("execvp", argv[0], 0,
+                std::string("the child ") + (ended.exited ? "" : "was ") + ended.to_string() +
+                    " before the program could start" +
+                    (ended.exited ? "" : " (a signal sent to it or its process group)"));
     }
-    if (!WIFSTOPPED(status)) continue;
-    const int event = status >> 16;
-    if (event == PTRACE_EVENT_EXEC) {
+    if (WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_EXEC) {
       resume(pid, PTRACE_CONT, 0);
       return child;
     }
-    resume(pid, PTRACE_CONT, event == 0 ? WSTOPSIG(status) : 0);
+    if (auto e = child.on_stop(status)) child.pending_.push_back(*e);
   }
 }
 
 TracedChild::TracedChild(TracedChild&& other) noexcept
     : pid_(std::exchange(other.pid_, -1)),
+      tracer_tid_(std::exchange(other.tracer_tid_, -1)),
       stopped_(std::exchange(other.stopped_, false)),
+      pending_(std::move(other.pending_)),
       status_(std::exchange(other.status_, std::nullopt)) {}
 
 TracedChild& TracedChild::operator=(TracedChild&& other) noexcept {
   if (this != &other) {
     if (pid_ > 0 && !status_) kill_and_reap(pid_);
     pid_ = std::exchange(other.pid_, -1);
+    tracer_tid_ = std::exchange(other.tracer_tid_, -1);
     stopped_ = std::exchange(other.stopped_, false);
+    pending_ = std::move(other.pending_);
+    other.pending_.clear();
     status_ = std::exchange(other.status_, std::nullopt);
   }
   return *this;
@@ -343,63 +434,84 @@ TracedChild::~TracedChild() {
 TraceEvent TracedChild::next() {
   if (pid_ <= 0) sys::fail("waitpid", "", EINVAL, "this TracedChild was moved from");
   const std::string object = pid_object(pid_);
+  if (!pending_.empty()) {
+    TraceEvent e = pending_.front();
+    pending_.erase(pending_.begin());
+    return e;
+  }
   if (status_) {
     sys::fail("waitpid", object, ECHILD,
               "the traced process has " + status_->to_string() +
                   " and was reaped; there are no more events");
   }
+  if (::gettid() != tracer_tid_) {
+    // ptrace binds a tracee to the thread that seized it: from any other thread every ptrace
+    // request fails (ESRCH) while the child waits, stopped, for its tracer.
+    sys::fail("ptrace", object, EPERM,
+              "call next() on the thread that called spawn() (thread " +
+                  std::to_string(tracer_tid_) + "; this is thread " + std::to_string(::gettid()) +
+                  "): ptrace binds the traced child to that thread");
+  }
   for (;;) {
-    const int status = wait_status(pid_);
-    TraceEvent e;
-    e.pid = pid_;
-    if (WIFEXITED(status) || WIFSIGNALED(status)) {
-      status_ = ExitStatus::from_wait_status(status);
-      e.kind = status_->exited ? TraceEvent::Kind::exited : TraceEvent::Kind::killed;
-      e.exit_code = status_->code;
-      e.signo = status_->signal;
-      e.core_dumped = status_->core_dumped;
-      return e;
-    }
-    if (!WIFSTOPPED(status)) continue;
-    const int signo = WSTOPSIG(status);
-    const int event = status >> 16;
+    if (auto e = on_stop(wait_status(pid_))) return *e;
+  }
+}
 
-    if (event == PTRACE_EVENT_STOP) {
-      if (is_stopping_signal(signo)) {
-        // A group-stop. PTRACE_CONT would let it run on; PTRACE_LISTEN keeps it stopped, as
-        // it would be untraced, until a SIGCONT (or SIGKILL) comes.
-        resume(pid_, PTRACE_LISTEN, 0);
-        if (stopped_) continue;  // told again while still stopped
-        stopped_ = true;
-        e.kind = TraceEvent::Kind::stopped;
-        e.signo = signo;
-        return e;
-      }
-      // SIGTRAP: no group-stop is in force any more. After PTRACE_LISTEN that means a SIGCONT
-      // woke it: it runs again (the SIGCONT itself is delivered next, as a signal).
-      resume(pid_, PTRACE_CONT, 0);
-      if (!stopped_) continue;
-      stopped_ = false;
-      e.kind = TraceEvent::Kind::continued;
-      e.signo = SIGCONT;
-      return e;
-    }
-    if (event != 0) {  // PTRACE_EVENT_EXEC (the program ran execve again): bookkeeping
-      resume(pid_, PTRACE_CONT, 0);
-      continue;
-    }
-
-    // A signal-delivery-stop: the signal is about to be delivered.
-    siginfo_t info{};
-    if (::ptrace(PTRACE_GETSIGINFO, pid_, nullptr, &info) == -1) {
-      if (errno == ESRCH) continue;  // killed meanwhile: waitpid says how
-      sys::fail("ptrace(PTRACE_GETSIGINFO)", object, errno);
-    }
-    e = signal_event(pid_, info);
-    // Pass it on as the kernel would have delivered it: handler, default action or stop.
-    resume(pid_, PTRACE_CONT, signo);
+std::optional<TraceEvent> TracedChild::on_stop(int status) {
+  const std::string object = pid_object(pid_);
+  TraceEvent e;
+  e.pid = pid_;
+  if (WIFEXITED(status) || WIFSIGNALED(status)) {
+    status_ = ExitStatus::from_wait_status(status);
+    e.kind = status_->exited ? TraceEvent::Kind::exited : TraceEvent::Kind::killed;
+    e.exit_code = status_->code;
+    e.signo = status_->signal;
+    e.core_dumped = status_->core_dumped;
     return e;
   }
+  if (!WIFSTOPPED(status)) return std::nullopt;
+  const int signo = WSTOPSIG(status);
+  const int event = status >> 16;
+
+  if (event == PTRACE_EVENT_STOP) {
+    if (is_stopping_signal(signo)) {
+      // A group-stop. PTRACE_CONT would let it run on; PTRACE_LISTEN keeps it stopped, as
+      // it would be untraced, until a SIGCONT (or SIGKILL) comes.
+      resume(pid_, PTRACE_LISTEN, 0);
+      if (stopped_) return std::nullopt;  // told again while still stopped
+      stopped_ = true;
+      e.kind = TraceEvent::Kind::stopped;
+      e.signo = signo;
+      return e;
+    }
+    // SIGTRAP: no group-stop is in force any more. After PTRACE_LISTEN that means a SIGCONT
+    // woke it: it runs again (the SIGCONT itself is delivered next, as a signal).
+    resume(pid_, PTRACE_CONT, 0);
+    if (!stopped_) return std::nullopt;
+    stopped_ = false;
+    e.kind = TraceEvent::Kind::continued;
+    e.signo = SIGCONT;
+    return e;
+  }
+  if (event != 0) {  // PTRACE_EVENT_EXEC (the program ran execve again): bookkeeping
+    resume(pid_, PTRACE_CONT, 0);
+    return std::nullopt;
+  }
+
+  // A signal-delivery-stop: the signal is about to be delivered.
+  siginfo_t info{};
+  if (::ptrace(PTRACE_GETSIGINFO, pid_, nullptr, &info) == -1) {
+    int err = errno;
+    if (err == ESRCH && tracee_is_dying(pid_)) return std::nullopt;  // waitpid says how
+    sys::fail("ptrace(PTRACE_GETSIGINFO)", object, err,
+              err == ESRCH ? "the child waits in a ptrace stop but this thread is not its "
+                             "tracer: call next() on the thread that called spawn()"
+                           : "");
+  }
+  e = signal_event(pid_, info);
+  // Pass it on as the kernel would have delivered it: handler, default action or stop.
+  resume(pid_, PTRACE_CONT, signo);
+  return e;
 }
 
 // --- pidfd ------------------------------------------------------------------------------

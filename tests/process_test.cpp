@@ -42,6 +42,7 @@ using ipckit::Pipe;
 using ipckit::Pipeline;
 using ipckit::Stdio;
 using ipckit::test::error_from;
+using ipckit::test::has_substring;
 using ipckit::test::TempDir;
 
 static_assert(!std::is_copy_constructible_v<Child> && !std::is_copy_assignable_v<Child>);
@@ -50,11 +51,6 @@ static_assert(std::is_nothrow_move_constructible_v<Child> &&
 
 // Long enough that only a bug makes a bounded wait give up.
 constexpr auto kPatience = 30s;
-
-testing::AssertionResult has_substring(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
 
 void write_text(const Fd& fd, std::string_view text) {
   auto r = fd.write_all(std::as_bytes(std::span{text.data(), text.size()}));

@@ -97,6 +97,12 @@ Error error_from(F&& f) {
   return Error{"(nothing thrown)", "", 0};
 }
 
+/// EXPECT_TRUE(has_substring(text, part)): on failure, prints both.
+inline testing::AssertionResult has_substring(std::string_view text, std::string_view part) {
+  if (text.find(part) != std::string_view::npos) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
+}
+
 /// error_from(f).what(): the message a user would read.
 [[nodiscard]] std::string message_of(const std::function<void()>& f);
 

@@ -6,6 +6,7 @@
 // is killed and reaped by ~TracedChild.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include <iterator>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -34,7 +36,7 @@ using ipckit::test::error_from;
 using ipckit::test::describe;
 using ipckit::test::events_to_the_end;
 using ipckit::test::find_event;
-using ipckit::test::is_end;
+using ipckit::test::has_substring;
 using Kind = TraceEvent::Kind;
 
 static_assert(!std::is_copy_constructible_v<TracedChild> &&
@@ -45,10 +47,17 @@ static_assert(std::is_nothrow_move_constructible_v<TracedChild> &&
 const std::vector<std::string> kSegfault{"python3", "-c", "import ctypes; ctypes.string_at(16)"};
 const std::vector<std::string> kLongLived{"sleep", "1000000"};
 
-testing::AssertionResult has_substring(std::string_view text, std::string_view part) {
-  if (text.find(part) != std::string_view::npos) return testing::AssertionSuccess();
-  return testing::AssertionFailure() << "\"" << text << "\" does not contain \"" << part << "\"";
-}
+// Maps a 4096-byte file (argv[1]), writes the mapping's address to argv[1].addr, cuts the
+// file to 0 bytes and reads the mapped byte: SIGBUS (BUS_ADRERR) at that address.
+const char* const kSigbusScript =
+    "import ctypes, mmap, os, sys\n"
+    "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)\n"
+    "os.ftruncate(fd, 4096)\n"
+    "m = mmap.mmap(fd, 4096)\n"
+    "addr = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
+    "with open(sys.argv[1] + '.addr', 'w') as f: f.write(str(addr))\n"
+    "os.ftruncate(fd, 0)\n"
+    "ctypes.string_at(addr, 1)\n";
 
 // The state letter of /proc/PID/stat: 'R', 'S', 't' (tracing stop), 'T' (stopped), 'Z'...
 char proc_state(pid_t pid) {
@@ -130,6 +139,102 @@ TEST(TracedChild, SegfaultIsReportedWithTheFaultAddressThenKillsIt) {
   EXPECT_EQ(events.back().kind, Kind::killed) << describe(events);
   EXPECT_EQ(events.back().signo, SIGSEGV);
   EXPECT_EQ(traced.status()->shell_code(), 139);
+}
+
+TEST(TracedChild, NonCanonicalAddressFaultIsSiKernelWithNoAddress) {
+  // x86-64 raises a general-protection fault, not a page fault, for a non-canonical address:
+  // si_code SI_KERNEL and no si_addr. It is still a fault, but 0 is not where it happened.
+  auto traced = TracedChild::spawn(
+      {"python3", "-c", "import ctypes; ctypes.string_at(0x8000000000000000)"});
+  auto events = events_to_the_end(traced);
+  const TraceEvent* fault = find_event(events, Kind::signal, SIGSEGV);
+  ASSERT_NE(fault, nullptr) << describe(events);
+  EXPECT_TRUE(fault->is_fault);
+  EXPECT_EQ(fault->code, SI_KERNEL);
+  EXPECT_EQ(fault->to_string(), "fault SIGSEGV (SI_KERNEL: general protection, no address given)");
+  EXPECT_EQ(traced.status()->shell_code(), 139);
+}
+
+TEST(TracedChild, Int3IsAFaultSigtrapWithNoAddress) {
+  auto traced = TracedChild::spawn(
+      {"python3", "-c",
+       "import ctypes, mmap\n"
+       "m = mmap.mmap(-1, 4096, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)\n"
+       "m.write(b'\\xcc\\xc3')\n"  // int3; ret
+       "ctypes.CFUNCTYPE(None)(ctypes.addressof(ctypes.c_char.from_buffer(m)))()\n"});
+  auto events = events_to_the_end(traced);
+  const TraceEvent* trap = find_event(events, Kind::signal, SIGTRAP);
+  ASSERT_NE(trap, nullptr) << describe(events);
+  EXPECT_TRUE(trap->is_fault);
+  EXPECT_EQ(trap->code, SI_KERNEL);
+  EXPECT_EQ(trap->to_string(), "fault SIGTRAP (SI_KERNEL: breakpoint (int3), no address given)");
+  EXPECT_EQ(events.back().kind, Kind::killed) << describe(events);
+  EXPECT_EQ(events.back().signo, SIGTRAP);
+}
+
+TEST(TracedChild, SigbusPastTheEndOfATruncatedMappedFileIsReportedWithItsAddress) {
+  ipckit::test::TempDir dir;
+  const std::string file = (dir / "mapped").string();
+  auto traced = TracedChild::spawn({"python3", "-c", kSigbusScript, file});
+  auto events = events_to_the_end(traced);
+  const TraceEvent* bus = find_event(events, Kind::signal, SIGBUS);
+  ASSERT_NE(bus, nullptr) << describe(events);
+  EXPECT_TRUE(bus->is_fault);
+  EXPECT_EQ(bus->code, BUS_ADRERR);
+  std::ifstream in(file + ".addr");
+  unsigned long long address = 0;
+  ASSERT_TRUE(in >> address) << "the script did not write the mapping's address";
+  EXPECT_EQ(bus->fault_address, address);
+  EXPECT_TRUE(has_substring(bus->to_string(), "fault SIGBUS at 0x"));
+  EXPECT_TRUE(has_substring(bus->to_string(), "(BUS_ADRERR)"));
+  EXPECT_EQ(events.back().kind, Kind::killed) << describe(events);
+  EXPECT_EQ(events.back().signo, SIGBUS);
+}
+
+TEST(TracedChild, NextFromAnotherThreadThrowsEpermAndTheSpawningThreadGoesOn) {
+  auto traced = TracedChild::spawn(kLongLived);
+  // A signal waits for the tracer: from another thread, ptrace would fail with ESRCH.
+  ASSERT_EQ(::kill(traced.pid(), SIGUSR1), 0);
+  ipckit::Error error{"(not run)", "", 0};
+  std::thread other([&] { error = error_from([&] { (void)traced.next(); }); });
+  other.join();
+  EXPECT_EQ(error.errnum(), EPERM);
+  EXPECT_TRUE(has_substring(error.what(), "call next() on the thread that called spawn()"));
+  auto events = events_to_the_end(traced);  // this thread, the tracer, still can
+  EXPECT_NE(find_event(events, Kind::signal, SIGUSR1), nullptr) << describe(events);
+  EXPECT_EQ(events.back().kind, Kind::killed) << describe(events);
+  EXPECT_EQ(events.back().signo, SIGUSR1);
+}
+
+TEST(TracedChild, SpawnedAndFollowedOnAWorkerThreadWorks) {
+  std::vector<TraceEvent> events;
+  std::thread worker([&] {
+    auto traced = TracedChild::spawn({"sh", "-c", "kill -USR2 $$"});
+    events = events_to_the_end(traced);
+  });
+  worker.join();
+  ASSERT_FALSE(events.empty());
+  EXPECT_NE(find_event(events, Kind::signal, SIGUSR2), nullptr) << describe(events);
+  EXPECT_EQ(events.back().kind, Kind::killed) << describe(events);
+}
+
+TEST(TracedChild, ScriptWhoseInterpreterIsMissingThrowsEnoentSayingTheFileExists) {
+  ipckit::test::TempDir dir;
+  const auto script = dir / "script";
+  const std::string_view text = "#!/nonexistent/ipckit-interpreter\n";
+  ipckit::test::make_file(script, text, text.size());
+  ASSERT_EQ(::chmod(script.c_str(), 0700), 0);
+  auto e = error_from([&] { (void)TracedChild::spawn({script.string()}); });
+  EXPECT_EQ(e.errnum(), ENOENT);
+  EXPECT_TRUE(has_substring(e.what(), "exists, but the interpreter on its #! line"));
+  EXPECT_FALSE(has_substring(e.what(), "no such program file"));
+}
+
+TEST(TracedChild, DirectoryThrowsEaccesSayingItIsADirectory) {
+  ipckit::test::TempDir dir;
+  auto e = error_from([&] { (void)TracedChild::spawn({dir.path().string()}); });
+  EXPECT_EQ(e.errnum(), EACCES);
+  EXPECT_TRUE(has_substring(e.what(), "is a directory, not a program"));
 }
 
 TEST(TracedChild, SigsegvSentByKillIsASignalFromAProcessNotAFault) {
@@ -292,6 +397,10 @@ TEST(TraceEvent, ToStringSaysWhatHappened) {
                       .sender_uid = 1000,
                       .value = -1};
   EXPECT_EQ(realtime.to_string(), "signal SIGRTMIN+3 from pid 42 (uid 1000) with value -1");
+  TraceEvent general_protection{
+      .kind = Kind::signal, .signo = SIGSEGV, .code = SI_KERNEL, .is_fault = true};
+  EXPECT_EQ(general_protection.to_string(),
+            "fault SIGSEGV (SI_KERNEL: general protection, no address given)");
   TraceEvent reserved{.kind = Kind::signal, .signo = 32, .code = SI_KERNEL};  // glibc's own
   EXPECT_EQ(reserved.to_string(), "signal 32 (SI_KERNEL)");
 }

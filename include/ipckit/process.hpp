@@ -24,6 +24,13 @@
 //
 // A program that does not exist or cannot be executed is an Error from spawn (ENOENT,
 // EACCES), never a child that exits with 127.
+//
+// Also here: TracedChild, a child run under ptrace(2) (PTRACE_SEIZE) whose signals, faults,
+// stops and end are reported one event at a time; and open_pidfd / wait_for_exit, which use
+// pidfd_open(2) to learn that any process (not only a child) has ended.
+//
+//   auto traced = ipckit::TracedChild::spawn({"sh", "-c", "kill -USR1 $$"});
+//   ipckit::TraceEvent e = traced.next();              // "signal SIGUSR1 from pid ..."
 
 namespace ipckit {
 
@@ -196,7 +203,9 @@ struct TraceEvent {
   pid_t sender_pid = 0;
   uid_t sender_uid = 0;
   bool is_fault = false;      ///< a hardware fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP by
-                              ///< the CPU): fault_address is the address it touched
+                              ///< the CPU): fault_address is the address it touched, except
+                              ///< when `code` is SI_KERNEL (a general-protection fault such as
+                              ///< a non-canonical address, an int3): then no address is given
   std::uint64_t fault_address = 0;
   int value = 0;              ///< sent with sigqueue (SI_QUEUE): the value's sival_int
   int exit_code = 0;          ///< exited: the code
@@ -204,7 +213,8 @@ struct TraceEvent {
 
   /// One line for a person: "signal SIGUSR1 from pid 42 (uid 0)", "... with value 7" (sigqueue),
   /// "signal SIGCHLD (child pid 43 exited)", "fault SIGSEGV at 0x0000000000000010
-  /// (SEGV_MAPERR)", "stopped by SIGSTOP", "continued", "exited with 3", "killed by SIGSEGV
+  /// (SEGV_MAPERR)", "fault SIGSEGV (SI_KERNEL: general protection, no address given)",
+  /// "stopped by SIGSTOP", "continued", "exited with 3", "killed by SIGSEGV
   /// (core dumped)".
   [[nodiscard]] std::string to_string() const;
 };
@@ -216,6 +226,17 @@ struct TraceEvent {
 /// Only the child itself is traced, not processes it starts. Move-only; destroying one that
 /// has not ended kills (SIGKILL) and reaps it.
 ///
+/// Threads and signals (ptrace binds a tracee to one thread of the tracer):
+/// - call next() on the thread that called spawn(); from another thread it is an Error (EPERM).
+/// - the child is killed (PTRACE_O_EXITKILL) when the thread that called spawn() exits, not
+///   only when the process does: do not spawn from a short-lived worker thread.
+/// - at each signal the child waits, stopped, until next() is called: call it promptly.
+/// - a SIGCHLD handler (or any thread) that calls waitpid(-1) or wait() reaps and steals the
+///   child's stops and end: next() then blocks or fails with ECHILD. Wait for specific pids.
+/// - a signal sent to the child between fork and exec is held until it is traced and then
+///   reported (before anything else) by next(); so is a stop: spawn() returns once the
+///   program has started, that is after a SIGCONT when the child was stopped before its exec.
+///
 ///   auto traced = ipckit::TracedChild::spawn({"sh", "-c", "kill -USR1 $$; exit 3"});
 ///   for (;;) {
 ///     ipckit::TraceEvent e = traced.next();      // blocks until the child does something
@@ -225,8 +246,10 @@ struct TraceEvent {
 class TracedChild {
  public:
   /// Starts `argv` (searched in PATH) traced from its first instruction. Throws Error: an
-  /// empty argv, a missing program (ENOENT naming PATH), ptrace refused (EPERM: says to check
-  /// /proc/sys/kernel/yama/ptrace_scope or the container's seccomp profile).
+  /// empty argv, a missing program (ENOENT naming PATH; or naming the file when it is there but
+  /// its #! interpreter or ELF loader is not), one that cannot run (EACCES, ENOEXEC), ptrace
+  /// refused (EPERM: says to check /proc/sys/kernel/yama/ptrace_scope or the container's
+  /// seccomp profile), a child killed before its exec (errno 0, saying by what).
   [[nodiscard]] static TracedChild spawn(const std::vector<std::string>& argv);
 
   TracedChild(TracedChild&& other) noexcept;
@@ -238,24 +261,32 @@ class TracedChild {
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
   /// Waits for the next event and lets the child go on (passing on the signal, if any).
   /// After an `exited` or `killed` event the child is reaped; calling next() again then is
-  /// an Error. Throws Error on a ptrace or waitpid failure.
+  /// an Error. Throws Error on a ptrace or waitpid failure, and (EPERM) when called on
+  /// another thread than the one that called spawn().
   [[nodiscard]] TraceEvent next();
   /// How it ended, once next() has returned `exited` or `killed`.
   [[nodiscard]] std::optional<ExitStatus> status() const noexcept { return status_; }
 
  private:
   TracedChild() = default;
+  // Handles one waitpid report: the event to give the caller, or nothing (bookkeeping).
+  std::optional<TraceEvent> on_stop(int status);
+
   pid_t pid_ = -1;
-  bool stopped_ = false;  // in a group-stop (held there with PTRACE_LISTEN)
+  pid_t tracer_tid_ = -1;  // the thread that seized the child: the only one ptrace obeys
+  bool stopped_ = false;   // in a group-stop (held there with PTRACE_LISTEN)
+  std::vector<TraceEvent> pending_;  // seen before the exec, reported first by next()
   std::optional<ExitStatus> status_;
 };
 
 /// pidfd_open(2): a descriptor for any process (not only a child) that turns readable
 /// (POLLIN) when the process ends, so a watcher learns of the end without SIGCHLD and is
-/// never fooled by a reused pid (I2). Throws Error: ESRCH (no such process), ENOSYS (kernel
-/// before 5.3).
+/// never fooled by a reused pid (I2). Throws Error: ESRCH (no such process), EINVAL (pid <= 0,
+/// or a thread id that is not a thread-group leader), ENOSYS (kernel before 5.3).
 [[nodiscard]] Fd open_pidfd(pid_t pid);
-/// Waits until the process behind a pidfd has ended, or the deadline passes (false).
+/// Waits until the process behind a pidfd has ended, or the deadline passes (false). Takes a
+/// pidfd only (open_pidfd, Child::pidfd()): an ordinary descriptor would report "ended" as
+/// soon as it is readable. Throws Error: EBADF for an empty Fd.
 [[nodiscard]] bool wait_for_exit(const Fd& pidfd, Deadline deadline = Deadline::never());
 
 }  // namespace ipckit

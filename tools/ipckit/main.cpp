@@ -47,6 +47,19 @@ int run(int argc, char** argv) {
     }
   }
 
+  // `ipckit watch CMD -- ARGS`: CLI11 ends the subcommand at `--` and would complain only
+  // about ARGS; say where the `--` goes instead.
+  if (argc > 3 && std::string(argv[1]) == "watch" && std::string(argv[2]) != "--" && argv[2][0] != '-') {
+    for (int i = 3; i < argc; ++i) {
+      if (std::string(argv[i]) == "--") {
+        fmt::print(stderr,
+                   "ipckit watch: put `--` before the command, not inside it: ipckit watch -- "
+                   "CMD [ARGS...]\n");
+        return 2;
+      }
+    }
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,9 +4,15 @@
 
 #include <fmt/core.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +20,7 @@
 
 #include "commands.hpp"
 #include "ipckit/error.hpp"
+#include "ipckit/fd.hpp"
 #include "ipckit/process.hpp"
 
 namespace ipckit::cli {
@@ -22,10 +29,11 @@ namespace {
 constexpr const char* kDescription =
     "Run CMD and report what happens to it, one line each on stderr (prefixed `ipckit watch: `, "
     "so CMD's own output stays clean): every signal it receives, with the sending process and "
-    "user when a process sent it; every fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE) with the "
-    "address touched; each stop and continue; and how it ended. Each signal is passed on, so "
-    "CMD behaves as it would without ipckit. Exits with CMD's exit code, 128+N when signal N "
-    "killed it, 127 when CMD is not found. Uses ptrace (PTRACE_SEIZE): only CMD itself is "
+    "user when a process sent it; every fault (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP) "
+    "with the address touched; each stop and continue; and how it ended. Each signal is passed "
+    "on, so CMD behaves as it would without ipckit. SIGTERM, SIGHUP, SIGINT and SIGQUIT sent to "
+    "the watcher by a process are passed on to CMD. Exits with CMD's exit code, 128+N when "
+    "signal N killed it, 127 when CMD is not found, 126 when it cannot be run. Uses ptrace (PTRACE_SEIZE): only CMD itself is "
     "watched, not the programs it starts.";
 
 constexpr const char* kFooter =
@@ -41,28 +49,91 @@ void report(const TraceEvent& e) {
   std::fflush(stderr);
 }
 
+// Whether a file for `program` exists where execvp looks (the path itself, or in PATH):
+// then an ENOENT means its #! interpreter or ELF loader is missing, not the program.
+bool program_file_exists(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), F_OK) == 0;
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
+  std::string dirs = path ? path : "";
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t end = dirs.find(':', start);
+    std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
+    if (::access(((dir.empty() ? std::string(".") : dir) + "/" + program).c_str(), F_OK) == 0)
+      return true;
+    if (end == std::string::npos) return false;
+    start = end + 1;
+  }
+}
+
+// Signals that would end the watcher, and with it (PTRACE_O_EXITKILL, a SIGKILL) CMD before
+// CMD's own handler could run. The watcher passes them on to CMD instead, as timeout(1) does,
+// and reports what CMD made of them.
+constexpr std::array kForwarded{SIGTERM, SIGHUP, SIGINT, SIGQUIT};
+volatile std::sig_atomic_t cmd_pidfd = -1;  // CMD's pidfd: never hits a reused pid
+volatile std::sig_atomic_t cmd_pid = -1;    // used when pidfds are missing (Linux < 5.3)
+
+extern "C" void forward_signal(int signo, siginfo_t* info, void* /*context*/) {
+  // SI_KERNEL: the terminal (^C, ^\, a hangup) sent it to the whole foreground group, CMD
+  // included, so CMD has it already. Otherwise a process sent it to us: pass it on. Only
+  // async-signal-safe calls here.
+  if (info != nullptr && info->si_code == SI_KERNEL) return;
+  const int saved_errno = errno;
+  if (cmd_pidfd >= 0)
+    ::syscall(SYS_pidfd_send_signal, static_cast<int>(cmd_pidfd), signo, nullptr, 0U);
+  else if (cmd_pid > 0)
+    ::kill(static_cast<pid_t>(cmd_pid), signo);
+  errno = saved_errno;
+}
+
 int watch(const std::vector<std::string>& command) {
+  // Block the forwarded signals until CMD's pid is known, so one that comes during the
+  // spawn waits and is then passed on rather than killing the watcher (the spawn gives
+  // CMD an empty signal mask, so CMD itself does not inherit the block).
+  sigset_t forwarded;
+  sigemptyset(&forwarded);
+  for (int signo : kForwarded) sigaddset(&forwarded, signo);
+  sigset_t old_mask;
+  ::pthread_sigmask(SIG_BLOCK, &forwarded, &old_mask);
   std::optional<TracedChild> spawned;
   try {
     spawned.emplace(TracedChild::spawn(command));
   } catch (const Error& e) {
-    // As a shell would: 127 for a program that is not there, 126 for one that cannot run.
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+    // As a shell would: 127 for a program that is not there (or whose interpreter or loader
+    // is not), 126 for one that cannot run.
     if (e.errnum() != ENOENT && e.errnum() != EACCES && e.errnum() != ENOEXEC) throw;
-    fmt::print(stderr, "ipckit watch: {}: {}\nipckit: {}\n", command[0],
-               e.errnum() == ENOENT ? "command not found" : "cannot run it", e.what());
+    const char* what = "cannot run it";
+    if (e.errnum() == ENOENT)
+      what = program_file_exists(command[0]) ? "cannot execute: required file not found"
+                                              : "command not found";
+    fmt::print(stderr, "ipckit watch: {}: {}\nipckit: {}\n", command[0], what, e.what());
     return e.errnum() == ENOENT ? 127 : 126;
   }
   TracedChild& traced = *spawned;
-  // The terminal sends ^C and ^\ to CMD and to us alike. Left at its default, ^C would kill
-  // this watcher and with it (PTRACE_O_EXITKILL) CMD, before CMD could handle it; ignored,
-  // CMD decides, and we report what it did. Set after the spawn, so CMD keeps the defaults.
-  std::signal(SIGINT, SIG_IGN);
-  std::signal(SIGQUIT, SIG_IGN);
+  Fd pidfd;
+  try {
+    pidfd = open_pidfd(traced.pid());
+  } catch (const Error&) {
+    // No pidfd (an old kernel): kill(pid) instead; CMD stays our unreaped child until the
+    // last event, so its pid cannot be reused before then.
+  }
+  cmd_pidfd = pidfd.get();
+  cmd_pid = traced.pid();
+  struct sigaction forward {};
+  forward.sa_sigaction = forward_signal;
+  forward.sa_flags = SA_SIGINFO | SA_RESTART;
+  sigfillset(&forward.sa_mask);
+  for (int signo : kForwarded) ::sigaction(signo, &forward, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   for (;;) {
     TraceEvent e = traced.next();
     report(e);
-    if (e.kind == TraceEvent::Kind::exited || e.kind == TraceEvent::Kind::killed)
+    if (e.kind == TraceEvent::Kind::exited || e.kind == TraceEvent::Kind::killed) {
+      cmd_pidfd = -1;  // before the pidfd closes and its number may be reused
+      cmd_pid = -1;    // reaped: its pid may be given to another process now
       return traced.status()->shell_code();
+    }
   }
 }
 
