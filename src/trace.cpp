@@ -172,28 +172,12 @@ void kill_and_reap(pid_t pid) noexcept {
   }
 }
 
-// The file execvp would have tried first for `program`: the program itself when it holds a
-// '/', else the first PATH entry that exists. Empty when there is none.
-std::string program_file(const std::string& program) {
-  if (program.find('/') != std::string::npos) return program;
-  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
-  std::string dirs = path ? path : "";
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
-    std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + program;
-    if (::access(candidate.c_str(), F_OK) == 0) return candidate;
-    if (end == std::string::npos) return {};
-    start = end + 1;
-  }
-}
-
 [[noreturn]] void fail_exec(const std::string& program, int err) {
   std::string hint;
-  const std::string file = program_file(program);
+  const auto found = find_program(program);
+  const std::string file = found ? found->string() : std::string{};
   struct stat st {};
-  const bool exists = !file.empty() && ::stat(file.c_str(), &st) == 0;
+  const bool exists = found && ::stat(file.c_str(), &st) == 0;
   if (err == ENOENT && exists) {
     // The file is there: what is missing is what the kernel needs to run it (bash says
     // "cannot execute: required file not found").
@@ -542,6 +526,26 @@ bool wait_for_exit(const Fd& pidfd, Deadline deadline) {
     sys::fail("poll", "pidfd", EBADF,
               "the pidfd is empty: get one from open_pidfd(pid) or Child::pidfd()");
   return pidfd.wait_readable(deadline);
+}
+
+std::optional<std::filesystem::path> find_program(const std::string& program) {
+  if (program.empty()) return std::nullopt;
+  if (program.find('/') != std::string::npos) {
+    if (::access(program.c_str(), F_OK) == 0) return std::filesystem::path(program);
+    return std::nullopt;
+  }
+  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
+  const std::string_view dirs = path != nullptr ? path : "";
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t end = dirs.find(':', start);
+    const std::string_view dir = dirs.substr(start, end == std::string_view::npos ? end : end - start);
+    // An empty PATH entry means the current folder.
+    std::string candidate = (dir.empty() ? std::string(".") : std::string(dir)) + "/" + program;
+    if (::access(candidate.c_str(), F_OK) == 0) return std::filesystem::path(std::move(candidate));
+    if (end == std::string_view::npos) return std::nullopt;
+    start = end + 1;
+  }
 }
 
 }  // namespace ipckit

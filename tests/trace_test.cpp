@@ -435,3 +435,18 @@ TEST(Pidfd, WaitForExitOnAnEmptyFdThrowsEbadf) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FindProgram, FindsWhatExecvpWouldRunInPathOrAsGiven) {
+  const auto sh = ipckit::find_program("sh");
+  ASSERT_TRUE(sh.has_value());
+  EXPECT_EQ(sh->filename(), "sh");
+  EXPECT_TRUE(std::filesystem::exists(*sh));
+  EXPECT_EQ(ipckit::find_program("/bin/sh"), std::filesystem::path("/bin/sh"));
+  EXPECT_FALSE(ipckit::find_program("ipckit-no-such-program").has_value());
+  EXPECT_FALSE(ipckit::find_program("/nonexistent/ipckit-program").has_value());
+  EXPECT_FALSE(ipckit::find_program("").has_value());
+}
+
+}  // namespace

@@ -279,6 +279,12 @@ class TracedChild {
   std::optional<ExitStatus> status_;
 };
 
+/// The file execvp(3) would try first for `program`: `program` itself when it holds a '/',
+/// else the first entry of PATH that has a file of that name (like `command -v`). Nothing
+/// when there is none. A found file may still fail to run (no x bit, a missing #!
+/// interpreter); the spawn error then says which.
+[[nodiscard]] std::optional<std::filesystem::path> find_program(const std::string& program);
+
 /// pidfd_open(2): a descriptor for any process (not only a child) that turns readable
 /// (POLLIN) when the process ends, so a watcher learns of the end without SIGCHLD and is
 /// never fooled by a reused pid (I2). Throws Error: ESRCH (no such process), EINVAL (pid <= 0,

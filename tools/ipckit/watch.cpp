@@ -49,23 +49,6 @@ void report(const TraceEvent& e) {
   std::fflush(stderr);
 }
 
-// Whether a file for `program` exists where execvp looks (the path itself, or in PATH):
-// then an ENOENT means its #! interpreter or ELF loader is missing, not the program.
-bool program_file_exists(const std::string& program) {
-  if (program.find('/') != std::string::npos) return ::access(program.c_str(), F_OK) == 0;
-  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe)
-  std::string dirs = path ? path : "";
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end == std::string::npos ? end : end - start);
-    if (::access(((dir.empty() ? std::string(".") : dir) + "/" + program).c_str(), F_OK) == 0)
-      return true;
-    if (end == std::string::npos) return false;
-    start = end + 1;
-  }
-}
-
 // Signals that would end the watcher, and with it (PTRACE_O_EXITKILL, a SIGKILL) CMD before
 // CMD's own handler could run. The watcher passes them on to CMD instead, as timeout(1) does,
 // and reports what CMD made of them.
@@ -105,7 +88,7 @@ int watch(const std::vector<std::string>& command) {
     if (e.errnum() != ENOENT && e.errnum() != EACCES && e.errnum() != ENOEXEC) throw;
     const char* what = "cannot run it";
     if (e.errnum() == ENOENT)
-      what = program_file_exists(command[0]) ? "cannot execute: required file not found"
+      what = find_program(command[0]).has_value() ? "cannot execute: required file not found"
                                               : "command not found";
     fmt::print(stderr, "ipckit watch: {}: {}\nipckit: {}\n", command[0], what, e.what());
     return e.errnum() == ENOENT ? 127 : 126;
