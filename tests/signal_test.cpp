@@ -25,6 +25,7 @@
 #include "ipckit/error.hpp"
 #include "ipckit/pipe.hpp"
 #include "ipckit/signal.hpp"
+#include "signal_util.hpp"
 #include "test_util.hpp"
 
 namespace ipckit {
@@ -43,18 +44,7 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-struct StopTimers {
-  StopTimers() = default;
-  StopTimers(const StopTimers&) = delete;
-  StopTimers& operator=(const StopTimers&) = delete;
-  ~StopTimers() {
-    (void)set_alarm(0);
-    try {
-      (void)set_interval_timer({});
-    } catch (const Error&) {
-    }
-  }
-};
+using test::StopTimers;
 
 std::atomic<int> g_deliveries{0};
 std::atomic<int> g_last_code{0};

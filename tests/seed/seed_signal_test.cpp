@@ -36,6 +36,7 @@
 #include "ipckit/pipe.hpp"
 #include "ipckit/process.hpp"
 #include "ipckit/signal.hpp"
+#include "signal_util.hpp"
 #include "test_util.hpp"
 
 namespace ipckit {
@@ -49,19 +50,7 @@ Deadline safety_net() {
   return Deadline::after(10s);
 }
 
-// Cancels alarm() and the ITIMER_REAL timer when a test ends, however it ends.
-struct StopTimers {
-  StopTimers() = default;
-  StopTimers(const StopTimers&) = delete;
-  StopTimers& operator=(const StopTimers&) = delete;
-  ~StopTimers() {
-    (void)set_alarm(0);
-    try {
-      (void)set_interval_timer({});
-    } catch (const Error&) {
-    }
-  }
-};
+using test::StopTimers;
 
 // What a handler saw. Lock-free atomics are async-signal-safe to store to.
 std::atomic<int> g_deliveries{0};
