@@ -119,10 +119,6 @@ std::string key_text(key_t key) {
   return text;
 }
 
-std::string perms_text(unsigned mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", mode & 0777U);
-  return text;
-}
+std::string perms_text(unsigned mode) { return sys::mode_text(mode & 0777U); }
 
 }  // namespace ipckit::detail
