@@ -14,8 +14,9 @@
 #include "ipckit/deadline.hpp"
 #include "ipckit/fd.hpp"
 
-// STATUS: designed, not implemented yet (issue 5). These declarations are the contract the
-// next step implements and tests; nothing here links until src/socket.cpp lands.
+// Parts not implemented yet: a datagram socket bound to an address has no sendto/recvfrom
+// calls here (UnixListener with SocketType::datagram binds without listen(), and its accept()
+// throws; read and write it through fd(), or use Socket::pair / connect_unix).
 //
 // Sockets (seed claim N1): Unix-domain stream, datagram and seqpacket sockets by path or by
 // abstract name, socketpair, descriptor passing (SCM_RIGHTS) and the peer's credentials
@@ -26,7 +27,8 @@
 //   ipckit::Socket client = ipckit::Socket::connect_unix(ipckit::UnixAddress::path("/run/app.sock"));
 //   ipckit::Socket conn = *server.accept(ipckit::Deadline::after(1s));
 //   ipckit::PeerCredentials who = conn.peer_credentials();      // pid, uid, gid of the caller
-//   client.send_fds({fd.get()}, std::as_bytes(std::span{"x", 1}));   // SCM_RIGHTS
+//   int passed = memfd.fd().get();
+//   client.send_fds(std::span{&passed, 1}, std::as_bytes(std::span{"x", 1}));   // SCM_RIGHTS
 
 namespace ipckit {
 
@@ -101,6 +103,8 @@ class Socket {
   [[nodiscard]] const Fd& fd() const noexcept { return fd_; }
 
  private:
+  friend class UnixListener;
+  friend class TcpListener;
   explicit Socket(Fd fd) noexcept : fd_(std::move(fd)) {}
   Fd fd_;
 };
@@ -128,11 +132,14 @@ class UnixListener {
   /// Unlinks the socket file if it is still the one this listener bound (same inode).
   void remove() const;
   [[nodiscard]] const UnixAddress& address() const noexcept { return address_; }
+  /// Non-blocking (accept() polls), close-on-exec.
   [[nodiscard]] const Fd& fd() const noexcept { return fd_; }
 
  private:
   Fd fd_;
   UnixAddress address_;
+  dev_t device_ = 0;  ///< the socket file bound (path addresses), for remove()
+  ino_t inode_ = 0;
 };
 
 struct TcpListenOptions {
