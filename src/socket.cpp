@@ -144,7 +144,10 @@ void resolve(AddrInfoList& list, std::string_view host, std::uint16_t port, int 
   const std::string p = std::to_string(port);
   int rc = ::getaddrinfo(h.empty() ? nullptr : h.c_str(), p.c_str(), &hints, &list.head);
   if (rc == 0) return;
-  if (rc == EAI_SYSTEM) sys::fail("getaddrinfo", host_port(host, port), errno);
+  if (rc == EAI_SYSTEM) {
+    const int err = errno;  // host_port allocates
+    sys::fail("getaddrinfo", host_port(host, port), err);
+  }
   sys::fail("getaddrinfo", host_port(host, port), 0,
             std::string(::gai_strerror(rc)) + ": check the host name (or use a numeric address)");
 }
@@ -427,9 +430,11 @@ void clear_stale(const UnixListenOptions& o, const std::string& path) {
   int rc = ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&s.addr), s.length);
   int err = rc == 0 ? 0 : errno;
   if (err == ECONNREFUSED) {
-    if (::unlink(path.c_str()) == -1 && errno != ENOENT)
-      sys::fail("unlink", path, errno,
+    if (::unlink(path.c_str()) == -1 && errno != ENOENT) {
+      const int unlink_err = errno;  // the hint allocates
+      sys::fail("unlink", path, unlink_err,
                 "the stale socket file cannot be removed; " + sys::owner_and_mode(path, "it"));
+    }
     return;
   }
   if (err == 0 || err == EAGAIN || err == EINPROGRESS) sys::fail("bind", path, EADDRINUSE, in_use);
