@@ -9,31 +9,18 @@
 # drained and removed (mq_consumer --timeout 0 --remove) and the temporary folder deleted.
 set -eu
 
-if [ $# -ne 1 ]; then
-  echo "usage: examples_mqueue.sh EXAMPLES_DIR" >&2
-  exit 2
-fi
-dir=$(cd "$1" && pwd) || exit 2
+# shellcheck source=tests/examples_lib.sh
+. "$(dirname "$0")/examples_lib.sh"
+examples_setup examples_mqueue.sh "$@"
 
 queue=/ipckit-t-sh-$$
-tmp=$(mktemp -d /tmp/ipckit-t-XXXXXX)
 producer_pid=
-cleanup() {
+extra_cleanup() {
   if [ -n "$producer_pid" ]; then
     kill "$producer_pid" 2>/dev/null || true
     wait "$producer_pid" 2>/dev/null || true
   fi
   "$dir/mq_consumer" --timeout 0 --remove "$queue" > /dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
 }
 
 # 1. Everything is queued before the consumer starts: priority order is exact.

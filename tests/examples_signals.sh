@@ -7,43 +7,9 @@
 # POSIX sh. Each example gets 30 s at most; a hung one is killed and the check fails.
 set -eu
 
-if [ $# -ne 1 ]; then
-  echo "usage: examples_signals.sh EXAMPLES_DIR" >&2
-  exit 2
-fi
-dir=$(cd "$1" && pwd) || exit 2
-
-tmp=$(mktemp -d /tmp/ipckit-t-XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
-
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-
-# run NAME: runs the example (30 s at most), its output in $tmp/NAME.out; fails unless it exits 0.
-run() {
-  status=0
-  timeout 30 "$dir/$1" > "$tmp/$1.out" 2> "$tmp/$1.err" || status=$?
-  if [ "$status" -ne 0 ]; then
-    cat "$tmp/$1.out" "$tmp/$1.err" >&2
-    fail "$1 exited with $status"
-  fi
-}
-
-# expect_output NAME: the example printed exactly the lines of stdin.
-expect_output() {
-  cat > "$tmp/$1.expected"
-  if ! cmp -s "$tmp/$1.expected" "$tmp/$1.out"; then
-    echo "expected:" >&2; cat "$tmp/$1.expected" >&2
-    echo "got:" >&2; cat "$tmp/$1.out" >&2
-    fail "$1 printed something else"
-  fi
-  echo "ok: $1 printed the $(wc -l < "$tmp/$1.out") expected lines"
-}
+# shellcheck source=tests/examples_lib.sh
+. "$(dirname "$0")/examples_lib.sh"
+examples_setup examples_signals.sh "$@"
 
 run signal_mask
 expect_output signal_mask <<'END'
