@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -8,9 +9,8 @@
 
 #include "ipckit/deadline.hpp"
 
-// STATUS: designed, not implemented yet (issue 5; shm:// in issue 6). These declarations are
-// the contract the next step implements and tests; nothing here links until src/channel/
-// lands.
+// STATUS: being implemented (issue 5; shm:// comes with issue 6). The README's table says
+// which transports work today.
 //
 // A channel (floor 3) carries whole messages one way, in order, nothing lost or duplicated,
 // over any kernel transport, chosen by URL (DESIGN.md, "Channel contract"):
@@ -21,6 +21,26 @@
 // On byte streams (fifo, unix, tcp) each message is a 4-byte little-endian length and then
 // that many bytes; a length above max_message is a protocol error that closes that one
 // connection. Datagram transports (mq, sysv-msg) carry one message per datagram.
+//
+// Senders and end of stream. A listener merges every sender: unix and tcp accept each
+// connection; fifo senders share the pipe; mq and sysv-msg senders share the queue and each
+// also holds a connection to the listener's liveness socket (the abstract Unix socket
+// "@ipckit/mq/NAME" or "@ipckit/sysv-msg/0xKEY"), which is how the listener learns that they
+// have gone, and they that it has. receive() waits while no sender has joined yet; it
+// returns end_of_stream once every sender that joined has gone (closed, or died: a partial
+// message from a sender killed mid-message is dropped, never delivered) and nothing is left.
+// The listener stays bound: the next receive() waits for new senders.
+//
+// Several senders on fifo://: frames up to PIPE_BUF (4096 bytes with the length) are atomic,
+// so any number of senders may share a FIFO. A larger message is sent only by a sender that
+// is alone on the FIFO (senders hold a shared flock on it; the large send takes it
+// exclusively); otherwise send throws an Error that says so. Use unix:// for large messages
+// from several processes.
+//
+// What each transport can carry (max_message() after listen/connect): unix, tcp and fifo
+// carry options.max_message; mq carries the queue's msgsize (a queue listen() creates gets
+// min(max_message, /proc/sys/fs/mqueue/msgsize_max)); sysv-msg carries at most
+// /proc/sys/kernel/msgmax.
 //
 //   auto rx = ipckit::Channel::listen("unix:///run/app.sock");
 //   auto tx = ipckit::Channel::connect("unix:///run/app.sock");
@@ -50,17 +70,26 @@ struct ChannelOptions {
   /// Largest message accepted, either way (default 16 MiB, DESIGN.md). A longer send is an
   /// Error; a longer frame from a peer closes that connection with a clear error.
   std::size_t max_message = 16U << 20;
+  /// Called on the listener when it ends one sender's connection for a protocol error (a
+  /// length above max_message, a connection that ends mid-frame), with a sentence naming the
+  /// sender and what was wrong. The listener goes on serving the others. The connection is
+  /// closed whether or not this is set.
+  std::function<void(const std::string& reason)> on_sender_dropped{};
 };
 
 /// One end of a channel. Move-only. The receiving end (listen) creates or binds the channel
 /// and merges every sender; a sending end (connect) joins it.
 class Channel {
  public:
-  /// Creates or binds the channel at `url` (the receiving side). Throws Error: an unknown
-  /// scheme, a missing port, a relative path (each shows a correct URL), the transport's
-  /// own errors.
+  /// Creates or binds the channel at `url` (the receiving side): a FIFO, socket file or queue
+  /// it creates (mode 0600) it removes again when it is destroyed; one that was there (a FIFO,
+  /// an existing queue) it leaves. tcp://HOST:0 binds a port the kernel picks (see url()).
+  /// Throws Error: an unknown scheme, a missing port, a relative path (each shows a correct
+  /// URL), another listener already there, the transport's own errors.
   [[nodiscard]] static Channel listen(std::string_view url, const ChannelOptions& options = {});
-  /// Joins the channel at `url` (a sending side), waiting for it until the deadline.
+  /// Joins the channel at `url` (a sending side), waiting until the deadline for a listener
+  /// to be there. Throws Error: a bad URL, no listener by the deadline (ETIMEDOUT, naming the
+  /// URL), the transport's own errors.
   [[nodiscard]] static Channel connect(std::string_view url, const ChannelOptions& options = {},
                                        Deadline deadline = Deadline::never());
 
@@ -71,16 +100,29 @@ class Channel {
   ~Channel();
 
   /// Sends one whole message: ok, peer_closed, timed_out (or would_block for Deadline::now()).
+  /// After timed_out or would_block nothing of the message was sent (see flush()). Throws
+  /// Error: a message
+  /// above max_message(), send on a listening end, a large fifo message with other senders.
   ChannelResult send(std::span<const std::byte> message, Deadline deadline = Deadline::never());
-  /// Receives one whole message into `buffer` (at least max_message() bytes): ok,
-  /// end_of_stream, timed_out (or would_block for Deadline::now()).
+  /// Receives one whole message into `buffer` (at least max_message() bytes, else an Error
+  /// that consumes nothing): ok, end_of_stream, timed_out (or would_block for
+  /// Deadline::now()). Throws Error: receive on a sending end, the transport's own errors.
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline = Deadline::never());
   [[nodiscard]] bool try_send(std::span<const std::byte> message) { return send(message, Deadline::now()).ok(); }
+  /// Byte streams (fifo, unix, tcp) cannot take back half a frame: when a send's deadline
+  /// passes after the kernel took part of the message, the end keeps the rest and the send
+  /// returns ok. That rest goes first on the next send, on flush(), or when the end is
+  /// destroyed (which waits for it at most one second). flush: ok (nothing held any more),
+  /// peer_closed, timed_out or would_block. Datagram transports hold nothing: always ok.
+  ChannelResult flush(Deadline deadline = Deadline::never());
   [[nodiscard]] ChannelResult try_receive(std::span<std::byte> buffer) { return receive(buffer, Deadline::now()); }
 
   [[nodiscard]] std::size_t max_message() const noexcept;
-  /// The URL as given, normalised ("unix:///run/app.sock").
+  /// The URL, normalised ("unix:///run/app.sock"; tcp:// shows the port bound).
   [[nodiscard]] const std::string& url() const noexcept;
+
+  /// True for the end made by listen().
+  [[nodiscard]] bool is_listener() const noexcept;
 
   /// A transport behind the contract (one per scheme, in src/channel/).
   class Transport;

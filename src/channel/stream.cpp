@@ -1,0 +1,710 @@
+// fifo://, unix:// and tcp:// transports: the wire format of DESIGN.md on byte streams. Each
+// message is a 4-byte little-endian length and then that many bytes.
+//
+// Sending: one syscall per message (sendmsg with two iovecs on sockets; one write of at most
+// PIPE_BUF bytes on a FIFO, which the kernel keeps whole). When a deadline passes after part
+// of a frame went, the end keeps the rest (pending_) and sends it first next time.
+//
+// Receiving: every sender has an Inbox, a buffer that one read(2) fills with as many frames as
+// have come; frames are handed out from it without further syscalls. A listener merges its
+// inboxes round robin, so one busy sender cannot starve the others, and a frame whose length
+// is above max_message ends that sender's connection before anything is allocated for it.
+
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "../sys.hpp"
+#include "ipckit/fifo.hpp"
+#include "ipckit/socket.hpp"
+#include "transport.hpp"
+
+namespace ipckit::detail {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kHeader = 4;
+constexpr std::size_t kInboxSize = 64 * 1024;       // one read takes up to this much
+constexpr std::size_t kInboxKeep = 1024 * 1024;     // a larger inbox shrinks back once empty
+constexpr unsigned kReadsBetweenPolls = 64;         // so a busy sender cannot hide new ones
+
+void put_length(std::byte* out, std::uint32_t n) noexcept {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<std::byte>((n >> (8 * i)) & 0xFFU);
+}
+
+std::uint32_t get_length(const std::byte* in) noexcept {
+  std::uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n |= std::to_integer<std::uint32_t>(in[i]) << (8 * i);
+  return n;
+}
+
+ChannelStatus expired_status(Deadline deadline) noexcept {
+  return deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out;
+}
+
+// poll(2) retrying EINTR; a timeout only when the deadline has really passed.
+int poll_until(std::vector<pollfd>& fds, Deadline deadline, std::string_view object) {
+  for (;;) {
+    int rc = ::poll(fds.data(), fds.size(), deadline.is_now() ? 0 : deadline.poll_timeout_ms());
+    if (rc > 0) return rc;
+    if (rc == 0) {
+      if (deadline.is_now() || deadline.expired()) return 0;
+      continue;
+    }
+    if (errno != EINTR) sys::fail("poll", object, errno);
+  }
+}
+
+// Runs `attempt` until it returns, retrying while nobody listens at the URL yet (ENOENT,
+// ECONNREFUSED, ENXIO) with a back-off from 1 to 50 ms, until the deadline.
+template <class Attempt>
+auto connect_with_retry(const std::string& url, Deadline deadline, Attempt&& attempt) {
+  auto pause = 1ms;
+  for (;;) {
+    try {
+      return attempt();
+    } catch (const Error& e) {
+      int err = e.errnum();
+      bool nobody = err == ENOENT || err == ECONNREFUSED || err == ENXIO || err == ETIMEDOUT;
+      if (!nobody) throw;
+      if (deadline.is_now() || deadline.expired()) {
+        sys::fail("connect", url, ETIMEDOUT,
+                  "no listener was there before the deadline (last try: " + std::string(e.what()) +
+                      "); start the receiving side (Channel::listen, ipckit recv) first");
+      }
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline.remaining()));
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
+// --- sending ------------------------------------------------------------------------------
+
+// Writes frames onto one connected byte stream (a non-blocking descriptor).
+class StreamSender : public Channel::Transport {
+ public:
+  StreamSender(std::string url, std::size_t max_message, Fd fd)
+      : Transport(std::move(url), max_message, false), fd_(std::move(fd)) {}
+
+  ~StreamSender() override {
+    if (pending_.empty()) return;
+    try {
+      (void)drain(Deadline::after(1s));
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
+    }
+  }
+
+  ChannelResult send(std::span<const std::byte> message, Deadline deadline) override {
+    if (auto r = drain(deadline); !r.ok()) return r;
+    if (auto status = before_frame(message.size(), deadline); status != ChannelStatus::ok) return {status};
+    std::byte header[kHeader];
+    put_length(header, static_cast<std::uint32_t>(message.size()));
+    const std::size_t total = kHeader + message.size();
+    std::size_t done = 0;
+    for (;;) {
+      std::span<const std::byte> head = std::span<const std::byte>(header).subspan(std::min(done, kHeader));
+      std::span<const std::byte> body = message.subspan(done > kHeader ? done - kHeader : 0);
+      IoResult w = write_now(head, body);
+      done += w.bytes;
+      if (done == total) {
+        after_frame();
+        return {};
+      }
+      if (w.status == IoStatus::peer_closed) return {ChannelStatus::peer_closed};
+      if (deadline.is_now() || !fd_.wait_writable(deadline)) {
+        if (done == 0) return {expired_status(deadline)};
+        // Part of the frame is in the kernel: keep the rest, it goes first next time.
+        pending_.assign(header + std::min(done, kHeader), header + kHeader);
+        auto rest = message.subspan(done > kHeader ? done - kHeader : 0);
+        pending_.insert(pending_.end(), rest.begin(), rest.end());
+        return {};
+      }
+    }
+  }
+
+  ChannelResult flush(Deadline deadline) override { return drain(deadline); }
+  // Channel lets only a listener receive.
+  ChannelResult receive(std::span<std::byte>, Deadline) override { return {ChannelStatus::end_of_stream}; }
+
+ protected:
+  // Writes what fits now from `a` then `b`, in one syscall.
+  virtual IoResult write_now(std::span<const std::byte> a, std::span<const std::byte> b) = 0;
+  // Called before a frame's first byte; FIFOs take their lock here.
+  virtual ChannelStatus before_frame(std::size_t /*size*/, Deadline /*deadline*/) { return ChannelStatus::ok; }
+  // Called once a whole frame is in the kernel.
+  virtual void after_frame() {}
+
+  Fd fd_;
+
+ private:
+  // Sends what is left of a frame a deadline cut short.
+  ChannelResult drain(Deadline deadline) {
+    if (pending_.empty()) return {};
+    for (;;) {
+      IoResult w = write_now(pending_, {});
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(w.bytes));
+      if (pending_.empty()) break;
+      if (w.status == IoStatus::peer_closed) return {ChannelStatus::peer_closed};
+      if (deadline.is_now() || !fd_.wait_writable(deadline)) return {expired_status(deadline)};
+    }
+    after_frame();
+    return {};
+  }
+
+  std::vector<std::byte> pending_;  // the rest of a frame a deadline cut short
+};
+
+class SocketSender final : public StreamSender {
+ public:
+  using StreamSender::StreamSender;
+
+ private:
+  IoResult write_now(std::span<const std::byte> a, std::span<const std::byte> b) override {
+    iovec iov[2];
+    int n = 0;
+    if (!a.empty()) iov[n++] = {const_cast<std::byte*>(a.data()), a.size()};  // NOLINT: iovec is not const
+    if (!b.empty()) iov[n++] = {const_cast<std::byte*>(b.data()), b.size()};  // NOLINT
+    if (n == 0) return {0, IoStatus::ok};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<std::size_t>(n);
+    for (;;) {
+      ssize_t rc = ::sendmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (rc >= 0) return {static_cast<std::size_t>(rc), IoStatus::ok};
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return {0, IoStatus::would_block};
+      if (errno == EPIPE || errno == ECONNRESET) return {0, IoStatus::peer_closed};
+      sys::fail("sendmsg", url_, errno);
+    }
+  }
+};
+
+// A FIFO end. Frames of at most PIPE_BUF bytes go in one write and stay whole whatever other
+// senders do. Every sender holds a shared flock on the FIFO; a larger frame needs it
+// exclusively, which only a sender alone on the FIFO gets.
+class FifoSender final : public StreamSender {
+ public:
+  using StreamSender::StreamSender;
+
+  void take_shared_lock_if_free() { shared_ = ::flock(fd_.get(), LOCK_SH | LOCK_NB) == 0; }
+
+ private:
+  IoResult write_now(std::span<const std::byte> a, std::span<const std::byte> b) override {
+    if (a.size() + b.size() <= PIPE_BUF) {
+      std::byte frame[PIPE_BUF];
+      std::memcpy(frame, a.data(), a.size());
+      if (!b.empty()) std::memcpy(frame + a.size(), b.data(), b.size());
+      return fd_.write_some(std::span<const std::byte>(frame, a.size() + b.size()), Deadline::now());
+    }
+    return fd_.write_some(a.empty() ? b : a, Deadline::now());
+  }
+
+  ChannelStatus before_frame(std::size_t size, Deadline deadline) override {
+    if (kHeader + size <= PIPE_BUF) {
+      if (shared_ || exclusive_) return ChannelStatus::ok;
+      // A large frame of another sender is on its way (it holds the lock exclusively).
+      auto pause = 100us;
+      while (::flock(fd_.get(), LOCK_SH | LOCK_NB) == -1) {
+        if (errno != EWOULDBLOCK && errno != EINTR) sys::fail("flock(LOCK_SH)", url_, errno);
+        if (deadline.is_now() || deadline.expired()) return expired_status(deadline);
+        std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline.remaining()));
+        pause = std::min(pause * 2, std::chrono::microseconds(10ms));
+      }
+      shared_ = true;
+      return ChannelStatus::ok;
+    }
+    if (exclusive_) return ChannelStatus::ok;
+    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == -1) {
+      int err = errno;
+      if (err != EWOULDBLOCK) sys::fail("flock(LOCK_EX)", url_, err);
+      sys::fail("Channel::send", url_, EBUSY,
+                "a message of " + std::to_string(size) + " bytes does not fit one atomic FIFO write (" +
+                    std::to_string(PIPE_BUF - kHeader) +
+                    " bytes with the length), and another sender has this FIFO open, so the two "
+                    "could interleave; fifo:// sends larger messages only from a sender alone on "
+                    "the FIFO. Use unix:// for large messages from several processes");
+    }
+    exclusive_ = true;
+    shared_ = false;
+    return ChannelStatus::ok;
+  }
+
+  void after_frame() override {
+    if (!exclusive_) return;
+    // Back to shared. The conversion may lose the race to another lone sender; then the lock
+    // is taken again before our next frame.
+    exclusive_ = false;
+    shared_ = ::flock(fd_.get(), LOCK_SH | LOCK_NB) == 0;
+  }
+
+  bool shared_ = false;
+  bool exclusive_ = false;
+};
+
+// --- receiving ----------------------------------------------------------------------------
+
+// One sender's bytes in flight.
+struct Inbox {
+  Fd fd;
+  std::string who;              // "sender pid 12 (uid 0)", "sender 127.0.0.1:5000"
+  std::vector<std::byte> buf;   // [begin, end) holds bytes not handed out yet
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  bool ready = true;            // a read may find data without polling first
+  bool closed = false;          // the sender has gone; hand out what is whole, then drop it
+  int error = 0;                // why it went, when a read failed (ECONNRESET...)
+
+  [[nodiscard]] std::size_t held() const noexcept { return end - begin; }
+};
+
+enum class FrameState : unsigned char { partial, whole, too_long };
+
+FrameState check_frame(const Inbox& in, std::size_t max_message, std::uint32_t& length) {
+  if (in.held() < kHeader) return FrameState::partial;
+  length = get_length(in.buf.data() + in.begin);
+  if (length > max_message) return FrameState::too_long;
+  return in.held() >= kHeader + length ? FrameState::whole : FrameState::partial;
+}
+
+std::size_t take_frame(Inbox& in, std::uint32_t length, std::span<std::byte> out) {
+  if (length != 0) std::memcpy(out.data(), in.buf.data() + in.begin + kHeader, length);
+  in.begin += kHeader + length;
+  if (in.begin == in.end) {
+    in.begin = in.end = 0;
+    if (in.buf.size() > kInboxKeep) std::vector<std::byte>(kInboxSize).swap(in.buf);
+  }
+  return length;
+}
+
+enum class ReadOutcome : unsigned char { data, drained, closed };
+
+// One read(2) into the inbox, making room for the frame it holds (whose length is checked).
+ReadOutcome read_into(Inbox& in, int* error) {
+  if (in.buf.empty()) in.buf.resize(kInboxSize);
+  std::size_t need = kInboxSize;
+  if (in.held() >= kHeader) need = std::max(need, kHeader + get_length(in.buf.data() + in.begin));
+  if (in.begin != 0 && in.buf.size() - in.begin < need) {
+    std::memmove(in.buf.data(), in.buf.data() + in.begin, in.held());
+    in.end -= in.begin;
+    in.begin = 0;
+  }
+  if (in.buf.size() < need) in.buf.resize(need);
+  const std::size_t space = in.buf.size() - in.end;
+  for (;;) {
+    ssize_t n = ::read(in.fd.get(), in.buf.data() + in.end, space);
+    if (n > 0) {
+      in.end += static_cast<std::size_t>(n);
+      if (static_cast<std::size_t>(n) < space) in.ready = false;  // most likely empty now
+      return ReadOutcome::data;
+    }
+    if (n == 0) return ReadOutcome::closed;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      in.ready = false;
+      return ReadOutcome::drained;
+    }
+    *error = errno;
+    return ReadOutcome::closed;
+  }
+}
+
+std::string too_long_reason(const Inbox& in, std::uint32_t length, std::size_t max_message, std::string_view url) {
+  return in.who + " on " + std::string(url) + " sent a message length of " + std::to_string(length) +
+         " bytes, above the channel's maximum of " + std::to_string(max_message) +
+         " (max_message): its connection was closed, nothing was allocated for it";
+}
+
+std::string partial_reason(const Inbox& in, std::string_view url, int error) {
+  std::uint32_t length = in.held() >= kHeader ? get_length(in.buf.data() + in.begin) : 0;
+  std::string what = in.held() >= kHeader
+                         ? std::to_string(in.held() - kHeader) + " of " + std::to_string(length) + " bytes"
+                         : std::to_string(in.held()) + " of the 4 bytes of its length";
+  std::string why = error != 0 ? std::string(" (") + std::strerror(error) + ")" : "";  // NOLINT(concurrency-mt-unsafe)
+  return in.who + " on " + std::string(url) + " went away part-way through a message" + why + " (" + what +
+         " had come): the partial message was dropped";
+}
+
+// The receiving end of unix:// and tcp://: accepts every sender and merges their frames.
+class SocketReceiver final : public Channel::Transport {
+ public:
+  SocketReceiver(std::string url, const ChannelOptions& options, std::optional<UnixListener> unix_listener,
+                 std::optional<TcpListener> tcp_listener)
+      : Transport(std::move(url), options.max_message, true),
+        on_dropped_(options.on_sender_dropped),
+        unix_(std::move(unix_listener)),
+        tcp_(std::move(tcp_listener)) {}
+
+  ~SocketReceiver() override {
+    if (unix_) {
+      try {
+        unix_->remove();
+      } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
+      }
+    }
+  }
+
+  ChannelResult send(std::span<const std::byte>, Deadline) override { return {ChannelStatus::peer_closed}; }
+
+  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+    for (;;) {
+      if (auto n = take_whole_frame(buffer)) return {ChannelStatus::ok, *n};
+      if (read_ready_inboxes()) continue;
+      if (joined_ && inboxes_.empty() && !accept_all()) {
+        joined_ = false;
+        return {ChannelStatus::end_of_stream};
+      }
+      if (!wait(deadline)) return {expired_status(deadline)};
+    }
+  }
+
+ private:
+  const Fd& listen_fd() const { return unix_ ? unix_->fd() : tcp_->fd(); }
+
+  // A whole frame from the inboxes, round robin; drops inboxes that are done or broken.
+  std::optional<std::size_t> take_whole_frame(std::span<std::byte> buffer) {
+    for (std::size_t tried = 0; tried < inboxes_.size();) {
+      if (next_ >= inboxes_.size()) next_ = 0;
+      Inbox& in = inboxes_[next_];
+      std::uint32_t length = 0;
+      FrameState state = check_frame(in, max_message_, length);
+      if (state == FrameState::whole) {
+        std::size_t n = take_frame(in, length, buffer);
+        ++next_;
+        return n;
+      }
+      if (state == FrameState::too_long) {
+        drop(next_, too_long_reason(in, length, max_message_, url_));
+        continue;
+      }
+      if (in.closed) {
+        if (in.held() != 0) report(partial_reason(in, url_, in.error));
+        inboxes_.erase(inboxes_.begin() + static_cast<std::ptrdiff_t>(next_));
+        continue;
+      }
+      ++next_;
+      ++tried;
+    }
+    return std::nullopt;
+  }
+
+  // Reads once from each inbox that may have data. True when anything came or changed.
+  bool read_ready_inboxes() {
+    bool progressed = false;
+    for (Inbox& in : inboxes_) {
+      if (!in.ready || in.closed) continue;
+      if (++reads_since_poll_ > kReadsBetweenPolls) return progressed;  // poll first
+      switch (read_into(in, &in.error)) {
+        case ReadOutcome::data:
+          progressed = true;
+          break;
+        case ReadOutcome::closed:
+          in.closed = true;
+          progressed = true;
+          break;
+        case ReadOutcome::drained:
+          break;
+      }
+    }
+    return progressed;
+  }
+
+  // Accepts every connection waiting; true when one came.
+  bool accept_all() {
+    bool any = false;
+    for (;;) {
+      std::optional<Socket> s;
+      try {
+        s = unix_ ? unix_->accept(Deadline::now()) : tcp_->accept(Deadline::now());
+      } catch (const Error& e) {
+        // Out of descriptors or memory: serve the senders we have, try again later.
+        report("cannot accept another sender on " + url_ + ": " + e.what());
+        return any;
+      }
+      if (!s) return any;
+      Inbox in;
+      in.who = describe(*s);
+      in.fd = Fd{s->fd().duplicate().release()};
+      in.fd.set_nonblocking(true);
+      inboxes_.push_back(std::move(in));
+      joined_ = true;
+      any = true;
+    }
+  }
+
+  std::string describe(const Socket& s) const {
+    if (unix_) {
+      PeerCredentials c = s.peer_credentials();
+      return "sender pid " + std::to_string(c.pid) + " (uid " + std::to_string(c.uid) + ")";
+    }
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (::getpeername(s.fd().get(), reinterpret_cast<sockaddr*>(&addr), &len) == -1) return "a sender";  // NOLINT
+    char host[INET6_ADDRSTRLEN] = "?";
+    std::uint16_t port = 0;
+    if (addr.ss_family == AF_INET) {
+      const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);  // NOLINT
+      ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+      port = ntohs(a->sin_port);
+      return "sender " + std::string(host) + ":" + std::to_string(port);
+    }
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);  // NOLINT
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    return "sender [" + std::string(host) + "]:" + std::to_string(port);
+  }
+
+  // Polls the listening socket and every idle inbox until something happens or the deadline.
+  bool wait(Deadline deadline) {
+    reads_since_poll_ = 0;
+    bool busy = std::any_of(inboxes_.begin(), inboxes_.end(), [](const Inbox& in) { return in.ready && !in.closed; });
+    fds_.clear();
+    fds_.push_back({listen_fd().get(), POLLIN, 0});
+    for (const Inbox& in : inboxes_) fds_.push_back({in.fd.get(), static_cast<short>(in.closed ? 0 : POLLIN), 0});
+    int rc = poll_until(fds_, busy ? Deadline::now() : deadline, url_);
+    if (rc == 0) return busy;
+    if (fds_[0].revents != 0) accept_all();
+    for (std::size_t i = 1; i < fds_.size(); ++i) {
+      if (fds_[i].revents != 0) inboxes_[i - 1].ready = true;
+    }
+    return true;
+  }
+
+  void drop(std::size_t index, const std::string& reason) {
+    report(reason);
+    inboxes_.erase(inboxes_.begin() + static_cast<std::ptrdiff_t>(index));
+  }
+
+  void report(const std::string& reason) const {
+    if (on_dropped_) on_dropped_(reason);
+  }
+
+  std::function<void(const std::string&)> on_dropped_;
+  std::optional<UnixListener> unix_;
+  std::optional<TcpListener> tcp_;
+  std::vector<Inbox> inboxes_;
+  std::vector<pollfd> fds_;
+  std::size_t next_ = 0;
+  unsigned reads_since_poll_ = 0;
+  bool joined_ = false;
+};
+
+// The receiving end of fifo://. All senders share one pipe, so there is one inbox. Linux
+// reports POLLHUP on a FIFO's read end only once a writer has come and every writer has
+// gone, counted from when the read end was opened: so "no sender yet" waits, and after end of
+// stream the end is opened afresh to wait for the next senders.
+class FifoReceiver final : public Channel::Transport {
+ public:
+  FifoReceiver(std::string url, const ChannelOptions& options, std::string path, Fd fd, bool created,
+               UnixListener only_listener)
+      : Transport(std::move(url), options.max_message, true),
+        on_dropped_(options.on_sender_dropped),
+        path_(std::move(path)),
+        created_(created),
+        only_listener_(std::move(only_listener)) {
+    in_.fd = std::move(fd);
+    in_.who = "a sender";
+    struct stat st{};
+    sys::check(::fstat(in_.fd.get(), &st), "fstat", path_);
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
+  }
+
+  ~FifoReceiver() override {
+    if (!created_) return;
+    struct stat st{};
+    if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) ::unlink(path_.c_str());
+  }
+
+  ChannelResult send(std::span<const std::byte>, Deadline) override { return {ChannelStatus::peer_closed}; }
+
+  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+    for (;;) {
+      std::uint32_t length = 0;
+      FrameState state = check_frame(in_, max_message_, length);
+      if (state == FrameState::whole) return {ChannelStatus::ok, take_frame(in_, length, buffer)};
+      if (state == FrameState::too_long) {
+        resynchronise(length);
+        continue;
+      }
+      if (in_.ready) {
+        int error = 0;
+        ReadOutcome r = read_into(in_, &error);
+        if (error != 0) sys::fail("read", url_, error);
+        if (r == ReadOutcome::data) continue;
+        in_.ready = false;  // drained, or no writer (yet, or any more): poll tells which
+      }
+      pollfd p{in_.fd.get(), POLLIN, 0};
+      std::vector<pollfd> fds{p};
+      if (poll_until(fds, deadline, url_) == 0) return {expired_status(deadline)};
+      if ((fds[0].revents & POLLIN) != 0) {
+        in_.ready = true;
+        continue;
+      }
+      if ((fds[0].revents & (POLLHUP | POLLERR)) != 0) {
+        if (every_sender_gone()) return {ChannelStatus::end_of_stream};
+        continue;
+      }
+      sys::fail("poll", url_, EIO, "unexpected poll events " + std::to_string(fds[0].revents));
+    }
+  }
+
+ private:
+  // POLLHUP without data: the senders that came have all gone. Opens the read end afresh (so
+  // the next poll waits for new senders) unless one came meanwhile; true for end of stream.
+  bool every_sender_gone() {
+    Fd fresh{sys::check(::open(("/proc/self/fd/" + std::to_string(in_.fd.get())).c_str(),
+                               O_RDONLY | O_NONBLOCK | O_CLOEXEC),
+                        "open", path_)};
+    // Checked after the fresh open: a sender that opened before it keeps the old end awake
+    // (no POLLHUP) or left data there; either way the old end still tells its story.
+    pollfd p{in_.fd.get(), POLLIN, 0};
+    std::vector<pollfd> fds{p};
+    poll_until(fds, Deadline::now(), url_);
+    if ((fds[0].revents & POLLIN) != 0 || (fds[0].revents & POLLHUP) == 0) {
+      in_.ready = true;
+      return false;
+    }
+    if (in_.held() != 0) report(partial_reason(in_, url_, 0));
+    in_.begin = in_.end = 0;
+    in_.fd = std::move(fresh);
+    in_.ready = true;
+    return true;
+  }
+
+  // A length above the maximum: the shared stream has no boundary to go back to. Drops what
+  // is buffered and what the pipe holds now; later frames (whole writes) start clean.
+  void resynchronise(std::uint32_t length) {
+    report(too_long_reason(in_, length, max_message_, url_) +
+           "; a FIFO is one stream for every sender, so the bytes it held were dropped too");
+    in_.begin = in_.end = 0;
+    std::byte sink[4096];
+    for (;;) {
+      ssize_t n = ::read(in_.fd.get(), sink, sizeof sink);
+      if (n > 0) continue;
+      if (n == -1 && errno == EINTR) continue;
+      break;
+    }
+    in_.ready = false;
+  }
+
+  void report(const std::string& reason) const {
+    if (on_dropped_) on_dropped_(reason);
+  }
+
+  std::function<void(const std::string&)> on_dropped_;
+  std::string path_;
+  bool created_;
+  UnixListener only_listener_;  // the abstract socket that keeps a second listener out
+  Inbox in_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+};
+
+[[noreturn]] void another_listener(const std::string& url) {
+  sys::fail("listen", url, EADDRINUSE,
+            "another listener is receiving on " + url + "; a channel has one receiving end");
+}
+
+}  // namespace
+
+// --- unix:// ------------------------------------------------------------------------------
+
+TransportPtr listen_unix(const ChannelUrl& url, const ChannelOptions& options) {
+  std::string text = url.to_string();
+  std::optional<UnixListener> listener;
+  try {
+    listener = UnixListener::bind({.address = UnixAddress::parse(url.name)});
+  } catch (const Error& e) {
+    if (e.errnum() == EADDRINUSE) another_listener(text);
+    throw;
+  }
+  return std::make_unique<SocketReceiver>(std::move(text), options, std::move(listener), std::nullopt);
+}
+
+TransportPtr connect_unix(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
+  std::string text = url.to_string();
+  UnixAddress address = UnixAddress::parse(url.name);
+  Socket s = connect_with_retry(text, deadline, [&] { return Socket::connect_unix(address, SocketType::stream, deadline); });
+  Fd fd = s.fd().duplicate();
+  fd.set_nonblocking(true);
+  return std::make_unique<SocketSender>(std::move(text), options.max_message, std::move(fd));
+}
+
+// --- tcp:// -------------------------------------------------------------------------------
+
+TransportPtr listen_tcp(const ChannelUrl& url, const ChannelOptions& options) {
+  TcpListener listener = TcpListener::bind({.host = url.host, .port = url.port});
+  ChannelUrl bound = url;
+  bound.port = listener.port();
+  return std::make_unique<SocketReceiver>(bound.to_string(), options, std::nullopt, std::move(listener));
+}
+
+TransportPtr connect_tcp(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
+  std::string text = url.to_string();
+  Socket s = connect_with_retry(text, deadline, [&] { return Socket::connect_tcp(url.host, url.port, deadline); });
+  Fd fd = s.fd().duplicate();
+  fd.set_nonblocking(true);
+  return std::make_unique<SocketSender>(std::move(text), options.max_message, std::move(fd));
+}
+
+// --- fifo:// ------------------------------------------------------------------------------
+
+TransportPtr listen_fifo(const ChannelUrl& url, const ChannelOptions& options) {
+  std::string text = url.to_string();
+  bool created = true;
+  try {
+    create_fifo({.path = url.name, .mode = 0600, .exclusive = true});
+  } catch (const Error& e) {
+    if (e.errnum() != EEXIST) throw;
+    create_fifo({.path = url.name, .mode = 0600, .exclusive = false});  // a FIFO, or an Error
+    created = false;
+  }
+  try {
+    Fd fd = open_fifo_reader(url.name, FifoWait::nonblocking);
+    struct stat st{};
+    sys::check(::fstat(fd.get(), &st), "fstat", url.name);
+    // One receiving end per FIFO: an abstract socket named after the FIFO's inode says so.
+    std::optional<UnixListener> only;
+    try {
+      only = UnixListener::bind({.address = UnixAddress::abstract("ipckit/fifo/" + std::to_string(st.st_dev) + ":" +
+                                                                 std::to_string(st.st_ino))});
+    } catch (const Error& e) {
+      if (e.errnum() == EADDRINUSE) another_listener(text);
+      throw;
+    }
+    return std::make_unique<FifoReceiver>(std::move(text), options, url.name, std::move(fd), created,
+                                          std::move(*only));
+  } catch (...) {
+    if (created) (void)remove_fifo(url.name);
+    throw;
+  }
+}
+
+TransportPtr connect_fifo(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
+  std::string text = url.to_string();
+  Fd fd = connect_with_retry(text, deadline, [&] { return open_fifo_writer(url.name, deadline); });
+  fd.set_nonblocking(true);
+  auto sender = std::make_unique<FifoSender>(std::move(text), options.max_message, std::move(fd));
+  sender->take_shared_lock_if_free();
+  return sender;
+}
+
+}  // namespace ipckit::detail

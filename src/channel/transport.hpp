@@ -1,0 +1,57 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "ipckit/channel.hpp"
+#include "url.hpp"
+
+namespace ipckit {
+
+/// One end of one transport. Channel checks what is common to all (the end's direction, a
+/// message above max_message(), a receive buffer below it) before calling in, so a transport
+/// sees only sends on a sending end with message.size() <= max_message(), and receives on a
+/// listening end with buffer.size() >= max_message().
+class Channel::Transport {
+ public:
+  Transport(std::string url, std::size_t max_message, bool listener)
+      : url_(std::move(url)), max_message_(max_message), listener_(listener) {}
+  virtual ~Transport() = default;
+  Transport(const Transport&) = delete;
+  Transport& operator=(const Transport&) = delete;
+
+  virtual ChannelResult send(std::span<const std::byte> message, Deadline deadline) = 0;
+  virtual ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) = 0;
+  /// Sends what a stream end still holds of a message (Channel::flush). Datagrams: nothing.
+  virtual ChannelResult flush(Deadline) { return {}; }
+
+  [[nodiscard]] const std::string& url() const noexcept { return url_; }
+  [[nodiscard]] std::size_t max_message() const noexcept { return max_message_; }
+  [[nodiscard]] bool listener() const noexcept { return listener_; }
+
+ protected:
+  std::string url_;
+  std::size_t max_message_;
+  bool listener_;
+};
+
+namespace detail {
+
+using TransportPtr = std::unique_ptr<Channel::Transport>;
+
+// One pair per scheme; each throws Error with the URL named. `url` is already parsed.
+TransportPtr listen_unix(const ChannelUrl& url, const ChannelOptions& options);
+TransportPtr connect_unix(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
+TransportPtr listen_tcp(const ChannelUrl& url, const ChannelOptions& options);
+TransportPtr connect_tcp(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
+TransportPtr listen_fifo(const ChannelUrl& url, const ChannelOptions& options);
+TransportPtr connect_fifo(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
+TransportPtr listen_mq(const ChannelUrl& url, const ChannelOptions& options);
+TransportPtr connect_mq(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
+TransportPtr listen_sysv_msg(const ChannelUrl& url, const ChannelOptions& options);
+TransportPtr connect_sysv_msg(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
+
+}  // namespace detail
+}  // namespace ipckit

@@ -1,0 +1,164 @@
+#include "url.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <string>
+
+#include "../sys.hpp"
+
+namespace ipckit::detail {
+namespace {
+
+constexpr std::string_view kAllForms =
+    "a channel URL is one of fifo:///ABS/PATH, unix:///ABS/PATH, unix://@NAME, "
+    "tcp://HOST:PORT, mq:///NAME, sysv-msg://0xKEY, shm://NAME?capacity=BYTES";
+
+[[noreturn]] void bad(std::string_view url, std::string hint) {
+  sys::fail("channel URL", url, EINVAL, std::move(hint));
+}
+
+// Parses all of `text` as an unsigned number in `base`; false on anything else.
+template <class T>
+bool parse_number(std::string_view text, T& out, int base = 10) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, base);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+ChannelUrl parse_path_scheme(std::string_view url, std::string_view rest, ChannelUrl::Scheme scheme,
+                             std::string_view example) {
+  ChannelUrl u;
+  u.scheme = scheme;
+  if (rest.empty() || rest.front() != '/') {
+    bad(url, "the path must be absolute, after the two slashes of the scheme: " + std::string(example));
+  }
+  if (rest.find('\0') != std::string_view::npos) bad(url, "the path holds a NUL byte");
+  u.name = std::string(rest);
+  return u;
+}
+
+}  // namespace
+
+ChannelUrl parse_channel_url(std::string_view url) {
+  auto sep = url.find("://");
+  if (sep == std::string_view::npos) {
+    bad(url, "no scheme; " + std::string(kAllForms));
+  }
+  std::string_view scheme = url.substr(0, sep);
+  std::string_view rest = url.substr(sep + 3);
+  ChannelUrl u;
+  if (scheme == "fifo") {
+    return parse_path_scheme(url, rest, ChannelUrl::Scheme::fifo, "fifo:///run/app/in");
+  }
+  if (scheme == "unix") {
+    if (!rest.empty() && rest.front() == '@') {
+      if (rest.size() == 1) bad(url, "the abstract name is empty: unix://@app");
+      u.scheme = ChannelUrl::Scheme::unix_socket;
+      u.name = std::string(rest);
+      return u;
+    }
+    return parse_path_scheme(url, rest, ChannelUrl::Scheme::unix_socket,
+                             "unix:///run/app.sock (a path) or unix://@app (an abstract name)");
+  }
+  if (scheme == "mq") {
+    constexpr std::string_view kExample = "mq:///app (three slashes: the queue is /app)";
+    if (rest.size() < 2 || rest.front() != '/') bad(url, std::string("the queue name is missing: ") + std::string(kExample));
+    if (rest.find('/', 1) != std::string_view::npos) {
+      bad(url, std::string("a queue name has one slash, at its start: ") + std::string(kExample));
+    }
+    u.scheme = ChannelUrl::Scheme::mq;
+    u.name = std::string(rest);
+    return u;
+  }
+  if (scheme == "sysv-msg") {
+    constexpr std::string_view kExample = "sysv-msg://0x162e (a key in hex, as ipcs shows it)";
+    std::string_view hex = rest;
+    if (hex.size() < 3 || (hex.substr(0, 2) != "0x" && hex.substr(0, 2) != "0X")) {
+      bad(url, std::string("the key must be hexadecimal with 0x: ") + std::string(kExample));
+    }
+    unsigned int key = 0;
+    if (!parse_number(hex.substr(2), key, 16)) bad(url, std::string("the key is not a 32-bit hex number: ") + std::string(kExample));
+    if (key == 0) bad(url, "key 0x0 is IPC_PRIVATE, which no other process can find: pick another key, e.g. sysv-msg://0x162e");
+    u.scheme = ChannelUrl::Scheme::sysv_msg;
+    u.key = static_cast<key_t>(key);
+    return u;
+  }
+  if (scheme == "tcp") {
+    constexpr std::string_view kExample = "tcp://127.0.0.1:7000, tcp://[::1]:7000 or tcp://host.example:7000";
+    std::string_view host;
+    std::string_view port;
+    if (!rest.empty() && rest.front() == '[') {
+      auto close = rest.find(']');
+      if (close == std::string_view::npos) bad(url, std::string("an IPv6 address needs its closing bracket: ") + std::string(kExample));
+      host = rest.substr(1, close - 1);
+      std::string_view after = rest.substr(close + 1);
+      if (after.empty() || after.front() != ':') bad(url, std::string("the port is missing: ") + std::string(kExample));
+      port = after.substr(1);
+    } else {
+      auto colon = rest.rfind(':');
+      if (colon == std::string_view::npos) bad(url, std::string("the port is missing: ") + std::string(kExample));
+      host = rest.substr(0, colon);
+      port = rest.substr(colon + 1);
+      if (host.find(':') != std::string_view::npos) {
+        bad(url, std::string("an IPv6 address goes in brackets: ") + std::string(kExample));
+      }
+    }
+    if (host.empty()) bad(url, std::string("the host is missing: ") + std::string(kExample));
+    if (port.empty()) bad(url, std::string("the port is missing: ") + std::string(kExample));
+    unsigned int number = 0;
+    if (!parse_number(port, number) || number > 65535) {
+      bad(url, std::string("the port must be a number from 0 to 65535: ") + std::string(kExample));
+    }
+    u.scheme = ChannelUrl::Scheme::tcp;
+    u.host = std::string(host);
+    u.port = static_cast<std::uint16_t>(number);
+    return u;
+  }
+  if (scheme == "shm") {
+    constexpr std::string_view kExample = "shm://app?capacity=1048576";
+    std::string_view name = rest;
+    std::string_view query;
+    if (auto q = rest.find('?'); q != std::string_view::npos) {
+      name = rest.substr(0, q);
+      query = rest.substr(q + 1);
+    }
+    if (name.empty() || name.find('/') != std::string_view::npos) {
+      bad(url, std::string("the name is one word without slashes: ") + std::string(kExample));
+    }
+    u.scheme = ChannelUrl::Scheme::shm;
+    u.name = std::string(name);
+    if (!query.empty()) {
+      constexpr std::string_view kKey = "capacity=";
+      if (query.substr(0, kKey.size()) != kKey || !parse_number(query.substr(kKey.size()), u.capacity)) {
+        bad(url, std::string("the only parameter is capacity=BYTES: ") + std::string(kExample));
+      }
+    }
+    return u;
+  }
+  bad(url, "unknown scheme \"" + std::string(scheme) + "\"; " + std::string(kAllForms));
+}
+
+std::string ChannelUrl::to_string() const {
+  switch (scheme) {
+    case Scheme::fifo:
+      return "fifo://" + name;
+    case Scheme::unix_socket:
+      return "unix://" + name;
+    case Scheme::tcp:
+      if (host.find(':') != std::string::npos) return "tcp://[" + host + "]:" + std::to_string(port);
+      return "tcp://" + host + ":" + std::to_string(port);
+    case Scheme::mq:
+      return "mq://" + name;
+    case Scheme::sysv_msg: {
+      char text[16];
+      std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned int>(key));
+      return std::string("sysv-msg://") + text;
+    }
+    case Scheme::shm:
+      return "shm://" + name + (capacity != 0 ? "?capacity=" + std::to_string(capacity) : "");
+  }
+  return {};
+}
+
+}  // namespace ipckit::detail

@@ -1,0 +1,341 @@
+// Unit tests for the Channel's front: URL parsing and its errors, the checks common to every
+// transport, and what is particular to the byte-stream transports (fifo, unix, tcp): a bad
+// frame ends one sender's connection while the others go on, a frame cut short by a deadline
+// is finished later, one listener per channel. The behaviour every transport shares is in
+// channel_conformance_test.cpp.
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "../src/channel/url.hpp"
+#include "ipckit/channel.hpp"
+#include "ipckit/error.hpp"
+#include "ipckit/socket.hpp"
+#include "test_util.hpp"
+
+namespace ipckit {
+namespace {
+
+using namespace std::chrono_literals;
+using detail::ChannelUrl;
+using detail::parse_channel_url;
+using test::error_from;
+using test::has_substring;
+
+std::span<const std::byte> bytes(std::string_view s) { return std::as_bytes(std::span{s.data(), s.size()}); }
+
+std::string text(std::span<const std::byte> b, std::size_t n) { return {reinterpret_cast<const char*>(b.data()), n}; }
+
+// The wire format: 4-byte little-endian length, then the bytes.
+std::string frame(std::string_view payload) {
+  std::string f(4, '\0');
+  auto n = static_cast<std::uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) f[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xFF);
+  return f + std::string(payload);
+}
+
+// Only a length, as a client that lies about what follows would send it.
+std::string raw_length(std::uint32_t n) { return std::string{static_cast<char>(n & 0xFF), static_cast<char>((n >> 8) & 0xFF), static_cast<char>((n >> 16) & 0xFF), static_cast<char>((n >> 24) & 0xFF)}; }
+
+void write_raw(const Socket& s, std::string_view data) {
+  ASSERT_TRUE(s.fd().write_all(bytes(data)).ok());
+}
+
+// --- URLs ---------------------------------------------------------------------------------
+
+TEST(ChannelUrl, EveryFormParsesAndPrintsBack) {
+  EXPECT_EQ(parse_channel_url("fifo:///run/app/in").name, "/run/app/in");
+  EXPECT_EQ(parse_channel_url("unix:///run/app.sock").to_string(), "unix:///run/app.sock");
+  EXPECT_EQ(parse_channel_url("unix://@app").name, "@app");
+  ChannelUrl tcp = parse_channel_url("tcp://127.0.0.1:7000");
+  EXPECT_EQ(tcp.host, "127.0.0.1");
+  EXPECT_EQ(tcp.port, 7000);
+  ChannelUrl v6 = parse_channel_url("tcp://[::1]:7000");
+  EXPECT_EQ(v6.host, "::1");
+  EXPECT_EQ(v6.to_string(), "tcp://[::1]:7000");
+  EXPECT_EQ(parse_channel_url("mq:///app").name, "/app");
+  EXPECT_EQ(parse_channel_url("sysv-msg://0x162e").key, 0x162e);
+  EXPECT_EQ(parse_channel_url("sysv-msg://0x162e").to_string(), "sysv-msg://0x0000162e");
+  ChannelUrl shm = parse_channel_url("shm://app?capacity=4096");
+  EXPECT_EQ(shm.name, "app");
+  EXPECT_EQ(shm.capacity, 4096U);
+}
+
+TEST(ChannelUrl, MistakesAreErrorsThatShowACorrectUrl) {
+  struct Case {
+    std::string_view url;
+    std::string_view says;
+  };
+  const std::array cases{
+      Case{"pipe:///x", "unknown scheme \"pipe\""},
+      Case{"/run/app.sock", "no scheme"},
+      Case{"tcp://127.0.0.1", "the port is missing: tcp://127.0.0.1:7000"},
+      Case{"tcp://127.0.0.1:", "the port is missing"},
+      Case{"tcp://:7000", "the host is missing"},
+      Case{"tcp://127.0.0.1:70000", "from 0 to 65535"},
+      Case{"tcp://::1:7000", "goes in brackets"},
+      Case{"fifo://run/app", "must be absolute"},
+      Case{"unix://run/app.sock", "unix:///run/app.sock"},
+      Case{"unix://@", "the abstract name is empty"},
+      Case{"mq://app", "mq:///app"},
+      Case{"mq:///a/b", "one slash"},
+      Case{"sysv-msg://162e", "0x162e"},
+      Case{"sysv-msg://0xZZ", "not a 32-bit hex number"},
+      Case{"sysv-msg://0x0", "IPC_PRIVATE"},
+      Case{"shm://app?size=1", "capacity=BYTES"},
+  };
+  for (const Case& c : cases) {
+    Error e = error_from([&] { (void)Channel::listen(c.url); });
+    EXPECT_EQ(e.errnum(), EINVAL) << c.url;
+    EXPECT_TRUE(has_substring(e.what(), c.says)) << c.url;
+    EXPECT_TRUE(has_substring(e.what(), c.url)) << "the error names the URL it was given";
+  }
+}
+
+TEST(ChannelUrl, ConnectToPortZeroIsRefused) {
+  Error e = error_from([] { (void)Channel::connect("tcp://127.0.0.1:0", {}, Deadline::now()); });
+  EXPECT_EQ(e.errnum(), EINVAL);
+  EXPECT_TRUE(has_substring(e.what(), "only to listen"));
+}
+
+TEST(ChannelUrl, OptionsAreChecked) {
+  test::TempDir dir;
+  std::string url = "unix://" + (dir.path() / "s.sock").string();
+  EXPECT_EQ(error_from([&] { (void)Channel::listen(url, {.max_message = 0}); }).errnum(), EINVAL);
+  EXPECT_TRUE(has_substring(error_from([&] { (void)Channel::listen(url, {.max_message = 1ULL << 33}); }).what(),
+                            "4-byte length"));
+}
+
+// --- checks common to every end -----------------------------------------------------------
+
+TEST(ChannelFront, DirectionSizeAndBufferAreChecked) {
+  test::TempDir dir;
+  std::string url = "unix://" + (dir.path() / "s.sock").string();
+  Channel rx = Channel::listen(url, {.max_message = 16});
+  Channel tx = Channel::connect(rx.url(), {.max_message = 16});
+  EXPECT_TRUE(rx.is_listener());
+  EXPECT_FALSE(tx.is_listener());
+  std::array<std::byte, 16> buf{};
+  EXPECT_TRUE(has_substring(error_from([&] { (void)rx.send(bytes("x")); }).what(), "made by listen()"));
+  EXPECT_TRUE(has_substring(error_from([&] { (void)tx.receive(buf); }).what(), "made by connect()"));
+  Error big = error_from([&] { (void)tx.send(bytes("seventeen bytes!!")); });
+  EXPECT_EQ(big.errnum(), EMSGSIZE);
+  EXPECT_TRUE(has_substring(big.what(), "17 bytes"));
+  std::array<std::byte, 8> small{};
+  EXPECT_TRUE(has_substring(error_from([&] { (void)rx.receive(small); }).what(), "max_message() = 16"));
+  // Nothing was sent or consumed by the refused calls.
+  ASSERT_TRUE(tx.send(bytes("ok")).ok());
+  ChannelResult r = rx.receive(buf);
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "ok");
+}
+
+TEST(ChannelFront, TcpPortZeroListensOnAPortTheUrlShows) {
+  Channel rx = Channel::listen("tcp://127.0.0.1:0");
+  EXPECT_NE(rx.url(), "tcp://127.0.0.1:0");
+  EXPECT_TRUE(rx.url().starts_with("tcp://127.0.0.1:"));
+  Channel tx = Channel::connect(rx.url());
+  ASSERT_TRUE(tx.send(bytes("over tcp")).ok());
+  std::vector<std::byte> buf(rx.max_message());
+  ChannelResult r = rx.receive(buf);
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "over tcp");
+}
+
+TEST(ChannelFront, ShmIsNotThereYetAndSaysSo) {
+  Error e = error_from([] { (void)Channel::listen("shm://x?capacity=4096"); });
+  EXPECT_EQ(e.errnum(), ENOSYS);
+  EXPECT_TRUE(has_substring(e.what(), "issue 6"));
+}
+
+// --- byte streams ---------------------------------------------------------------------------
+
+struct Dropped {
+  std::vector<std::string> reasons;
+  ChannelOptions options() {
+    return {.max_message = 1024, .on_sender_dropped = [this](const std::string& r) { reasons.push_back(r); }};
+  }
+};
+
+TEST(ChannelStream, AnOversizedLengthEndsThatSenderOnlyAndSaysWhy) {
+  test::TempDir dir;
+  const auto path = dir.path() / "s.sock";
+  Dropped dropped;
+  Channel rx = Channel::listen("unix://" + path.string(), dropped.options());
+  Socket good = Socket::connect_unix(UnixAddress::path(path));
+  Socket bad = Socket::connect_unix(UnixAddress::path(path));
+  write_raw(bad, raw_length(0xFFFFFFF0U));
+  write_raw(good, frame("first") + frame(""));
+  std::vector<std::byte> buf(rx.max_message());
+  std::vector<std::string> got;
+  for (int i = 0; i < 2; ++i) {
+    ChannelResult r = rx.receive(buf, Deadline::after(10s));
+    ASSERT_EQ(r.status, ChannelStatus::ok);
+    got.push_back(text(buf, r.bytes));
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"first", ""}));
+  // The bad sender's connection is closed: it reads end of stream.
+  std::array<std::byte, 1> one{};
+  EXPECT_EQ(bad.fd().read_some(one, Deadline::after(10s)).status, IoStatus::end_of_stream);
+  ASSERT_EQ(dropped.reasons.size(), 1U);
+  EXPECT_TRUE(has_substring(dropped.reasons[0], "4294967280"));
+  EXPECT_TRUE(has_substring(dropped.reasons[0], "maximum of 1024"));
+  EXPECT_TRUE(has_substring(dropped.reasons[0], "pid " + std::to_string(::getpid())));
+  // The good one goes on.
+  write_raw(good, frame("after"));
+  ChannelResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "after");
+}
+
+TEST(ChannelStream, AMessageCutShortIsDroppedAndTheStreamEnds) {
+  test::TempDir dir;
+  const auto path = dir.path() / "s.sock";
+  Dropped dropped;
+  Channel rx = Channel::listen("unix://" + path.string(), dropped.options());
+  {
+    Socket s = Socket::connect_unix(UnixAddress::path(path));
+    write_raw(s, frame("whole") + frame("cut short").substr(0, 7));
+  }
+  std::vector<std::byte> buf(rx.max_message());
+  ChannelResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "whole");
+  EXPECT_EQ(rx.receive(buf, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  ASSERT_EQ(dropped.reasons.size(), 1U);
+  EXPECT_TRUE(has_substring(dropped.reasons[0], "3 of 9 bytes"));
+}
+
+TEST(ChannelStream, EndOfStreamComesOnceAndThenTheListenerWaitsForNewSenders) {
+  test::TempDir dir;
+  Channel rx = Channel::listen("unix://" + (dir.path() / "s.sock").string());
+  std::vector<std::byte> buf(rx.max_message());
+  EXPECT_EQ(rx.try_receive(buf).status, ChannelStatus::would_block) << "no sender yet: not end of stream";
+  { Channel tx = Channel::connect(rx.url()); }
+  EXPECT_EQ(rx.receive(buf, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.try_receive(buf).status, ChannelStatus::would_block);
+  Channel tx = Channel::connect(rx.url());
+  ASSERT_TRUE(tx.send(bytes("again")).ok());
+  ChannelResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "again");
+}
+
+TEST(ChannelStream, ADeadlineThatCutsAFrameKeepsTheRestForLater) {
+  test::TempDir dir;
+  Channel rx = Channel::listen("unix://" + (dir.path() / "s.sock").string());
+  Channel tx = Channel::connect(rx.url());
+  // Fill the socket with small messages, then free a little room at a time until a large
+  // try_send starts: the kernel then took at most part of it, and the rest is held.
+  std::size_t smalls = 0;
+  while (tx.try_send(bytes("f"))) ++smalls;
+  ASSERT_GT(smalls, 0U);
+  std::vector<std::byte> buf(rx.max_message());
+  const std::string big(256 * 1024, 'b');
+  std::size_t taken = 0;
+  while (!tx.try_send(bytes(big))) {
+    ASSERT_LT(taken, smalls) << "the large message never started";
+    ChannelResult r = rx.receive(buf, Deadline::after(10s));
+    ASSERT_EQ(r.status, ChannelStatus::ok);
+    ASSERT_EQ(text(buf, r.bytes), "f");
+    ++taken;
+  }
+  // Drain on a thread; here, finish the held rest and send one more.
+  std::vector<std::string> got;
+  std::thread reader([&] {
+    for (;;) {
+      ChannelResult r = rx.receive(buf, Deadline::after(20s));
+      if (r.status != ChannelStatus::ok) return;
+      got.push_back(text(buf, r.bytes));
+      if (got.back() == "next") return;
+    }
+  });
+  EXPECT_EQ(tx.flush(Deadline::after(20s)).status, ChannelStatus::ok);
+  EXPECT_EQ(tx.send(bytes("next"), Deadline::after(20s)).status, ChannelStatus::ok);
+  reader.join();
+  std::vector<std::string> want(smalls - taken, "f");
+  want.push_back(big);
+  want.push_back("next");
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want) << "every message whole and in order";
+}
+
+TEST(ChannelStream, OneListenerPerChannel) {
+  test::TempDir dir;
+  std::string unix_url = "unix://" + (dir.path() / "s.sock").string();
+  Channel a = Channel::listen(unix_url);
+  Error e = error_from([&] { (void)Channel::listen(unix_url); });
+  EXPECT_EQ(e.errnum(), EADDRINUSE);
+  EXPECT_TRUE(has_substring(e.what(), "another listener"));
+
+  std::string fifo_url = "fifo://" + (dir.path() / "ch").string();
+  Channel f = Channel::listen(fifo_url);
+  Error ef = error_from([&] { (void)Channel::listen(fifo_url); });
+  EXPECT_EQ(ef.errnum(), EADDRINUSE);
+  EXPECT_TRUE(has_substring(ef.what(), "another listener"));
+  struct stat st{};
+  EXPECT_EQ(::lstat((dir.path() / "ch").c_str(), &st), 0) << "the refused listen removed nothing";
+}
+
+TEST(ChannelStream, ListenRemovesWhatItMadeAndLeavesWhatWasThere) {
+  test::TempDir dir;
+  const auto sock = dir.path() / "s.sock";
+  const auto made = dir.path() / "made";
+  const auto there = dir.path() / "there";
+  ASSERT_EQ(::mkfifo(there.c_str(), 0600), 0);
+  {
+    Channel a = Channel::listen("unix://" + sock.string());
+    Channel b = Channel::listen("fifo://" + made.string());
+    Channel c = Channel::listen("fifo://" + there.string());
+    EXPECT_TRUE(std::filesystem::exists(sock));
+    EXPECT_TRUE(std::filesystem::exists(made));
+  }
+  EXPECT_FALSE(std::filesystem::exists(sock));
+  EXPECT_FALSE(std::filesystem::exists(made));
+  EXPECT_TRUE(std::filesystem::exists(there));
+}
+
+TEST(ChannelStream, FifoMessagesAboveAtomicSizeNeedASenderAlone) {
+  test::TempDir dir;
+  Channel rx = Channel::listen("fifo://" + (dir.path() / "ch").string());
+  Channel one = Channel::connect(rx.url());
+  std::string big(8000, 'x');
+  ASSERT_TRUE(one.send(bytes(big), Deadline::after(10s)).ok()) << "alone: large messages go";
+  Channel two = Channel::connect(rx.url());
+  Error e = error_from([&] { (void)one.send(bytes(big), Deadline::after(10s)); });
+  EXPECT_EQ(e.errnum(), EBUSY);
+  EXPECT_TRUE(has_substring(e.what(), "another sender has this FIFO open"));
+  EXPECT_TRUE(has_substring(e.what(), "unix://"));
+  ASSERT_TRUE(two.send(bytes("small"), Deadline::after(10s)).ok()) << "small ones still go";
+  std::vector<std::byte> buf(rx.max_message());
+  ChannelResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), big);
+  r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "small");
+}
+
+TEST(ChannelStream, ConnectWaitsForTheListenerUntilTheDeadline) {
+  test::TempDir dir;
+  for (std::string url : {"unix://" + (dir.path() / "none.sock").string(), "fifo://" + (dir.path() / "none").string(),
+                          std::string("unix://@") + test::unique_name()}) {
+    Error e = error_from([&] { (void)Channel::connect(url, {}, Deadline::after(50ms)); });
+    EXPECT_EQ(e.errnum(), ETIMEDOUT) << url;
+    EXPECT_TRUE(has_substring(e.what(), url));
+    EXPECT_TRUE(has_substring(e.what(), "no listener"));
+  }
+}
+
+}  // namespace
+}  // namespace ipckit
