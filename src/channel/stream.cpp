@@ -397,6 +397,7 @@ class SocketReceiver final : public Channel::Transport {
       if (in.closed) {
         if (in.held() != 0) report(partial_reason(in, url_, in.error));
         inboxes_.erase(inboxes_.begin() + static_cast<std::ptrdiff_t>(next_));
+        accept_paused_ = false;
         continue;
       }
       ++next_;
@@ -434,8 +435,10 @@ class SocketReceiver final : public Channel::Transport {
       try {
         s = unix_ ? unix_->accept(Deadline::now()) : tcp_->accept(Deadline::now());
       } catch (const Error& e) {
-        // Out of descriptors or memory: serve the senders we have, try again later.
+        // Out of descriptors or memory: serve the senders we have; accept again once one
+        // of them has gone (until then the listening socket is not polled, so no spinning).
         report("cannot accept another sender on " + url_ + ": " + e.what());
+        accept_paused_ = true;
         return any;
       }
       if (!s) return any;
@@ -476,7 +479,7 @@ class SocketReceiver final : public Channel::Transport {
     reads_since_poll_ = 0;
     bool busy = std::any_of(inboxes_.begin(), inboxes_.end(), [](const Inbox& in) { return in.ready && !in.closed; });
     fds_.clear();
-    fds_.push_back({listen_fd().get(), POLLIN, 0});
+    fds_.push_back({listen_fd().get(), static_cast<short>(accept_paused_ ? 0 : POLLIN), 0});
     for (const Inbox& in : inboxes_) fds_.push_back({in.fd.get(), static_cast<short>(in.closed ? 0 : POLLIN), 0});
     int rc = poll_until(fds_, busy ? Deadline::now() : deadline, url_);
     if (rc == 0) return busy;
@@ -490,6 +493,7 @@ class SocketReceiver final : public Channel::Transport {
   void drop(std::size_t index, const std::string& reason) {
     report(reason);
     inboxes_.erase(inboxes_.begin() + static_cast<std::ptrdiff_t>(index));
+    accept_paused_ = false;
   }
 
   void report(const std::string& reason) const {
@@ -504,6 +508,7 @@ class SocketReceiver final : public Channel::Transport {
   std::size_t next_ = 0;
   unsigned reads_since_poll_ = 0;
   bool joined_ = false;
+  bool accept_paused_ = false;
 };
 
 // The receiving end of fifo://. All senders share one pipe, so there is one inbox. Linux
