@@ -1,0 +1,239 @@
+// The liveness socket of the datagram channels (see beacon.hpp): an abstract Unix stream
+// socket per channel, bound by the listener, connected to by each sender, over which no byte
+// ever flows. Its hang-ups tell each side that the other has gone.
+#include "beacon.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <string>
+
+#include "../sys.hpp"
+
+namespace ipckit::detail {
+namespace {
+
+// sun_path holds 108 bytes; an abstract name takes them all but the leading NUL.
+constexpr std::size_t kMaxAbstractName = sizeof(sockaddr_un::sun_path) - 1;
+
+struct AbstractAddress {
+  sockaddr_un addr{};
+  socklen_t length = 0;
+};
+
+AbstractAddress abstract_address(const std::string& name) {
+  AbstractAddress a;
+  a.addr.sun_family = AF_UNIX;
+  // sun_path[0] stays NUL (abstract); the name follows without a terminator.
+  std::memcpy(a.addr.sun_path + 1, name.data(), name.size());
+  a.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return a;
+}
+
+Fd make_socket(std::string_view object) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd == -1) {
+    const int err = errno;
+    sys::fail("socket", object, err, sys::descriptor_limit_hint(err));
+  }
+  return Fd{fd};
+}
+
+constexpr short kHangUp = POLLHUP | POLLRDHUP | POLLERR | POLLNVAL;
+
+// Reads and drops what a peer wrote on a socket that should carry nothing. True when the
+// peer has gone (end of stream, reset).
+bool drain_says_gone(int fd) noexcept {
+  char scratch[256];
+  for (int round = 0; round < 16; ++round) {  // bounded: a chatty foreign peer cannot hold us
+    const ssize_t n = ::recv(fd, scratch, sizeof scratch, MSG_DONTWAIT);
+    if (n > 0) continue;
+    if (n == 0) return true;
+    if (errno == EINTR) continue;
+    return errno != EAGAIN && errno != EWOULDBLOCK;
+  }
+  return false;
+}
+
+std::string url_of(const ChannelUrl& url) {
+  return url.to_string();
+}
+
+}  // namespace
+
+std::string beacon_name(const ChannelUrl& url, std::string_view step) {
+  std::string name;
+  if (url.scheme == ChannelUrl::Scheme::mq) {
+    name = "ipckit/mq/" + url.name.substr(1);  // url.name is "/NAME"
+  } else {
+    char key[16];
+    std::snprintf(key, sizeof key, "0x%08x", static_cast<unsigned int>(url.key));
+    name = std::string("ipckit/sysv-msg/") + key;
+  }
+  if (name.size() > kMaxAbstractName) {
+    sys::fail(step, url_of(url), ENAMETOOLONG,
+              "an mq:// channel's queue name may have at most " +
+                  std::to_string(kMaxAbstractName - std::string_view("ipckit/mq/").size()) +
+                  " characters after its slash, so that its liveness socket @" +
+                  name.substr(0, 20) + "... fits a Unix socket address; pick a shorter name");
+  }
+  return name;
+}
+
+std::chrono::nanoseconds Backoff::step(Deadline deadline) noexcept {
+  const std::chrono::nanoseconds sleep = std::min(next, deadline.remaining());
+  next = std::min(next * 2, cap);
+  return sleep;
+}
+
+std::chrono::nanoseconds until(Deadline deadline) noexcept {
+  return deadline.is_never() ? std::chrono::nanoseconds(-1) : deadline.remaining();
+}
+
+int poll_for(std::span<pollfd> fds, std::chrono::nanoseconds timeout, std::string_view object) {
+  if (timeout.count() == 0) {  // a look, not a wait: no clock to read
+    for (;;) {
+      const int rc = ::poll(fds.data(), fds.size(), 0);
+      if (rc >= 0) return rc;
+      if (errno != EINTR) sys::fail("poll", object, errno);
+    }
+  }
+  const bool forever = timeout.count() < 0;
+  const auto end = forever ? Deadline::never() : Deadline::after(timeout);
+  for (;;) {
+    timespec ts{};
+    if (!forever) {
+      const auto left = end.remaining();
+      ts.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
+    }
+    const int rc = ::ppoll(fds.data(), fds.size(), forever ? nullptr : &ts, nullptr);
+    if (rc >= 0) return rc;
+    if (errno != EINTR) sys::fail("poll", object, errno);
+  }
+}
+
+// --- BeaconListener ---------------------------------------------------------------------
+
+BeaconListener BeaconListener::bind(const ChannelUrl& url) {
+  const std::string name = beacon_name(url, "Channel::listen");
+  const std::string shown = "@" + name;
+  const std::string u = url_of(url);
+  Fd fd = make_socket(shown);
+  const AbstractAddress a = abstract_address(name);
+  if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.length) == -1) {
+    const int err = errno;
+    if (err == EADDRINUSE) {
+      sys::fail("Channel::listen", u, err,
+                "another listener is receiving on " + u +
+                    ": it holds the channel's liveness socket " + shown + " (`ss -xlp | grep " +
+                    name +
+                    "` shows which process); a channel has one receiving end: stop that one, or "
+                    "pick another name");
+    }
+    sys::fail("bind", shown, err, "binding the liveness socket of " + u);
+  }
+  return BeaconListener{std::move(fd), shown, u};
+}
+
+void BeaconListener::listen() {
+  sys::check(::listen(fd_.get(), SOMAXCONN), "listen", name_);
+}
+
+bool BeaconListener::accept_pending() {
+  bool joined_now = false;
+  for (;;) {
+    const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd != -1) {
+      senders_.emplace_back(fd);
+      joined_ = true;
+      joined_now = true;
+      continue;
+    }
+    const int err = errno;
+    if (err == EINTR || err == ECONNABORTED) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) return joined_now;
+    sys::fail("accept4", name_, err,
+              err == EMFILE || err == ENFILE
+                  ? sys::descriptor_limit_hint(err) + " (the listener of " + url_ +
+                        " holds one descriptor per sender)"
+                  : std::string{});
+  }
+}
+
+void BeaconListener::reap() {
+  if (senders_.empty()) return;
+  poll_set_.resize(senders_.size());
+  for (std::size_t i = 0; i < senders_.size(); ++i)
+    poll_set_[i] = pollfd{senders_[i].get(), POLLIN | POLLRDHUP, 0};
+  if (poll_for(poll_set_, std::chrono::nanoseconds(0), name_) == 0) return;
+  // Backwards, so moving the last sender into a closed one's place keeps every index valid.
+  for (std::size_t i = senders_.size(); i-- > 0;) {
+    const short revents = poll_set_[i].revents;
+    if (revents == 0) continue;
+    const bool gone =
+        (revents & kHangUp) != 0 || ((revents & POLLIN) != 0 && drain_says_gone(senders_[i].get()));
+    if (!gone) continue;
+    if (i + 1 != senders_.size()) senders_[i] = std::move(senders_.back());
+    senders_.pop_back();
+  }
+}
+
+void BeaconListener::refresh() {
+  (void)accept_pending();
+  reap();
+}
+
+std::span<pollfd> BeaconListener::poll_set(pollfd extra) {
+  poll_set_.resize(2 + senders_.size());
+  extra.revents = 0;
+  poll_set_[0] = extra;
+  poll_set_[1] = pollfd{fd_.get(), POLLIN, 0};
+  for (std::size_t i = 0; i < senders_.size(); ++i)
+    poll_set_[2 + i] = pollfd{senders_[i].get(), POLLIN | POLLRDHUP, 0};
+  return poll_set_;
+}
+
+// --- BeaconLink -------------------------------------------------------------------------
+
+std::optional<BeaconLink> BeaconLink::try_connect(const ChannelUrl& url) {
+  const std::string name = beacon_name(url, "Channel::connect");
+  Fd fd = make_socket("@" + name);
+  const AbstractAddress a = abstract_address(name);
+  for (;;) {
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.length) == 0) break;
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EISCONN) break;
+    // Nobody bound (ENOENT is what a path would say), bound but not listening yet, or a
+    // backlog full of senders the listener has not accepted yet.
+    if (err == ECONNREFUSED || err == ENOENT || err == EAGAIN) return std::nullopt;
+    sys::fail("connect", "@" + name, err, "connecting to the liveness socket of " + url_of(url));
+  }
+  return BeaconLink{std::move(fd)};
+}
+
+bool BeaconLink::gone_by(short revents) {
+  if (gone_) return true;
+  if ((revents & kHangUp) != 0 || ((revents & POLLIN) != 0 && drain_says_gone(fd_.get())))
+    gone_ = true;
+  return gone_;
+}
+
+bool BeaconLink::listener_gone() {
+  if (gone_) return true;
+  pollfd p{fd_.get(), kEvents, 0};
+  if (poll_for(std::span{&p, 1}, std::chrono::nanoseconds(0), "the liveness socket") == 0)
+    return false;
+  return gone_by(p.revents);
+}
+
+}  // namespace ipckit::detail

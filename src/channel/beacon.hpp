@@ -1,0 +1,121 @@
+#pragma once
+
+#include <poll.h>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ipckit/deadline.hpp"
+#include "ipckit/fd.hpp"
+#include "url.hpp"
+
+// Private: the liveness socket ("beacon") of the datagram channels, mq:// and sysv-msg://.
+// A queue tells nobody who uses it, so beside each queue the listener binds a listening
+// abstract Unix stream socket, "@ipckit/mq/NAME" or "@ipckit/sysv-msg/0xKEY", and each sender
+// holds a connection to it. No byte ever flows over it: the kernel closes a connection when
+// its process closes it or dies (even by SIGKILL), so each side learns from a hang-up that
+// the other has gone. Binding the name is also what keeps a second listener out (EADDRINUSE).
+//
+//   BeaconListener b = BeaconListener::bind(url);  // claims the name; nobody can connect yet
+//   ... create the queue ...
+//   b.listen();                                    // senders' connects succeed from now on
+//   b.refresh();                                   // accept who came, reap who went
+//   if (b.all_senders_gone()) ...                  // end of stream, once the queue is empty
+//
+//   std::optional<BeaconLink> link = BeaconLink::try_connect(url);  // nothing: no listener yet
+//   if (link->listener_gone()) ...                                  // peer closed
+
+namespace ipckit::detail {
+
+/// The abstract socket name (without its leading NUL) of the channel at `url`:
+/// "ipckit/mq/orders", "ipckit/sysv-msg/0x0000162e". Throws Error when it does not fit a
+/// Unix socket address (a queue name above 97 characters), naming `step` and the URL.
+[[nodiscard]] std::string beacon_name(const ChannelUrl& url, std::string_view step);
+
+/// The first and the longest sleep between two tries of a queue that cannot be polled (a
+/// System V queue) or of a connect to a listener that is not there yet.
+struct Backoff {
+  std::chrono::nanoseconds next;
+  std::chrono::nanoseconds cap;
+  /// The sleep to take now (never past `deadline`), and doubles the next one up to the cap.
+  [[nodiscard]] std::chrono::nanoseconds step(Deadline deadline) noexcept;
+};
+
+/// poll(2) on `fds` for at most `timeout` (negative: until an event), retrying EINTR with the
+/// time left. Returns the number of descriptors with events (0: the time passed). Throws
+/// Error naming `object`.
+int poll_for(std::span<pollfd> fds, std::chrono::nanoseconds timeout, std::string_view object);
+/// The timeout for poll_for until `deadline` (negative for Deadline::never()).
+[[nodiscard]] std::chrono::nanoseconds until(Deadline deadline) noexcept;
+
+/// The listener's side: the listening socket and one connection per sender that joined.
+/// Move-only.
+class BeaconListener {
+ public:
+  /// socket + bind of the channel's abstract name, not yet listening (a sender's connect is
+  /// refused until listen()). Throws Error: EADDRINUSE as "another listener is receiving on
+  /// URL", the socket's own errors.
+  [[nodiscard]] static BeaconListener bind(const ChannelUrl& url);
+  /// listen(2): from now on senders can connect. Throws Error.
+  void listen();
+
+  /// Accepts every pending connection and closes every connection whose sender has gone
+  /// (hang-up or end of stream; a byte a foreign peer wrote is read and dropped). Never
+  /// blocks. Throws Error (accept4 failing with EMFILE...).
+  void refresh();
+  /// Accepts what is pending; true when at least one new sender joined. Never blocks.
+  bool accept_pending();
+  /// True when a sender has joined since the last start_over() and every one has gone.
+  [[nodiscard]] bool all_senders_gone() const noexcept { return joined_ && senders_.empty(); }
+  /// After an end of stream: the next one needs new senders to join first.
+  void start_over() noexcept { joined_ = false; }
+
+  /// The descriptors to wait on: `extra` first (the queue's own descriptor, or fd -1, which
+  /// poll(2) skips), then the listening socket for POLLIN and each sender for a hang-up. Any
+  /// event calls for a refresh(). Valid until the next call of a non-const member.
+  [[nodiscard]] std::span<pollfd> poll_set(pollfd extra = pollfd{-1, 0, 0});
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+ private:
+  BeaconListener(Fd fd, std::string name, std::string url) noexcept
+      : fd_(std::move(fd)), name_(std::move(name)), url_(std::move(url)) {}
+  void reap();
+
+  Fd fd_;
+  std::string name_;  ///< "@ipckit/mq/orders", for messages
+  std::string url_;
+  std::vector<Fd> senders_;
+  std::vector<pollfd> poll_set_;  ///< kept between calls, so waiting does not allocate
+  bool joined_ = false;
+};
+
+/// A sender's connection to the listener's beacon. Move-only.
+class BeaconLink {
+ public:
+  /// One non-blocking connect to the channel's beacon. Nothing when no listener is there
+  /// (ENOENT, ECONNREFUSED: none bound, or one not listening yet) or its backlog is full
+  /// (EAGAIN); the caller backs off and tries again. Throws Error on anything else.
+  [[nodiscard]] static std::optional<BeaconLink> try_connect(const ChannelUrl& url);
+
+  /// One poll(2) with a zero timeout: true once the listener has gone (and from then on).
+  [[nodiscard]] bool listener_gone();
+  /// What the last look found, without looking again (no syscall).
+  [[nodiscard]] bool known_gone() const noexcept { return gone_; }
+  /// Reads what poll said about fd() (revents): true when the listener has gone.
+  [[nodiscard]] bool gone_by(short revents);
+  /// The events to poll fd() for.
+  static constexpr short kEvents = POLLIN | POLLRDHUP;
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+
+ private:
+  explicit BeaconLink(Fd fd) noexcept : fd_(std::move(fd)) {}
+  Fd fd_;
+  bool gone_ = false;
+};
+
+}  // namespace ipckit::detail

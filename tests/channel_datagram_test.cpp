@@ -1,0 +1,655 @@
+// Channel over mq:// and sysv-msg://: the contract table (messages whole and in order, end
+// of stream when every sender has gone, peer closed when the listener has, timeouts), the
+// liveness socket (a second listener refused, a killed process seen), and what listen()
+// makes and removes. Every test runs for both transports.
+//
+// Every channel has a name of its own (mq: "/ipckit-t-<pid>-<n>"; sysv-msg: a key made from
+// the pid and a counter, checked free), and a Place guard removes its queue at the end of the
+// test whatever happened (a killed listener leaves its queue behind).
+
+#include <gtest/gtest.h>
+#include <mqueue.h>
+#include <signal.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ipckit/channel.hpp"
+#include "ipckit/error.hpp"
+#include "ipckit/mqueue.hpp"
+#include "ipckit/pipe.hpp"
+#include "ipckit/sysv.hpp"
+#include "test_util.hpp"
+
+namespace ipckit {
+
+inline void PrintTo(ChannelStatus status, std::ostream* os) {
+  switch (status) {
+    case ChannelStatus::ok:
+      *os << "ok";
+      return;
+    case ChannelStatus::end_of_stream:
+      *os << "end_of_stream";
+      return;
+    case ChannelStatus::peer_closed:
+      *os << "peer_closed";
+      return;
+    case ChannelStatus::would_block:
+      *os << "would_block";
+      return;
+    case ChannelStatus::timed_out:
+      *os << "timed_out";
+      return;
+  }
+  *os << "ChannelStatus(" << static_cast<int>(status) << ")";
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+
+enum class Kind { mq, sysv };
+
+// A channel URL unique to this test, and the removal of its queue at the end, whatever
+// happened. Only the process that made it removes (a forked child _exits without it).
+class Place {
+ public:
+  explicit Place(Kind kind) : kind_(kind) {
+    if (kind == Kind::mq) {
+      mq_name_ = "/" + test::unique_name();
+      url_ = "mq://" + mq_name_;
+      return;
+    }
+    static std::atomic<unsigned> counter{0};
+    // A 0x7 tag, 22 bits of pid, 6 bits of counter: unique among concurrent test processes;
+    // the counter wraps (--gtest_repeat) onto keys whose queues earlier tests removed.
+    for (int tries = 0;; ++tries) {
+      if (tries == 64) throw std::runtime_error("no free System V key for this process");
+      const unsigned n = counter++ % 64;
+      key_ = static_cast<key_t>(0x70000000U |
+                                ((static_cast<unsigned>(::getpid()) & 0x3FFFFFU) << 6) | n);
+      if (::msgget(key_, 0) == -1 && errno == ENOENT) break;
+    }
+    char text[40];
+    std::snprintf(text, sizeof text, "sysv-msg://0x%08x", static_cast<unsigned>(key_));
+    url_ = text;
+  }
+  Place(const Place&) = delete;
+  Place& operator=(const Place&) = delete;
+  ~Place() {
+    if (pid_ != ::getpid()) return;
+    if (kind_ == Kind::mq) {
+      try {
+        (void)MessageQueue::remove(mq_name_);
+      } catch (const std::exception&) {
+      }
+    } else if (const int id = ::msgget(key_, 0); id != -1) {
+      test::SysvMsgRemover remove(sysv::MessageQueue::from_id(id));
+    }
+  }
+
+  [[nodiscard]] const std::string& url() const noexcept { return url_; }
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] const std::string& mq_name() const noexcept { return mq_name_; }
+  [[nodiscard]] key_t key() const noexcept { return key_; }
+
+  /// Whether a queue has this channel's name or key now.
+  [[nodiscard]] bool queue_exists() const {
+    if (kind_ == Kind::mq) {
+      const mqd_t q = ::mq_open(mq_name_.c_str(), O_RDONLY);
+      if (q == static_cast<mqd_t>(-1)) return false;
+      ::mq_close(q);
+      return true;
+    }
+    return ::msgget(key_, 0) != -1;
+  }
+
+  /// Sends `text` into the queue as a program without ipckit would: priority 0, type 1.
+  void send_foreign(std::string_view text) const {
+    const auto bytes = std::as_bytes(std::span{text});
+    if (kind_ == Kind::mq) {
+      ASSERT_EQ(MessageQueue::open(mq_name_).send(bytes, 0, Deadline::after(5s)), IoStatus::ok);
+    } else {
+      ASSERT_EQ(
+          sysv::MessageQueue::open(sysv::Key::from_value(key_)).send(1, bytes, sysv::Wait::no_wait),
+          IoStatus::ok);
+    }
+  }
+
+ private:
+  Kind kind_;
+  pid_t pid_ = ::getpid();
+  std::string url_;
+  std::string mq_name_;
+  key_t key_ = 0;
+};
+
+std::span<const std::byte> bytes_of(std::string_view text) {
+  return std::as_bytes(std::span{text});
+}
+
+ChannelStatus send_text(Channel& tx, std::string_view text,
+                        Deadline deadline = Deadline::after(10s)) {
+  return tx.send(bytes_of(text), deadline).status;
+}
+
+// One receive as text; the status alone when it was not ok.
+struct Got {
+  ChannelStatus status;
+  std::string text;
+};
+Got receive_text(Channel& rx, Deadline deadline = Deadline::after(10s)) {
+  std::vector<std::byte> buffer(rx.max_message());
+  const ChannelResult r = rx.receive(buffer, deadline);
+  Got got{r.status, {}};
+  if (r.ok()) got.text.assign(reinterpret_cast<const char*>(buffer.data()), r.bytes);
+  return got;
+}
+
+void expect_message(Channel& rx, std::string_view text) {
+  const Got got = receive_text(rx);
+  EXPECT_EQ(got.status, ChannelStatus::ok);
+  EXPECT_EQ(got.text, text);
+}
+
+// --- Messages go through whole and in order ---------------------------------------------
+
+void round_trip(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  EXPECT_EQ(rx.url(), place.url());
+  EXPECT_TRUE(rx.is_listener());
+  Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+  EXPECT_FALSE(tx.is_listener());
+  EXPECT_EQ(tx.url(), place.url());
+  // Both transports carry 8192 bytes here (msgsize_max and msgmax at their defaults, both
+  // below the default max_message); whatever they are, both ends agree.
+  ASSERT_GT(rx.max_message(), 0U);
+  EXPECT_EQ(tx.max_message(), rx.max_message());
+
+  std::string largest(rx.max_message(), '\0');
+  for (std::size_t i = 0; i < largest.size(); ++i) largest[i] = static_cast<char>('a' + i % 26);
+  const std::vector<std::string> messages = {"one", "", "three", largest, "last"};
+  // Fewer than the queue holds (mq: 10 messages; sysv: 16384 bytes would not hold two of
+  // the largest with the rest, so receive as we go).
+  for (const std::string& m : messages) {
+    ASSERT_EQ(send_text(tx, m), ChannelStatus::ok) << m.size() << " bytes";
+    expect_message(rx, m);
+  }
+  // Several waiting at once keep their order and boundaries.
+  for (const char* m : {"a", "bb", "", "ccc"}) ASSERT_EQ(send_text(tx, m), ChannelStatus::ok);
+  for (const char* m : {"a", "bb", "", "ccc"}) expect_message(rx, m);
+  // Nothing more, and a sender is still there: no end of stream.
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+}
+
+TEST(ChannelDatagram, MqRoundTripKeepsBoundariesAndOrder) {
+  round_trip(Kind::mq);
+}
+TEST(ChannelDatagram, SysvRoundTripKeepsBoundariesAndOrder) {
+  round_trip(Kind::sysv);
+}
+
+TEST(ChannelDatagram, SysvUrlIsNormalised) {
+  Place place(Kind::sysv);
+  char shouting[40];
+  std::snprintf(shouting, sizeof shouting, "sysv-msg://0X%X", static_cast<unsigned>(place.key()));
+  Channel rx = Channel::listen(shouting);
+  EXPECT_EQ(rx.url(), place.url());
+}
+
+// A program that writes to the queue without ipckit (priority 0, type 1) is heard as data.
+void foreign_sender_is_heard(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  place.send_foreign("from outside");
+  expect_message(rx, "from outside");
+}
+
+TEST(ChannelDatagram, MqForeignMessageIsData) {
+  foreign_sender_is_heard(Kind::mq);
+}
+TEST(ChannelDatagram, SysvForeignMessageIsData) {
+  foreign_sender_is_heard(Kind::sysv);
+}
+
+// --- End of stream ---------------------------------------------------------------------
+
+void end_of_stream_after_only_sender_closes(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  // No sender has joined yet: nothing to end.
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::after(20ms)).status, ChannelStatus::timed_out);
+  {
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    ASSERT_EQ(send_text(tx, "first"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, "second"), ChannelStatus::ok);
+  }
+  // Every message the sender sent before it closed comes first.
+  expect_message(rx, "first");
+  expect_message(rx, "second");
+  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  // The listener stays bound and waits for new senders.
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  {
+    Channel again = Channel::connect(place.url(), {}, Deadline::after(10s));
+    ASSERT_EQ(send_text(again, "again"), ChannelStatus::ok);
+  }
+  expect_message(rx, "again");
+  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+}
+
+TEST(ChannelDatagram, MqEndOfStreamAfterOnlySenderCloses) {
+  end_of_stream_after_only_sender_closes(Kind::mq);
+}
+TEST(ChannelDatagram, SysvEndOfStreamAfterOnlySenderCloses) {
+  end_of_stream_after_only_sender_closes(Kind::sysv);
+}
+
+void end_of_stream_waits_for_every_sender(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  std::optional<Channel> a = Channel::connect(place.url(), {}, Deadline::after(10s));
+  std::optional<Channel> b = Channel::connect(place.url(), {}, Deadline::after(10s));
+  ASSERT_EQ(send_text(*a, "from a"), ChannelStatus::ok);
+  a.reset();
+  expect_message(rx, "from a");
+  // b is still there.
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  ASSERT_EQ(send_text(*b, "from b"), ChannelStatus::ok);
+  b.reset();
+  expect_message(rx, "from b");
+  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+}
+
+TEST(ChannelDatagram, MqEndOfStreamWaitsForEverySender) {
+  end_of_stream_waits_for_every_sender(Kind::mq);
+}
+TEST(ChannelDatagram, SysvEndOfStreamWaitsForEverySender) {
+  end_of_stream_waits_for_every_sender(Kind::sysv);
+}
+
+void end_of_stream_when_sender_is_killed(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  Pipe sent = Pipe::create();
+  test::Forked child([&] {
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    if (send_text(tx, "before dying") != ChannelStatus::ok) return 1;
+    test::notify(sent.write_end);
+    ::pause();  // until SIGKILL: the channel is never closed
+    return 2;
+  });
+  ASSERT_TRUE(test::await(sent.read_end));
+  expect_message(rx, "before dying");
+  // The sender is alive: nothing, not the end.
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  ASSERT_EQ(::kill(child.pid(), SIGKILL), 0);
+  const ExitStatus status = child.wait();
+  EXPECT_EQ(status.signal, SIGKILL) << status.to_string();
+  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+}
+
+TEST(ChannelDatagram, MqEndOfStreamWhenSenderIsKilled) {
+  end_of_stream_when_sender_is_killed(Kind::mq);
+}
+TEST(ChannelDatagram, SysvEndOfStreamWhenSenderIsKilled) {
+  end_of_stream_when_sender_is_killed(Kind::sysv);
+}
+
+// Several sender processes at once: every message arrives, each sender's in its order, and
+// the end of stream comes only after the last one (nothing is left behind in the queue).
+void many_senders_lose_nothing(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  constexpr int kSenders = 3;
+  constexpr int kEach = 300;
+  Pipe connected = Pipe::create();
+  Pipe go = Pipe::create();
+  std::vector<std::unique_ptr<test::Forked>> senders;
+  for (int s = 0; s < kSenders; ++s) {
+    senders.push_back(std::make_unique<test::Forked>([&, s] {
+      Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+      test::notify(connected.write_end);
+      if (!test::await(go.read_end)) return 1;
+      for (int i = 0; i < kEach; ++i) {
+        if (send_text(tx, std::to_string(s) + ":" + std::to_string(i)) != ChannelStatus::ok)
+          return 2;
+      }
+      return 0;
+    }));
+  }
+  // Every sender has joined before any sends (or leaves), so the end comes after them all.
+  for (int s = 0; s < kSenders; ++s) ASSERT_TRUE(test::await(connected.read_end));
+  for (int s = 0; s < kSenders; ++s) test::notify(go.write_end);
+  std::vector<int> next(kSenders, 0);
+  int received = 0;
+  for (;;) {
+    const Got got = receive_text(rx);
+    if (got.status == ChannelStatus::end_of_stream) break;
+    ASSERT_EQ(got.status, ChannelStatus::ok);
+    const auto colon = got.text.find(':');
+    ASSERT_NE(colon, std::string::npos) << got.text;
+    const int s = std::stoi(got.text.substr(0, colon));
+    ASSERT_TRUE(s >= 0 && s < kSenders) << got.text;
+    EXPECT_EQ(std::stoi(got.text.substr(colon + 1)), next[s]) << "out of order: " << got.text;
+    next[s] = std::stoi(got.text.substr(colon + 1)) + 1;
+    ++received;
+  }
+  EXPECT_EQ(received, kSenders * kEach);
+  for (auto& sender : senders) EXPECT_TRUE(sender->wait().success());
+}
+
+TEST(ChannelDatagram, MqManySendersLoseNothing) {
+  many_senders_lose_nothing(Kind::mq);
+}
+TEST(ChannelDatagram, SysvManySendersLoseNothing) {
+  many_senders_lose_nothing(Kind::sysv);
+}
+
+// --- Peer closed -----------------------------------------------------------------------
+
+void peer_closed_when_listener_is_destroyed(Kind kind) {
+  Place place(kind);
+  std::optional<Channel> rx = Channel::listen(place.url());
+  Channel accepted = Channel::connect(place.url(), {}, Deadline::after(10s));
+  ASSERT_EQ(send_text(accepted, "x"), ChannelStatus::ok);
+  expect_message(*rx, "x");
+  // An empty queue makes the listener look at its liveness socket: `accepted` is accepted.
+  EXPECT_EQ(receive_text(*rx, Deadline::now()).status, ChannelStatus::would_block);
+  // This one is never accepted: its connection waits in the listener's backlog.
+  Channel waiting = Channel::connect(place.url(), {}, Deadline::after(10s));
+  rx.reset();
+  EXPECT_FALSE(place.queue_exists());
+  for (Channel* tx : {&accepted, &waiting}) {
+    EXPECT_EQ(send_text(*tx, "nobody reads this"), ChannelStatus::peer_closed);
+    EXPECT_EQ(send_text(*tx, "nor this", Deadline::now()), ChannelStatus::peer_closed);
+  }
+}
+
+TEST(ChannelDatagram, MqSendIsPeerClosedWhenListenerIsDestroyed) {
+  peer_closed_when_listener_is_destroyed(Kind::mq);
+}
+TEST(ChannelDatagram, SysvSendIsPeerClosedWhenListenerIsDestroyed) {
+  peer_closed_when_listener_is_destroyed(Kind::sysv);
+}
+
+void peer_closed_when_listener_is_killed(Kind kind) {
+  Place place(kind);  // removes the queue the killed listener leaves behind
+  Pipe ready = Pipe::create();
+  test::Forked listener([&] {
+    Channel rx = Channel::listen(place.url());
+    test::notify(ready.write_end);
+    ::pause();  // until SIGKILL
+    return 2;
+  });
+  ASSERT_TRUE(test::await(ready.read_end));
+  Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+  ASSERT_EQ(send_text(tx, "heard by nobody"), ChannelStatus::ok);
+  ASSERT_EQ(::kill(listener.pid(), SIGKILL), 0);
+  const ExitStatus status = listener.wait();
+  EXPECT_EQ(status.signal, SIGKILL) << status.to_string();
+  // The queue outlives its killed listener and still has room: the liveness socket tells.
+  // (mq:// looks at it on every send; sysv-msg:// at least once a millisecond and whenever
+  // the queue is full, so a few sends may still go into the orphaned queue.)
+  ChannelStatus last = ChannelStatus::ok;
+  for (int i = 0; i < 100000 && last == ChannelStatus::ok; ++i)
+    last = send_text(tx, "?", Deadline::after(10s));
+  EXPECT_EQ(last, ChannelStatus::peer_closed);
+  EXPECT_EQ(send_text(tx, "still"), ChannelStatus::peer_closed);
+}
+
+TEST(ChannelDatagram, MqSendIsPeerClosedWhenListenerIsKilled) {
+  peer_closed_when_listener_is_killed(Kind::mq);
+}
+TEST(ChannelDatagram, SysvSendIsPeerClosedWhenListenerIsKilled) {
+  peer_closed_when_listener_is_killed(Kind::sysv);
+}
+
+// --- Set-up errors ---------------------------------------------------------------------
+
+void second_listener_is_refused(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  const Error e = test::error_from([&] { (void)Channel::listen(place.url()); });
+  EXPECT_EQ(e.errnum(), EADDRINUSE) << e.what();
+  EXPECT_TRUE(test::has_substring(e.what(), "another listener is receiving on " + place.url()));
+  // The refused listener took nothing from the first one.
+  EXPECT_TRUE(place.queue_exists());
+  Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+  ASSERT_EQ(send_text(tx, "still mine"), ChannelStatus::ok);
+  expect_message(rx, "still mine");
+}
+
+TEST(ChannelDatagram, MqSecondListenerIsAClearError) {
+  second_listener_is_refused(Kind::mq);
+}
+TEST(ChannelDatagram, SysvSecondListenerIsAClearError) {
+  second_listener_is_refused(Kind::sysv);
+}
+
+void connect_without_listener_times_out(Kind kind) {
+  Place place(kind);
+  for (Deadline deadline : {Deadline::after(30ms), Deadline::now()}) {
+    const Error e = test::error_from([&] { (void)Channel::connect(place.url(), {}, deadline); });
+    EXPECT_EQ(e.errnum(), ETIMEDOUT) << e.what();
+    EXPECT_TRUE(test::has_substring(e.what(), place.url()));
+    EXPECT_TRUE(test::has_substring(e.what(), "no listener is there"));
+  }
+  EXPECT_FALSE(place.queue_exists());  // connect creates nothing
+}
+
+TEST(ChannelDatagram, MqConnectWithoutListenerTimesOut) {
+  connect_without_listener_times_out(Kind::mq);
+}
+TEST(ChannelDatagram, SysvConnectWithoutListenerTimesOut) {
+  connect_without_listener_times_out(Kind::sysv);
+}
+
+// connect waits for a listener that comes later (within its deadline).
+void connect_waits_for_listener(Kind kind) {
+  Place place(kind);
+  Pipe go = Pipe::create();
+  Pipe done = Pipe::create();
+  test::Forked listener([&] {
+    if (!test::await(go.read_end)) return 1;
+    Channel rx = Channel::listen(place.url());
+    const Got got = receive_text(rx);
+    if (got.status != ChannelStatus::ok || got.text != "found you") return 3;
+    if (receive_text(rx).status != ChannelStatus::end_of_stream) return 4;
+    test::notify(done.write_end);
+    return 0;  // ~Channel removes the queue
+  });
+  test::notify(go.write_end);  // the listener starts while connect already waits
+  {
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(20s));
+    ASSERT_EQ(send_text(tx, "found you"), ChannelStatus::ok);
+  }
+  EXPECT_TRUE(test::await(done.read_end));
+  EXPECT_TRUE(listener.wait().success());
+  EXPECT_FALSE(place.queue_exists());
+}
+
+TEST(ChannelDatagram, MqConnectWaitsForListener) {
+  connect_waits_for_listener(Kind::mq);
+}
+TEST(ChannelDatagram, SysvConnectWaitsForListener) {
+  connect_waits_for_listener(Kind::sysv);
+}
+
+// --- A full queue ----------------------------------------------------------------------
+
+void send_times_out_when_full(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+  const std::string big(tx.max_message(), 'f');
+  int sent = 0;
+  while (sent < 100000 && tx.try_send(bytes_of(big))) ++sent;
+  ASSERT_GT(sent, 0);
+  ASSERT_LT(sent, 100000) << "the queue never filled";
+  EXPECT_EQ(send_text(tx, big, Deadline::now()), ChannelStatus::would_block);
+  EXPECT_EQ(send_text(tx, big, Deadline::after(20ms)), ChannelStatus::timed_out);
+  // Room again: the send goes through, and nothing was lost or added.
+  expect_message(rx, big);
+  EXPECT_EQ(send_text(tx, big), ChannelStatus::ok);
+  for (int i = 0; i < sent; ++i) expect_message(rx, big);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+}
+
+TEST(ChannelDatagram, MqSendTimesOutWhenQueueIsFull) {
+  send_times_out_when_full(Kind::mq);
+}
+TEST(ChannelDatagram, SysvSendTimesOutWhenQueueIsFull) {
+  send_times_out_when_full(Kind::sysv);
+}
+
+// A sender blocked on a full queue goes on once the listener makes room.
+void blocked_send_resumes(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  Pipe full = Pipe::create();
+  test::Forked sender([&] {
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    const std::string big(tx.max_message(), 'b');
+    int sent = 0;
+    while (sent < 100000 && tx.try_send(bytes_of(big))) ++sent;
+    test::notify(full.write_end);
+    return send_text(tx, "after room", Deadline::after(20s)) == ChannelStatus::ok ? 0 : 1;
+  });
+  ASSERT_TRUE(test::await(full.read_end));
+  int big = 0;
+  for (;;) {
+    const Got got = receive_text(rx);
+    ASSERT_EQ(got.status, ChannelStatus::ok);
+    if (got.text == "after room") break;
+    ++big;
+  }
+  EXPECT_GT(big, 0);
+  EXPECT_TRUE(sender.wait().success());
+  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+}
+
+TEST(ChannelDatagram, MqBlockedSendResumesWhenRoomIsMade) {
+  blocked_send_resumes(Kind::mq);
+}
+TEST(ChannelDatagram, SysvBlockedSendResumesWhenRoomIsMade) {
+  blocked_send_resumes(Kind::sysv);
+}
+
+// A receive that waits wakes for a message sent later (mq: poll; sysv: the back-off).
+void blocked_receive_wakes(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  Pipe waiting = Pipe::create();
+  test::Forked sender([&] {
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    if (!test::await(waiting.read_end)) return 1;
+    return send_text(tx, "worth the wait") == ChannelStatus::ok ? 0 : 2;
+  });
+  test::notify(waiting.write_end);  // the receive below may already be waiting, or not yet
+  expect_message(rx, "worth the wait");
+  EXPECT_TRUE(sender.wait().success());
+  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+}
+
+TEST(ChannelDatagram, MqBlockedReceiveWakesForAMessage) {
+  blocked_receive_wakes(Kind::mq);
+}
+TEST(ChannelDatagram, SysvBlockedReceiveWakesForAMessage) {
+  blocked_receive_wakes(Kind::sysv);
+}
+
+// --- What listen() makes and removes ---------------------------------------------------
+
+void listen_removes_what_it_created(Kind kind) {
+  Place place(kind);
+  ASSERT_FALSE(place.queue_exists());
+  {
+    Channel rx = Channel::listen(place.url());
+    EXPECT_TRUE(place.queue_exists());
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    ASSERT_EQ(send_text(tx, "left in the queue"), ChannelStatus::ok);
+  }
+  EXPECT_FALSE(place.queue_exists());
+  // The name is free again: a new listener makes a new, empty queue.
+  Channel rx = Channel::listen(place.url());
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+}
+
+TEST(ChannelDatagram, MqListenRemovesTheQueueItCreated) {
+  listen_removes_what_it_created(Kind::mq);
+}
+TEST(ChannelDatagram, SysvListenRemovesTheQueueItCreated) {
+  listen_removes_what_it_created(Kind::sysv);
+}
+
+TEST(ChannelDatagram, MqListenLeavesAPreExistingQueueAndCarriesItsMessageSize) {
+  Place place(Kind::mq);
+  const MessageQueue existing =
+      MessageQueue::create({.name = place.mq_name(), .max_messages = 4, .message_size = 100});
+  {
+    Channel rx = Channel::listen(place.url());
+    // A receive buffer must hold the queue's msgsize, whatever max_message was asked.
+    EXPECT_EQ(rx.max_message(), 100U);
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    EXPECT_EQ(tx.max_message(), 100U);
+    ASSERT_EQ(send_text(tx, std::string(100, 'm')), ChannelStatus::ok);
+    expect_message(rx, std::string(100, 'm'));
+  }
+  EXPECT_TRUE(place.queue_exists());
+  EXPECT_EQ(existing.attributes().message_size, 100);
+}
+
+TEST(ChannelDatagram, SysvListenLeavesAPreExistingQueue) {
+  Place place(Kind::sysv);
+  const auto existing = sysv::MessageQueue::create({.key = sysv::Key::from_value(place.key())});
+  test::SysvMsgRemover remover(existing);
+  {
+    Channel rx = Channel::listen(place.url());
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    ASSERT_EQ(send_text(tx, "through a queue made before"), ChannelStatus::ok);
+    expect_message(rx, "through a queue made before");
+  }
+  EXPECT_TRUE(place.queue_exists());
+  EXPECT_EQ(existing.stat().key.value(), place.key());
+}
+
+// A sysv-msg message longer than the listener's max_message (a foreign sender, or a sender
+// that asked for more) is dropped and reported, and the channel goes on.
+TEST(ChannelDatagram, SysvTooLongMessageIsDroppedAndReported) {
+  Place place(Kind::sysv);
+  std::vector<std::string> dropped;
+  Channel rx = Channel::listen(
+      place.url(), {.max_message = 16,
+                    .on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); }});
+  EXPECT_EQ(rx.max_message(), 16U);
+  place.send_foreign(std::string(100, 'L'));
+  place.send_foreign("fits");
+  expect_message(rx, "fits");
+  ASSERT_EQ(dropped.size(), 1U);
+  EXPECT_TRUE(test::has_substring(dropped[0], "longer than max_message (16 bytes)"));
+  EXPECT_TRUE(test::has_substring(dropped[0], place.url()));
+}
+
+TEST(ChannelDatagram, MqQueueNameTooLongForTheLivenessSocketIsAClearError) {
+  const std::string url = "mq:///" + std::string(120, 'n');
+  const Error e = test::error_from([&] { (void)Channel::listen(url); });
+  EXPECT_EQ(e.errnum(), ENAMETOOLONG) << e.what();
+  EXPECT_TRUE(test::has_substring(e.what(), "at most 97 characters"));
+}
+
+}  // namespace
+}  // namespace ipckit
