@@ -104,13 +104,9 @@ class StreamSender : public Channel::Transport {
   StreamSender(std::string url, std::size_t max_message, Fd fd)
       : Transport(std::move(url), max_message, false), fd_(std::move(fd)) {}
 
-  ~StreamSender() override {
-    if (pending_.empty()) return;
-    try {
-      (void)drain(Deadline::after(1s));
-    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
-    }
-  }
+  // The final classes call finish() in their destructors: write_now is theirs, and gone by
+  // the time this destructor runs.
+  ~StreamSender() override = default;
 
   ChannelResult send(std::span<const std::byte> message, Deadline deadline) override {
     if (auto r = drain(deadline); !r.ok()) return r;
@@ -135,6 +131,7 @@ class StreamSender : public Channel::Transport {
         pending_.assign(header + std::min(done, kHeader), header + kHeader);
         auto rest = message.subspan(done > kHeader ? done - kHeader : 0);
         pending_.insert(pending_.end(), rest.begin(), rest.end());
+        pending_sent_ = 0;
         return {};
       }
     }
@@ -152,6 +149,15 @@ class StreamSender : public Channel::Transport {
   // Called once a whole frame is in the kernel.
   virtual void after_frame() {}
 
+  // Sends a held tail before the end closes, waiting for it at most a second.
+  void finish() noexcept {
+    if (pending_.empty()) return;
+    try {
+      (void)drain(Deadline::after(1s));
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a destructor reports nothing
+    }
+  }
+
   Fd fd_;
 
  private:
@@ -159,9 +165,13 @@ class StreamSender : public Channel::Transport {
   ChannelResult drain(Deadline deadline) {
     if (pending_.empty()) return {};
     for (;;) {
-      IoResult w = write_now(pending_, {});
-      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(w.bytes));
-      if (pending_.empty()) break;
+      IoResult w = write_now(std::span<const std::byte>(pending_).subspan(pending_sent_), {});
+      pending_sent_ += w.bytes;
+      if (pending_sent_ == pending_.size()) {
+        pending_.clear();
+        pending_.shrink_to_fit();
+        break;
+      }
       if (w.status == IoStatus::peer_closed) return {ChannelStatus::peer_closed};
       if (deadline.is_now() || !fd_.wait_writable(deadline)) return {expired_status(deadline)};
     }
@@ -170,11 +180,15 @@ class StreamSender : public Channel::Transport {
   }
 
   std::vector<std::byte> pending_;  // the rest of a frame a deadline cut short
+  std::size_t pending_sent_ = 0;    // how much of it has gone since
 };
 
 class SocketSender final : public StreamSender {
  public:
   using StreamSender::StreamSender;
+  SocketSender(const SocketSender&) = delete;
+  SocketSender& operator=(const SocketSender&) = delete;
+  ~SocketSender() override { finish(); }
 
  private:
   IoResult write_now(std::span<const std::byte> a, std::span<const std::byte> b) override {
@@ -203,6 +217,9 @@ class SocketSender final : public StreamSender {
 class FifoSender final : public StreamSender {
  public:
   using StreamSender::StreamSender;
+  FifoSender(const FifoSender&) = delete;
+  FifoSender& operator=(const FifoSender&) = delete;
+  ~FifoSender() override { finish(); }
 
   void take_shared_lock_if_free() { shared_ = ::flock(fd_.get(), LOCK_SH | LOCK_NB) == 0; }
 
