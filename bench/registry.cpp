@@ -12,6 +12,8 @@ namespace ipckit::bench {
 std::unique_ptr<Mechanism> make_c2c_mechanism();
 std::unique_ptr<Mechanism> make_pipe_mechanism();
 std::unique_ptr<Mechanism> make_fifo_mechanism();
+std::unique_ptr<Mechanism> make_unix_mechanism();
+std::unique_ptr<Mechanism> make_tcp_mechanism();
 std::unique_ptr<Mechanism> make_posix_mq_mechanism();
 std::unique_ptr<Mechanism> make_sysv_msg_mechanism();
 
@@ -23,6 +25,9 @@ constexpr std::array kRegistry{
                  &make_c2c_mechanism},
     Registration{"pipe", "two anonymous pipes, one per direction", &make_pipe_mechanism},
     Registration{"fifo", "two named pipes in a private folder in /tmp", &make_fifo_mechanism},
+    Registration{"unix", "one Unix-domain stream connection (abstract name), used both ways",
+                 &make_unix_mechanism},
+    Registration{"tcp", "one TCP connection on 127.0.0.1, used both ways", &make_tcp_mechanism},
     Registration{"posix-mq", "two POSIX message queues, one per direction", &make_posix_mq_mechanism},
     Registration{"sysv-msg", "two System V message queues, one per direction", &make_sysv_msg_mechanism},
 };

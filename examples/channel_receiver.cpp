@@ -1,0 +1,46 @@
+// The receiving side of an ipckit channel; examples/channel_sender sends.
+//
+//   channel_receiver URL
+//
+// Creates the channel at URL (see channel_sender for the schemes), says on stderr where it
+// listens (with the port the kernel picked for tcp://HOST:0), and prints each message on
+// stdout, one per line, until every sender that joined has gone (end of stream). Whatever
+// the transport, a message comes whole: what one send() sent, no more and no less.
+
+#include <iostream>
+#include <string_view>
+#include <vector>
+
+#include "ipckit/channel.hpp"
+#include "ipckit/error.hpp"
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: channel_receiver URL\n";
+    return 2;
+  }
+  try {
+    // The socket file, FIFO or queue this makes is removed again when `channel` goes.
+    auto channel = ipckit::Channel::listen(argv[1]);
+    std::cerr << "channel_receiver: listening on " << channel.url() << std::endl;
+
+    // One buffer of the largest message the channel carries, allocated once.
+    std::vector<std::byte> buffer(channel.max_message());
+    long count = 0;
+    for (;;) {
+      // Waits while no sender has joined yet, and while the senders send nothing.
+      const ipckit::ChannelResult got = channel.receive(buffer);
+      if (got.status == ipckit::ChannelStatus::end_of_stream) break;
+      const std::string_view text(reinterpret_cast<const char*>(buffer.data()), got.bytes);
+      std::cout << text << '\n' << std::flush;
+      ++count;
+    }
+    std::cerr << "channel_receiver: end of stream after " << count << " messages\n";
+  } catch (const ipckit::Error& e) {
+    // e.g. channel URL("tcp://127.0.0.1"): Invalid argument (EINVAL): the port is missing:
+    // tcp://127.0.0.1:7000, tcp://[::1]:7000 or tcp://host.example:7000
+    std::cerr << "channel_receiver: " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
