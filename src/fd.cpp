@@ -216,6 +216,7 @@ IoResult Fd::read_some(std::span<std::byte> buf, Deadline deadline) const {
     if (n > 0) return {static_cast<std::size_t>(n), IoStatus::ok};
     if (n == 0) return {0, IoStatus::end_of_stream};
     if (errno == EINTR) continue;
+    if (errno == ECONNRESET) return {0, IoStatus::end_of_stream};  // the peer went abruptly
     if (errno == EAGAIN) {
       if (!deadline.is_never() && deadline.expired()) return {0, expired_status(deadline)};
       if (!wait_readable(deadline)) return {0, expired_status(deadline)};
@@ -249,7 +250,7 @@ IoResult Fd::write_some(std::span<const std::byte> buf, Deadline deadline) const
     });
     if (n >= 0) return {static_cast<std::size_t>(n), IoStatus::ok};
     if (errno == EINTR) continue;
-    if (errno == EPIPE) return {0, IoStatus::peer_closed};
+    if (errno == EPIPE || errno == ECONNRESET) return {0, IoStatus::peer_closed};
     if (errno == EAGAIN) {
       if (!deadline.is_never() && deadline.expired()) return {0, expired_status(deadline)};
       if (!wait_writable(deadline)) return {0, expired_status(deadline)};

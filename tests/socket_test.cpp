@@ -223,6 +223,15 @@ TEST(Socket, SendToAClosedPeerReportsPeerClosedWithoutSigpipe) {
   EXPECT_EQ(a.fd().write_all(bytes("lost")).status, IoStatus::peer_closed);
 }
 
+TEST(Socket, APeerThatGoesWithDataUnreadResetsAndFdReportsTheEnd) {
+  auto [a, b] = Socket::pair();
+  ASSERT_TRUE(a.fd().write_all(bytes("unread")).ok());
+  { Socket gone = std::move(b); }  // closes with "unread" in its queue: a gets ECONNRESET
+  std::array<std::byte, 8> buf{};
+  EXPECT_EQ(a.fd().read_some(buf).status, IoStatus::end_of_stream);
+  EXPECT_EQ(a.fd().write_all(bytes("lost")).status, IoStatus::peer_closed);
+}
+
 TEST(Socket, ReceiveWithNothingThereWouldBlockOrTimesOut) {
   auto [a, b] = Socket::pair();
   std::array<std::byte, 4> buf{};

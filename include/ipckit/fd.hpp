@@ -79,7 +79,8 @@ class Fd {
   /// `deadline`, whether the descriptor is blocking or not: with Deadline::never() it sleeps
   /// in read(2) (or poll(2) when non-blocking); with any other deadline it never sleeps in
   /// read(2) (RWF_NOWAIT) but in poll(2), so the deadline holds. Deadline::now() only tries.
-  /// Returns end_of_stream when every writer has closed, would_block (Deadline::now()) or
+  /// Returns end_of_stream when every writer has closed (or a socket's peer reset the
+  /// connection, ECONNRESET: it went with data unread), would_block (Deadline::now()) or
   /// timed_out when nothing came in time. Throws Error on any other failure.
   IoResult read_some(std::span<std::byte> buf, Deadline deadline = Deadline::never()) const;
 
@@ -89,7 +90,8 @@ class Fd {
   IoResult read_exact(std::span<std::byte> buf, Deadline deadline = Deadline::never()) const;
 
   /// Writes what fits now, at least one byte unless it returns would_block, timed_out or
-  /// peer_closed. Never raises SIGPIPE, whatever the process's SIGPIPE disposition.
+  /// peer_closed (EPIPE, or ECONNRESET from a socket). Never raises SIGPIPE, whatever the
+  /// process's SIGPIPE disposition.
   IoResult write_some(std::span<const std::byte> buf, Deadline deadline = Deadline::never()) const;
 
   /// Writes all of buf, waiting for room until `deadline`. On peer_closed, timed_out or
