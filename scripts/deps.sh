@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev   # tests and microbenchmarks
   libcli11-dev libfmt-dev nlohmann-json3-dev    # the ipckit command
   util-linux procps python3                     # ipcs/ipcmk/lsipc and interop peers in tests
+  iproute2                                      # ip netns: the channel test across two hosts
 )
 
 missing=()

@@ -13,5 +13,7 @@ void add_ls_command(CLI::App& app, int& exit_code);
 void add_rm_command(CLI::App& app, int& exit_code);
 void add_signals_command(CLI::App& app, int& exit_code);
 void add_watch_command(CLI::App& app, int& exit_code);
+void add_send_command(CLI::App& app, int& exit_code);
+void add_recv_command(CLI::App& app, int& exit_code);
 
 }  // namespace ipckit::cli

@@ -30,6 +30,8 @@ int run(int argc, char** argv) {
   ipckit::cli::add_bench_command(app, exit_code);
   ipckit::cli::add_signals_command(app, exit_code);
   ipckit::cli::add_watch_command(app, exit_code);
+  ipckit::cli::add_send_command(app, exit_code);
+  ipckit::cli::add_recv_command(app, exit_code);
 
   // CLI11 would say only "A subcommand is required" for a misspelt command: name it instead.
   if (argc > 1 && argv[1][0] != '-') {
