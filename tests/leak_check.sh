@@ -2,7 +2,10 @@
 # baseline FILE: records the System V objects present before the suite.
 # check FILE:    fails when the suite left anything of ours: names starting with ipckit-t
 #                in /dev/shm (sem.ipckit-t* for named semaphores), /dev/mqueue or /tmp, or
-#                System V objects (shm, msg, sem) that were not there.
+#                System V objects (shm, msg, sem) that were not there, network namespaces
+#                named ipckit-t* (the channel test across two hosts), or abstract sockets
+#                named @ipckit-t* (they vanish with their process: one left means a test
+#                process is still running).
 # POSIX message queues are visible only through the mqueue filesystem, which this machine
 # does not mount by default: when /dev/mqueue is not mounted, they are listed from a private
 # mount of it (unshare -m, as root), which leaves the host's mounts alone.
@@ -27,9 +30,13 @@ case $mode in
     left=$(ls -d /dev/shm/ipckit-t* /dev/shm/sem.ipckit-t* /tmp/ipckit-t* 2>/dev/null || true)
     mq_left=$(mqueues | grep '^ipckit-t' || true)
     new=$(sysv_ids | comm -13 "$file" - || true)
+    ns_left=$(ip netns list 2>/dev/null | awk '$1 ~ /^ipckit-t/ {print $1}' || true)
+    sock_left=$(awk '$8 ~ /^@ipckit-t/ {print $8}' /proc/net/unix 2>/dev/null || true)
     status=0
     if [ -n "$left" ]; then echo "left behind by the tests:"; echo "$left"; status=1; fi
     if [ -n "$mq_left" ]; then echo "POSIX message queues left behind:"; echo "$mq_left"; status=1; fi
+    if [ -n "$ns_left" ]; then echo "network namespaces left behind:"; echo "$ns_left"; status=1; fi
+    if [ -n "$sock_left" ]; then echo "abstract sockets still bound (a test process still runs?):"; echo "$sock_left"; status=1; fi
     if [ -n "$new" ]; then echo "System V objects made during the suite and not removed (m/q/s + id):"; echo "$new"; ipcs; status=1; fi
     [ $status -eq 0 ] && echo "nothing left behind"
     exit $status ;;
