@@ -35,7 +35,10 @@
 // so any number of senders may share a FIFO. A larger message is sent only by a sender that
 // is alone on the FIFO (senders hold a shared flock on it; the large send takes it
 // exclusively); otherwise send throws an Error that says so. Use unix:// for large messages
-// from several processes.
+// from several processes. Two limits remain, because a FIFO is one stream with no per-sender
+// boundary: a writer that is not ipckit takes no lock, so large messages need every writer to
+// be ipckit; and a lone sender killed part-way through a large message while another sender
+// waits for the lock can leave half a message that the waiting sender's bytes complete.
 //
 // What each transport can carry (max_message() after listen/connect): unix, tcp and fifo
 // carry options.max_message; mq carries the queue's msgsize (a queue listen() creates gets

@@ -101,6 +101,8 @@ class Socket {
   void shutdown_write() const;
 
   [[nodiscard]] const Fd& fd() const noexcept { return fd_; }
+  /// Gives the descriptor away; the Socket is empty afterwards.
+  [[nodiscard]] Fd release() noexcept { return std::move(fd_); }
 
  private:
   friend class UnixListener;

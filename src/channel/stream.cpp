@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -45,6 +46,7 @@ constexpr std::size_t kHeader = 4;
 constexpr std::size_t kInboxSize = 64 * 1024;       // one read takes up to this much
 constexpr std::size_t kInboxKeep = 1024 * 1024;     // a larger inbox shrinks back once empty
 constexpr unsigned kReadsBetweenPolls = 64;         // so a busy sender cannot hide new ones
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // after accept failed (EMFILE...)
 
 void put_length(std::byte* out, std::uint32_t n) noexcept {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<std::byte>((n >> (8 * i)) & 0xFFU);
@@ -75,15 +77,17 @@ int poll_until(std::vector<pollfd>& fds, Deadline deadline, std::string_view obj
 
 // Runs `attempt` until it returns, retrying while nobody listens at the URL yet (ENOENT,
 // ECONNREFUSED, ENXIO) with a back-off from 1 to 50 ms, until the deadline.
+// `timeout_means_nobody`: a FIFO open times out when no reader came; a socket connect times
+// out when a listener is there but its backlog is full, which retrying would only hide.
 template <class Attempt>
-auto connect_with_retry(const std::string& url, Deadline deadline, Attempt&& attempt) {
+auto connect_with_retry(const std::string& url, Deadline deadline, bool timeout_means_nobody, Attempt&& attempt) {
   auto pause = 1ms;
   for (;;) {
     try {
       return attempt();
     } catch (const Error& e) {
       int err = e.errnum();
-      bool nobody = err == ENOENT || err == ECONNREFUSED || err == ENXIO || err == ETIMEDOUT;
+      bool nobody = err == ENOENT || err == ECONNREFUSED || err == ENXIO || (timeout_means_nobody && err == ETIMEDOUT);
       if (!nobody) throw;
       if (deadline.is_now() || deadline.expired()) {
         sys::fail("connect", url, ETIMEDOUT,
@@ -251,6 +255,9 @@ class FifoSender final : public StreamSender {
     if (exclusive_) return ChannelStatus::ok;
     if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == -1) {
       int err = errno;
+      // A refused conversion has already dropped the shared lock (flock(2) converts by
+      // unlocking first): take it back now, or else before the next small frame.
+      shared_ = ::flock(fd_.get(), LOCK_SH | LOCK_NB) == 0;
       if (err != EWOULDBLOCK) sys::fail("flock(LOCK_EX)", url_, err);
       sys::fail("Channel::send", url_, EBUSY,
                 "a message of " + std::to_string(size) + " bytes does not fit one atomic FIFO write (" +
@@ -313,18 +320,21 @@ std::size_t take_frame(Inbox& in, std::uint32_t length, std::span<std::byte> out
 
 enum class ReadOutcome : unsigned char { data, drained, closed };
 
-// One read(2) into the inbox, making room for the frame it holds (whose length is checked).
+// One read(2) into the inbox, making room for the frame it holds (whose length has been
+// checked against max_message). The inbox grows at most twofold per full read, so memory
+// follows the bytes that really came, not the length a peer announced.
 ReadOutcome read_into(Inbox& in, int* error) {
   if (in.buf.empty()) in.buf.resize(kInboxSize);
-  std::size_t need = kInboxSize;
-  if (in.held() >= kHeader) need = std::max(need, kHeader + get_length(in.buf.data() + in.begin));
-  if (in.begin != 0 && in.buf.size() - in.begin < need) {
+  std::size_t frame = kHeader;
+  if (in.held() >= kHeader) frame += get_length(in.buf.data() + in.begin);
+  if (in.begin != 0 && in.buf.size() - in.begin < frame) {
     std::memmove(in.buf.data(), in.buf.data() + in.begin, in.held());
     in.end -= in.begin;
     in.begin = 0;
   }
-  if (in.buf.size() < need) in.buf.resize(need);
+  if (in.end == in.buf.size()) in.buf.resize(std::min(std::max(frame, in.buf.size()), 2 * in.buf.size()));
   const std::size_t space = in.buf.size() - in.end;
+  if (space == 0) return ReadOutcome::data;  // a whole frame fills the inbox: hand it out first
   for (;;) {
     ssize_t n = ::read(in.fd.get(), in.buf.data() + in.end, space);
     if (n > 0) {
@@ -363,11 +373,12 @@ std::string partial_reason(const Inbox& in, std::string_view url, int error) {
 class SocketReceiver final : public Channel::Transport {
  public:
   SocketReceiver(std::string url, const ChannelOptions& options, std::optional<UnixListener> unix_listener,
-                 std::optional<TcpListener> tcp_listener)
+                 std::optional<TcpListener> tcp_listener, std::optional<UnixListener> only = std::nullopt)
       : Transport(std::move(url), options.max_message, true),
         on_dropped_(options.on_sender_dropped),
         unix_(std::move(unix_listener)),
-        tcp_(std::move(tcp_listener)) {}
+        tcp_(std::move(tcp_listener)),
+        only_(std::move(only)) {}
 
   ~SocketReceiver() override {
     if (unix_) {
@@ -384,7 +395,7 @@ class SocketReceiver final : public Channel::Transport {
     for (;;) {
       if (auto n = take_whole_frame(buffer)) return {ChannelStatus::ok, *n};
       if (read_ready_inboxes()) continue;
-      if (joined_ && inboxes_.empty() && !accept_all()) {
+      if (joined_ && inboxes_.empty() && !accept_all() && !accept_paused_) {
         joined_ = false;
         return {ChannelStatus::end_of_stream};
       }
@@ -448,22 +459,21 @@ class SocketReceiver final : public Channel::Transport {
   bool accept_all() {
     bool any = false;
     for (;;) {
-      std::optional<Socket> s;
       try {
-        s = unix_ ? unix_->accept(Deadline::now()) : tcp_->accept(Deadline::now());
+        std::optional<Socket> s = unix_ ? unix_->accept(Deadline::now()) : tcp_->accept(Deadline::now());
+        if (!s) return any;
+        Inbox in;
+        in.who = describe(*s);
+        in.fd = s->release();
+        in.fd.set_nonblocking(true);
+        inboxes_.push_back(std::move(in));
       } catch (const Error& e) {
-        // Out of descriptors or memory: serve the senders we have; accept again once one
-        // of them has gone (until then the listening socket is not polled, so no spinning).
+        // Out of descriptors or memory: serve the senders we have, and try again when one
+        // goes or after a pause (the listening socket is not polled meanwhile: no spinning).
         report("cannot accept another sender on " + url_ + ": " + e.what());
         accept_paused_ = true;
         return any;
       }
-      if (!s) return any;
-      Inbox in;
-      in.who = describe(*s);
-      in.fd = Fd{s->fd().duplicate().release()};
-      in.fd.set_nonblocking(true);
-      inboxes_.push_back(std::move(in));
       joined_ = true;
       any = true;
     }
@@ -498,8 +508,16 @@ class SocketReceiver final : public Channel::Transport {
     fds_.clear();
     fds_.push_back({listen_fd().get(), static_cast<short>(accept_paused_ ? 0 : POLLIN), 0});
     for (const Inbox& in : inboxes_) fds_.push_back({in.fd.get(), static_cast<short>(in.closed ? 0 : POLLIN), 0});
-    int rc = poll_until(fds_, busy ? Deadline::now() : deadline, url_);
-    if (rc == 0) return busy;
+    Deadline until = busy ? Deadline::now() : deadline;
+    if (accept_paused_ && !busy && !deadline.is_now() && deadline.remaining() > kAcceptRetry) {
+      until = Deadline::after(kAcceptRetry);
+    }
+    int rc = poll_until(fds_, until, url_);
+    if (accept_paused_ && (rc == 0 || until.expired())) {
+      accept_paused_ = false;  // try accepting again
+      if (accept_all()) return true;
+    }
+    if (rc == 0) return busy || !(deadline.is_now() || deadline.expired());
     if (fds_[0].revents != 0) accept_all();
     for (std::size_t i = 1; i < fds_.size(); ++i) {
       if (fds_[i].revents != 0) inboxes_[i - 1].ready = true;
@@ -520,6 +538,7 @@ class SocketReceiver final : public Channel::Transport {
   std::function<void(const std::string&)> on_dropped_;
   std::optional<UnixListener> unix_;
   std::optional<TcpListener> tcp_;
+  std::optional<UnixListener> only_;  // unix paths: keeps a second listener out (listen_unix)
   std::vector<Inbox> inboxes_;
   std::vector<pollfd> fds_;
   std::size_t next_ = 0;
@@ -559,11 +578,13 @@ class FifoReceiver final : public Channel::Transport {
 
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     for (;;) {
+      skip_held();
       std::uint32_t length = 0;
-      FrameState state = check_frame(in_, max_message_, length);
+      FrameState state = skip_ != 0 ? FrameState::partial : check_frame(in_, max_message_, length);
       if (state == FrameState::whole) return {ChannelStatus::ok, take_frame(in_, length, buffer)};
       if (state == FrameState::too_long) {
-        resynchronise(length);
+        report(too_long_reason(in_, length, max_message_, url_) + "; its bytes are skipped as they come");
+        skip_ = kHeader + std::uint64_t{length};
         continue;
       }
       if (in_.ready) {
@@ -606,25 +627,20 @@ class FifoReceiver final : public Channel::Transport {
     }
     if (in_.held() != 0) report(partial_reason(in_, url_, 0));
     in_.begin = in_.end = 0;
+    skip_ = 0;
     in_.fd = std::move(fresh);
     in_.ready = true;
     return true;
   }
 
-  // A length above the maximum: the shared stream has no boundary to go back to. Drops what
-  // is buffered and what the pipe holds now; later frames (whole writes) start clean.
-  void resynchronise(std::uint32_t length) {
-    report(too_long_reason(in_, length, max_message_, url_) +
-           "; a FIFO is one stream for every sender, so the bytes it held were dropped too");
-    in_.begin = in_.end = 0;
-    std::byte sink[4096];
-    for (;;) {
-      ssize_t n = ::read(in_.fd.get(), sink, sizeof sink);
-      if (n > 0) continue;
-      if (n == -1 && errno == EINTR) continue;
-      break;
-    }
-    in_.ready = false;
+  // Skips what is held of a frame too long to take (its length is known, so the frame
+  // after it starts clean; nothing is allocated for it).
+  void skip_held() noexcept {
+    if (skip_ == 0) return;
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(skip_, in_.held()));
+    in_.begin += n;
+    skip_ -= n;
+    if (in_.begin == in_.end) in_.begin = in_.end = 0;
   }
 
   void report(const std::string& reason) const {
@@ -636,6 +652,7 @@ class FifoReceiver final : public Channel::Transport {
   bool created_;
   UnixListener only_listener_;  // the abstract socket that keeps a second listener out
   Inbox in_;
+  std::uint64_t skip_ = 0;  // bytes still to skip of a frame above max_message
   dev_t device_ = 0;
   ino_t inode_ = 0;
 };
@@ -651,6 +668,22 @@ class FifoReceiver final : public Channel::Transport {
 
 TransportPtr listen_unix(const ChannelUrl& url, const ChannelOptions& options) {
   std::string text = url.to_string();
+  // Two listeners starting at once on one path could each take the other's socket file for
+  // a stale one (bound, not yet listening). An abstract socket named after the path lets only
+  // one of them go on.
+  std::optional<UnixListener> only;
+  if (url.name.front() == '/') {
+    std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a: the same in every build
+    for (unsigned char c : url.name) hash = (hash ^ c) * 1099511628211ULL;
+    char name[40];
+    std::snprintf(name, sizeof name, "ipckit/unix/%016llx", static_cast<unsigned long long>(hash));
+    try {
+      only = UnixListener::bind({.address = UnixAddress::abstract(name)});
+    } catch (const Error& e) {
+      if (e.errnum() == EADDRINUSE) another_listener(text);
+      throw;
+    }
+  }
   std::optional<UnixListener> listener;
   try {
     listener = UnixListener::bind({.address = UnixAddress::parse(url.name)});
@@ -658,14 +691,16 @@ TransportPtr listen_unix(const ChannelUrl& url, const ChannelOptions& options) {
     if (e.errnum() == EADDRINUSE) another_listener(text);
     throw;
   }
-  return std::make_unique<SocketReceiver>(std::move(text), options, std::move(listener), std::nullopt);
+  return std::make_unique<SocketReceiver>(std::move(text), options, std::move(listener), std::nullopt,
+                                          std::move(only));
 }
 
 TransportPtr connect_unix(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
   std::string text = url.to_string();
   UnixAddress address = UnixAddress::parse(url.name);
-  Socket s = connect_with_retry(text, deadline, [&] { return Socket::connect_unix(address, SocketType::stream, deadline); });
-  Fd fd = s.fd().duplicate();
+  Socket s = connect_with_retry(text, deadline, false,
+                                [&] { return Socket::connect_unix(address, SocketType::stream, deadline); });
+  Fd fd = s.release();
   fd.set_nonblocking(true);
   return std::make_unique<SocketSender>(std::move(text), options.max_message, std::move(fd));
 }
@@ -681,8 +716,8 @@ TransportPtr listen_tcp(const ChannelUrl& url, const ChannelOptions& options) {
 
 TransportPtr connect_tcp(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
   std::string text = url.to_string();
-  Socket s = connect_with_retry(text, deadline, [&] { return Socket::connect_tcp(url.host, url.port, deadline); });
-  Fd fd = s.fd().duplicate();
+  Socket s = connect_with_retry(text, deadline, false, [&] { return Socket::connect_tcp(url.host, url.port, deadline); });
+  Fd fd = s.release();
   fd.set_nonblocking(true);
   return std::make_unique<SocketSender>(std::move(text), options.max_message, std::move(fd));
 }
@@ -714,15 +749,16 @@ TransportPtr listen_fifo(const ChannelUrl& url, const ChannelOptions& options) {
     }
     return std::make_unique<FifoReceiver>(std::move(text), options, url.name, std::move(fd), created,
                                           std::move(*only));
-  } catch (...) {
-    if (created) (void)remove_fifo(url.name);
+  } catch (const Error& e) {
+    // Not when another listener won: it may have opened the FIFO this call made.
+    if (created && e.errnum() != EADDRINUSE) (void)remove_fifo(url.name);
     throw;
   }
 }
 
 TransportPtr connect_fifo(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
   std::string text = url.to_string();
-  Fd fd = connect_with_retry(text, deadline, [&] { return open_fifo_writer(url.name, deadline); });
+  Fd fd = connect_with_retry(text, deadline, true, [&] { return open_fifo_writer(url.name, deadline); });
   fd.set_nonblocking(true);
   auto sender = std::make_unique<FifoSender>(std::move(text), options.max_message, std::move(fd));
   sender->take_shared_lock_if_free();

@@ -41,6 +41,7 @@ ChannelUrl parse_path_scheme(std::string_view url, std::string_view rest, Channe
 }  // namespace
 
 ChannelUrl parse_channel_url(std::string_view url) {
+  if (url.find('\0') != std::string_view::npos) bad(url, "the URL holds a NUL byte");
   auto sep = url.find("://");
   if (sep == std::string_view::npos) {
     bad(url, "no scheme; " + std::string(kAllForms));
