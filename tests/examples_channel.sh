@@ -64,15 +64,6 @@ finish() {
   fi
 }
 
-# expect_file FILE WHAT: FILE holds exactly the lines of stdin.
-expect_file() {
-  cat > "$tmp/expected"
-  if ! cmp -s "$tmp/expected" "$1"; then
-    echo "expected:" >&2; cat "$tmp/expected" >&2
-    echo "got:" >&2; cat "$1" >&2
-    fail "$2"
-  fi
-}
 
 # --- 1. the echo server and its uid check ---------------------------------------------------
 

@@ -5,6 +5,7 @@
 #   fail MESSAGE                prints FAIL: MESSAGE and exits 1
 #   run NAME                    runs example NAME (30 s at most), output in $tmp/NAME.out and
 #                               .err; fails unless it exits 0
+#   expect_file FILE WHAT       FILE holds exactly the lines of stdin (else fail WHAT)
 #   expect_output NAME          the example printed exactly the lines of stdin
 
 extra_cleanup() { :; }
@@ -38,12 +39,17 @@ run() {
   fi
 }
 
-expect_output() {
-  cat > "$tmp/$1.expected"
-  if ! cmp -s "$tmp/$1.expected" "$tmp/$1.out"; then
-    echo "expected:" >&2; cat "$tmp/$1.expected" >&2
-    echo "got:" >&2; cat "$tmp/$1.out" >&2
-    fail "$1 printed something else"
+# expect_file FILE WHAT: FILE holds exactly the lines of stdin; else fails saying WHAT.
+expect_file() {
+  cat > "$tmp/expected"
+  if ! cmp -s "$tmp/expected" "$1"; then
+    echo "expected:" >&2; cat "$tmp/expected" >&2
+    echo "got:" >&2; cat "$1" >&2
+    fail "$2"
   fi
+}
+
+expect_output() {
+  expect_file "$tmp/$1.out" "$1 printed something else"
   echo "ok: $1 printed the $(wc -l < "$tmp/$1.out") expected lines"
 }
