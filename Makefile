@@ -1,5 +1,5 @@
 # The two set-up commands: `make run` and `make test`. Both install what is missing first.
-.PHONY: run test deps build-release build-dev bench format tidy clean
+.PHONY: run test deps build-release build-dev bench fuzz format tidy clean
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -23,6 +23,18 @@ build-dev:
 
 bench: deps build-release
 	./build/release/tools/ipckit/ipckit bench
+
+# The ring's libFuzzer target (tests/fuzz/ring_fuzz.cpp) for FUZZ_SECONDS; its corpus grows in
+# build/fuzz/corpus/ring, a crash is written to build/fuzz/ as crash-<sha1> (replay: pass that file).
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@command -v clang++ >/dev/null || { echo "make fuzz needs clang++ with libFuzzer: apt-get install clang" >&2; exit 1; }
+	$(CMAKE) -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DIPCKIT_FUZZ=ON -DIPCKIT_BUILD_TESTS=OFF -DIPCKIT_BUILD_TOOLS=OFF -DIPCKIT_BUILD_EXAMPLES=OFF
+	$(CMAKE) --build build/fuzz --target ring_fuzz
+	mkdir -p build/fuzz/corpus/ring
+	./build/fuzz/tests/fuzz/ring_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=build/fuzz/ build/fuzz/corpus/ring
 
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <bit>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -25,7 +26,7 @@
 //   0       8     magic            creator          "IPCKRING" (0x474e49524b435049)
 //   8       4     version          creator          1
 //   12      4     header_size      creator          320: where the data area starts
-//   16      8     capacity         creator          data bytes, a power of two, >= 4096
+//   16      8     capacity         creator          data bytes, a power of two, 4096..2^32
 //   24      8     key              creator          a random value mixed into record tags
 //   32      4     ready            creator          0 while initialising, then 1 (release)
 //   64      8     write_pos        writer           bytes ever committed (diagnostics)
@@ -57,7 +58,8 @@ inline constexpr std::size_t kCacheLine = 64;
 inline constexpr std::size_t kRecordHeader = 16;
 inline constexpr std::size_t kRecordAlign = 16;
 inline constexpr std::uint64_t kMinCapacity = 4096;
-inline constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 40;
+// A record's length field is 32 bits: the largest message, half the ring, must fit it.
+inline constexpr std::uint64_t kMaxCapacity = std::uint64_t{1} << 32;
 
 /// The header at offset 0 of a ring segment. Plain fixed-width fields; the atomics are
 /// std::atomic_ref views made where they are used, so the layout is exactly this struct.
@@ -115,6 +117,7 @@ enum class Status : unsigned char {
 [[nodiscard]] constexpr std::uint64_t max_message_for(std::uint64_t capacity) noexcept {
   return capacity / 2 - kRecordHeader;
 }
+static_assert(max_message_for(kMaxCapacity) + kRecordHeader <= UINT32_MAX, "lengths are 32-bit");
 
 /// True for a capacity a ring can have: a power of two from kMinCapacity to kMaxCapacity.
 [[nodiscard]] constexpr bool valid_capacity(std::uint64_t capacity) noexcept {
@@ -157,10 +160,14 @@ template <class T>
   return true;
 }
 
-/// Why a segment cannot be used, for the channel layer's error messages (a literal).
+/// Why a segment cannot be used, for the channel layer's error messages (a literal); when
+/// ok, the capacity and key it checked (read once: a peer may change the header meanwhile,
+/// so use these copies, never the header again).
 struct Check {
   Status status = Status::ok;
   const char* why = "";
+  std::uint64_t capacity = 0;
+  std::uint64_t key = 0;
 };
 
 /// Checks a mapped segment before use: ready, magic, version, header size, a valid capacity
@@ -170,13 +177,18 @@ struct Check {
   if (reinterpret_cast<std::uintptr_t>(segment.data()) % kCacheLine != 0) return {Status::corrupt, "misaligned"};
   auto* h = reinterpret_cast<Header*>(const_cast<std::byte*>(segment.data()));  // NOLINT: atomic_ref needs T&
   // acquire: pairs with initialise's release; the fields below were written before.
-  if (detail::atomic(h->ready).load(std::memory_order_acquire) != 1) return {Status::empty, "not initialised yet"};
+  const std::uint32_t ready = detail::atomic(h->ready).load(std::memory_order_acquire);
+  if (ready == 0) return {Status::empty, "not initialised yet"};
+  if (ready != 1) return {Status::corrupt, "the ready word holds a value no creator writes"};
   if (h->magic != kMagic) return {Status::corrupt, "not an ipckit ring (wrong magic)"};
   if (h->version != kVersion) return {Status::corrupt, "a ring of another ipckit version (layout version differs)"};
   if (h->header_size != sizeof(Header)) return {Status::corrupt, "a ring whose header has another size (another build)"};
-  if (!valid_capacity(h->capacity)) return {Status::corrupt, "the capacity is not a power of two in range"};
-  if (segment.size() < segment_size(h->capacity)) return {Status::corrupt, "the segment is smaller than its capacity says"};
-  return {};
+  // relaxed: one read of each, checked and then used; the creator wrote them before ready.
+  const std::uint64_t capacity = detail::atomic(h->capacity).load(std::memory_order_relaxed);
+  const std::uint64_t key = detail::atomic(h->key).load(std::memory_order_relaxed);
+  if (!valid_capacity(capacity)) return {Status::corrupt, "the capacity is not a power of two in range"};
+  if (segment.size() < segment_size(capacity)) return {Status::corrupt, "the segment is smaller than its capacity says"};
+  return {Status::ok, "", capacity, key};
 }
 
 /// A reader's view of a message: valid until release().
@@ -189,18 +201,19 @@ struct Peeked {
 /// when the ring looks full. Not thread-safe: one writer per ring.
 class Writer {
  public:
-  /// Attaches to a segment that check() accepted. Returns corrupt when the positions in it
-  /// are inconsistent.
+  /// Attaches to a segment: check()'s status (empty while it is not initialised yet), or
+  /// corrupt when the positions in it are inconsistent. One writer for the ring's life.
   [[nodiscard]] Status attach(std::span<std::byte> segment) noexcept {
-    if (check(segment).status != Status::ok) return Status::corrupt;
+    const Check c = check(segment);
+    if (c.status != Status::ok) return c.status;
     header_ = reinterpret_cast<Header*>(segment.data());
     data_ = segment.data() + sizeof(Header);
-    capacity_ = header_->capacity;
-    key_ = header_->key;
+    capacity_ = c.capacity;
+    key_ = c.key;
     // acquire: the reader's releases before it published read_pos.
     read_pos_ = detail::atomic(header_->read_pos).load(std::memory_order_acquire);
     pos_ = detail::atomic(header_->write_pos).load(std::memory_order_relaxed);
-    if (pos_ - read_pos_ > capacity_ || pos_ % kRecordAlign != 0) return Status::corrupt;
+    if (read_pos_ > pos_ || pos_ - read_pos_ > capacity_ || pos_ % kRecordAlign != 0) return Status::corrupt;
     return Status::ok;
   }
 
@@ -218,6 +231,8 @@ class Writer {
     if (pad != 0) {
       write_record(pos_, RecordKind::padding, static_cast<std::uint32_t>(pad - kRecordHeader));
       pos_ += pad;
+      // The padding is committed: a writer attaching after this one must start past it.
+      detail::atomic(header_->write_pos).store(pos_, std::memory_order_relaxed);
       offset = 0;
     }
     room = {data_ + offset + kRecordHeader, size};
@@ -275,11 +290,12 @@ class Writer {
 class Reader {
  public:
   [[nodiscard]] Status attach(std::span<std::byte> segment) noexcept {
-    if (check(segment).status != Status::ok) return Status::corrupt;
+    const Check c = check(segment);
+    if (c.status != Status::ok) return c.status;
     header_ = reinterpret_cast<Header*>(segment.data());
     data_ = segment.data() + sizeof(Header);
-    capacity_ = header_->capacity;
-    key_ = header_->key;
+    capacity_ = c.capacity;
+    key_ = c.key;
     pos_ = detail::atomic(header_->read_pos).load(std::memory_order_relaxed);
     if (pos_ % kRecordAlign != 0) return Status::corrupt;
     return Status::ok;
