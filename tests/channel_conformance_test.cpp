@@ -19,6 +19,7 @@
 #include <mqueue.h>
 #include <signal.h>
 #include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <unistd.h>
 
@@ -158,6 +159,17 @@ std::string sysv_url(const test::TempDir&) {
   throw std::runtime_error("no free System V key for this pid");
 }
 
+std::string shm_url(const test::TempDir&) {
+  return "shm://" + test::unique_name();
+}
+// The segment of "shm://NAME" is the POSIX shm object "/ipckit-ch-NAME".
+std::size_t shm_max() {
+  return (std::size_t{1} << 20) / 2 - 16;  // ring::max_message_for(the default 1 MiB)
+}
+void remove_shm(const std::string& url) {
+  (void)::shm_unlink(("/ipckit-ch-" + url.substr(std::string_view("shm://").size())).c_str());
+}
+
 void remove_mq(const std::string& url) {
   // "mq:///NAME": the queue is "/NAME". A queue already gone is fine.
   (void)::mq_unlink(url.substr(std::string_view("mq://").size()).c_str());
@@ -210,6 +222,13 @@ const TransportCase kTransports[] = {
      .make_url = sysv_url,
      .remove_leftovers = remove_sysv,
      .default_max = sysv_max,
+     .byte_stream = false,
+     .fill_message = 0,
+     .several_senders_max = kSixteenMiB},
+    {.name = "shm",
+     .make_url = shm_url,
+     .remove_leftovers = remove_shm,
+     .default_max = shm_max,
      .byte_stream = false,
      .fill_message = 0,
      .several_senders_max = kSixteenMiB},

@@ -70,6 +70,12 @@ TEST(ChannelUrl, EveryFormParsesAndPrintsBack) {
   ChannelUrl shm = parse_channel_url("shm://app?capacity=4096");
   EXPECT_EQ(shm.name, "app");
   EXPECT_EQ(shm.capacity, 4096U);
+  EXPECT_EQ(shm.senders, 0U);
+  ChannelUrl both = parse_channel_url("shm://app?senders=3&capacity=8192");
+  EXPECT_EQ(both.capacity, 8192U);
+  EXPECT_EQ(both.senders, 3U);
+  EXPECT_EQ(both.to_string(), "shm://app?capacity=8192&senders=3");
+  EXPECT_EQ(parse_channel_url("shm://app").to_string(), "shm://app");
 }
 
 TEST(ChannelUrl, MistakesAreErrorsThatShowACorrectUrl) {
@@ -94,6 +100,8 @@ TEST(ChannelUrl, MistakesAreErrorsThatShowACorrectUrl) {
       Case{"sysv-msg://0xZZ", "not a 32-bit hex number"},
       Case{"sysv-msg://0x0", "IPC_PRIVATE"},
       Case{"shm://app?size=1", "capacity=BYTES"},
+      Case{"shm://app?senders=0", "senders=N"},
+      Case{"shm://app?capacity=4096&x=1", "senders=N"},
   };
   for (const Case& c : cases) {
     Error e = error_from([&] { (void)Channel::listen(c.url); });
@@ -153,10 +161,16 @@ TEST(ChannelFront, TcpPortZeroListensOnAPortTheUrlShows) {
   EXPECT_EQ(text(buf, r.bytes), "over tcp");
 }
 
-TEST(ChannelFront, ShmIsNotThereYetAndSaysSo) {
-  Error e = error_from([] { (void)Channel::listen("shm://x?capacity=4096"); });
-  EXPECT_EQ(e.errnum(), ENOSYS);
-  EXPECT_TRUE(has_substring(e.what(), "issue 6"));
+TEST(ChannelFront, ShmListensAndConnects) {
+  const std::string url = "shm://" + test::unique_name() + "?capacity=4096&senders=2";
+  Channel rx = Channel::listen(url);
+  EXPECT_EQ(rx.url(), url);
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.send(std::as_bytes(std::span{"over shm", 8})).ok());
+  std::vector<std::byte> buf(rx.max_message());
+  ChannelResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "over shm");
 }
 
 // --- byte streams ---------------------------------------------------------------------------

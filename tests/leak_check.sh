@@ -1,7 +1,8 @@
 #!/bin/sh
 # baseline FILE: records the System V objects present before the suite.
 # check FILE:    fails when the suite left anything of ours: names starting with ipckit-t
-#                in /dev/shm (sem.ipckit-t* for named semaphores), /dev/mqueue or /tmp, or
+#                in /dev/shm (sem.ipckit-t* for named semaphores, ipckit-ch-ipckit-t* for
+#                shm:// channels), /dev/mqueue or /tmp, or
 #                System V objects (shm, msg, sem) that were not there, network namespaces
 #                named ipckit-t* (the channel test across two hosts), or abstract sockets
 #                named @ipckit-t* (they vanish with their process: one left means a test
@@ -27,7 +28,7 @@ mqueues() {
 case $mode in
   baseline) sysv_ids > "$file" ;;
   check)
-    left=$(ls -d /dev/shm/ipckit-t* /dev/shm/sem.ipckit-t* /tmp/ipckit-t* 2>/dev/null || true)
+    left=$(ls -d /dev/shm/ipckit-t* /dev/shm/ipckit-ch-ipckit-t* /dev/shm/sem.ipckit-t* /tmp/ipckit-t* 2>/dev/null || true)
     mq_left=$(mqueues | grep '^ipckit-t' || true)
     new=$(sysv_ids | comm -13 "$file" - || true)
     ns_left=$(ip netns list 2>/dev/null | awk '$1 ~ /^ipckit-t/ {print $1}' || true)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -9,8 +10,8 @@
 
 #include "ipckit/deadline.hpp"
 
-// STATUS: being implemented (issue 5; shm:// comes with issue 6). The README's table says
-// which transports work today.
+// STATUS: every scheme below works; shm:// (issue 6) is new: its `ipckit ls`/`rm --stale`
+// support and bench rows come separately. The README's table says what is done.
 //
 // A channel (floor 3) carries whole messages one way, in order, nothing lost or duplicated,
 // over any kernel transport, chosen by URL (DESIGN.md, "Channel contract"):
@@ -43,7 +44,19 @@
 // What each transport can carry (max_message() after listen/connect): unix, tcp and fifo
 // carry options.max_message; mq carries the queue's msgsize (a queue listen() creates gets
 // min(max_message, /proc/sys/fs/mqueue/msgsize_max)); sysv-msg carries at most
-// /proc/sys/kernel/msgmax.
+// /proc/sys/kernel/msgmax; shm carries min(max_message, capacity / 2 - 16) as the listener
+// set it (capacity default 1 MiB).
+//
+// shm://NAME?capacity=BYTES&senders=N: the POSIX shm object /ipckit-ch-NAME (0600, made
+// with O_EXCL, removed by the listener), one ring of `capacity` bytes (a power of two,
+// 4096 and up) per sender, at most N senders at once (default 8; a connect waits until its
+// deadline for a free slot, then throws EUSERS). A slot frees once its sender has gone and
+// the listener has received what it sent. Senders must run as the listener's user. Liveness
+// comes from fcntl(F_OFD_SETLK) locks the kernel drops on exit (a forked child shares its
+// parent's), so a killed peer is noticed within ~50 ms by an end that waits; a send with room
+// in its ring succeeds even after the listener died, until the ring fills or the next
+// periodic check (every 1024 sends, at most every 50 ms). Idle ends sleep in futex after
+// options.spin.
 //
 //   auto rx = ipckit::Channel::listen("unix:///run/app.sock");
 //   auto tx = ipckit::Channel::connect("unix:///run/app.sock");
@@ -78,6 +91,10 @@ struct ChannelOptions {
   /// sender and what was wrong. The listener goes on serving the others. The connection is
   /// closed whether or not this is set.
   std::function<void(const std::string& reason)> on_sender_dropped{};
+  /// shm:// only: how long an end busy-polls (an empty ring for the listener, a full one for
+  /// a sender) before it sleeps in the kernel (futex). nanoseconds::max() never sleeps:
+  /// busy-poll mode, lowest latency at the cost of a core. Other transports ignore it.
+  std::chrono::nanoseconds spin = std::chrono::microseconds(50);
 };
 
 /// One end of a channel. Move-only. The receiving end (listen) creates or binds the channel

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -9,10 +10,13 @@
 // What exists on this host: the kernel's IPC limits, System V shared memory segments (from
 // /proc/sysvipc/shm, as ipcs -m and lsipc show them) and POSIX shared memory objects (the
 // files of /dev/shm), System V message queues and semaphore sets (/proc/sysvipc/msg, sem),
-// and POSIX message queues (the mqueue filesystem). Channels join with the shm channel.
+// and POSIX message queues (the mqueue filesystem), and ipckit's shm:// channels (the
+// /dev/shm/ipckit-ch-* objects, with their liveness locks read by fcntl F_OFD_GETLK).
 //
 //   ipckit::Limits l = ipckit::read_limits();
 //   for (const auto& seg : ipckit::list_sysv_shm()) std::cout << seg.key << ' ' << seg.size << '\n';
+//   for (const auto& ch : ipckit::list_channels())
+//     if (ch.stale == true) (void)ipckit::remove_stale_channel(ch.name);
 
 namespace ipckit {
 
@@ -144,6 +148,54 @@ struct PosixMqInfo {
 /// returned; "" throws as not mounted), so a caller that shows the mount point lists that
 /// very mount.
 [[nodiscard]] std::vector<PosixMqInfo> list_posix_mq(const std::string& mount_point);
+
+/// One shm:// channel (the POSIX shm object "/ipckit-ch-NAME"), with the fields of
+/// `ipckit ls --json` ("channels"). Liveness comes from the open-file-description locks the
+/// channel's ends hold on the object (the listener on byte 0, the sender of slot i on byte
+/// 1 + i), which the kernel drops when a process dies; pids in the segment are shown, never
+/// trusted. Values read from the segment are used only once checked against its size (fstat).
+struct ChannelInfo {
+  std::string name;             ///< "NAME", as in shm://NAME
+  std::string object;           ///< "/ipckit-ch-NAME": its POSIX shm object (`ipckit rm --shm` takes it)
+  std::uint64_t capacity = 0;   ///< data bytes of each sender's ring (the URL's capacity=); 0: unknown (see note)
+  std::uint32_t slots = 0;      ///< senders it takes at once; 0: unknown
+  std::uint64_t size = 0;       ///< the object's bytes (fstat)
+  pid_t writer_pid = 0;         ///< a live sender's pid (the first of writer_pids), 0 when none
+  std::vector<pid_t> writer_pids;  ///< the pids recorded by the senders whose lock is held
+  std::uint32_t writers = 0;    ///< senders whose lock is held (one may not have recorded its pid yet)
+  pid_t reader_pid = 0;         ///< the listener's recorded pid while its lock is held, else 0
+  bool reader_alive = false;    ///< a listener holds the lock on byte 0
+  /// true: nobody holds any lock on the object, so every end is dead (or, for an object left
+  /// empty, its listener died while creating it); false: a listener or a sender lives;
+  /// nullopt: unknown (not readable by this user, a layout this ipckit does not know, or an
+  /// empty object that may be being created this instant); `note` says which.
+  std::optional<bool> stale;
+  std::string note;             ///< why a value is unknown, or what is odd; "" for a sound live channel
+  std::string owner;
+  std::string perms;            ///< "0600"
+  uid_t uid = 0;
+};
+
+/// Every shm:// channel: the regular files "ipckit-ch-*" of /dev/shm, each opened read-only
+/// (never followed through a symlink), its header and slot table read with pread and checked
+/// (magic, version, sizes, and the geometry against fstat), its locks tested with F_OFD_GETLK.
+/// An object this user may not open is listed with its owner and mode and stale unknown.
+/// Ordered by name. Throws Error when /dev/shm cannot be read.
+[[nodiscard]] std::vector<ChannelInfo> list_channels();
+
+/// What remove_stale_channel found.
+enum class StaleRemoval {
+  removed,    ///< it was stale: its name is gone
+  not_stale,  ///< a listener or sender holds a lock now
+  unknown,    ///< whether it is stale cannot be told (ChannelInfo::stale is nullopt)
+  gone,       ///< there is no such channel (any more)
+};
+
+/// Removes channel `name` ("NAME" of shm://NAME) only when it is stale, looking again right
+/// before shm_unlink: the object is opened, its locks tested, and the name unlinked only
+/// while it still names the object that was tested. Throws Error when the unlink is refused
+/// (EACCES/EPERM: another user's object in the sticky /dev/shm) or the name is invalid.
+[[nodiscard]] StaleRemoval remove_stale_channel(const std::string& name);
 
 /// A user's name for messages and listings ("root"), or the number when it has none.
 [[nodiscard]] std::string user_name(uid_t uid);

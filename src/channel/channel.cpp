@@ -11,11 +11,6 @@
 namespace ipckit {
 namespace {
 
-[[noreturn]] void shm_not_yet(const detail::ChannelUrl& url) {
-  sys::fail("Channel", url.to_string(), ENOSYS,
-            "shm:// is not implemented yet (issue 6); unix:// is the fastest channel today");
-}
-
 void check_options(const ChannelOptions& options, std::string_view url) {
   if (options.max_message == 0) sys::fail("Channel", url, EINVAL, "max_message must be at least 1 byte");
   if (options.max_message > 0xFFFFFFFFU) {
@@ -47,9 +42,9 @@ Channel Channel::listen(std::string_view url, const ChannelOptions& options) {
     case S::sysv_msg:
       return Channel{detail::listen_sysv_msg(u, options)};
     case S::shm:
-      break;
+      return Channel{detail::listen_shm(u, options)};
   }
-  shm_not_yet(u);
+  sys::fail("Channel::listen", url, EINVAL, "unknown scheme");
 }
 
 Channel Channel::connect(std::string_view url, const ChannelOptions& options, Deadline deadline) {
@@ -73,9 +68,9 @@ Channel Channel::connect(std::string_view url, const ChannelOptions& options, De
     case S::sysv_msg:
       return Channel{detail::connect_sysv_msg(u, options, deadline)};
     case S::shm:
-      break;
+      return Channel{detail::connect_shm(u, options, deadline)};
   }
-  shm_not_yet(u);
+  sys::fail("Channel::connect", url, EINVAL, "unknown scheme");
 }
 
 ChannelResult Channel::send(std::span<const std::byte> message, Deadline deadline) {

@@ -52,6 +52,8 @@ TransportPtr listen_mq(const ChannelUrl& url, const ChannelOptions& options);
 TransportPtr connect_mq(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
 TransportPtr listen_sysv_msg(const ChannelUrl& url, const ChannelOptions& options);
 TransportPtr connect_sysv_msg(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
+TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options);
+TransportPtr connect_shm(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline);
 
 }  // namespace detail
 }  // namespace ipckit

@@ -129,10 +129,21 @@ ChannelUrl parse_channel_url(std::string_view url) {
     }
     u.scheme = ChannelUrl::Scheme::shm;
     u.name = std::string(name);
-    if (!query.empty()) {
-      constexpr std::string_view kKey = "capacity=";
-      if (query.substr(0, kKey.size()) != kKey || !parse_number(query.substr(kKey.size()), u.capacity)) {
-        bad(url, std::string("the only parameter is capacity=BYTES: ") + std::string(kExample));
+    // Parameters, '&'-separated: capacity=BYTES (each sender's ring), senders=N (at once).
+    const std::string kParameters = std::string("the parameters are capacity=BYTES and senders=N: ") +
+                                    std::string(kExample) + "&senders=8";
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const std::string_view one = query.substr(0, amp);
+      query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+      constexpr std::string_view kCapacity = "capacity=";
+      constexpr std::string_view kSenders = "senders=";
+      if (one.substr(0, kCapacity.size()) == kCapacity) {
+        if (!parse_number(one.substr(kCapacity.size()), u.capacity) || u.capacity == 0) bad(url, kParameters);
+      } else if (one.substr(0, kSenders.size()) == kSenders) {
+        if (!parse_number(one.substr(kSenders.size()), u.senders) || u.senders == 0) bad(url, kParameters);
+      } else {
+        bad(url, kParameters);
       }
     }
     return u;
@@ -157,7 +168,12 @@ std::string ChannelUrl::to_string() const {
       return std::string("sysv-msg://") + text;
     }
     case Scheme::shm:
-      return "shm://" + name + (capacity != 0 ? "?capacity=" + std::to_string(capacity) : "");
+    {
+      std::string query;
+      if (capacity != 0) query += "capacity=" + std::to_string(capacity);
+      if (senders != 0) query += (query.empty() ? "" : "&") + std::string("senders=") + std::to_string(senders);
+      return "shm://" + name + (query.empty() ? "" : "?" + query);
+    }
   }
   return {};
 }

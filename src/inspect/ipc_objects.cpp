@@ -1,7 +1,8 @@
 // The IPC objects that exist on this host: System V shared memory segments, message queues
 // and semaphore sets, read from /proc/sysvipc/{shm,msg,sem} (what ipcs and lsipc read);
 // POSIX shared memory objects, the regular files of /dev/shm; POSIX message queues, the
-// files of the mqueue filesystem wherever it is mounted.
+// files of the mqueue filesystem wherever it is mounted; shm:// channels, the /dev/shm objects
+// ipckit-ch-NAME, whose liveness is the open-file-description locks their ends hold.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -12,7 +13,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,7 +25,9 @@
 #include <vector>
 
 #include "ipckit/fd.hpp"
+#include "channel/shm_layout.hpp"
 #include "ipckit/inspect.hpp"
+#include "ipckit/shm.hpp"
 #include "sys.hpp"
 #include "sysvipc_table.hpp"
 
@@ -123,6 +129,205 @@ bool read_queue(int dir_fd, const std::string& file, const std::string& path, Po
   info.msg_max = static_cast<std::uint64_t>(attr.mq_maxmsg);
   info.msgsize_max = static_cast<std::uint64_t>(attr.mq_msgsize);
   return true;
+}
+
+
+// --- shm:// channels ------------------------------------------------------------------------
+
+namespace sc = detail::shm_channel;
+
+// The channel objects' file names in /dev/shm: sc::kObjectPrefix without its '/'.
+constexpr std::string_view kChannelFilePrefix = std::string_view(sc::kObjectPrefix).substr(1);
+
+// How long an empty, unlocked channel object may be taken for one being created. listen()
+// creates the object (O_EXCL) and takes its lock with the next syscall, before it gives the
+// object a size: an empty object nobody locks is either in that one-syscall window or left
+// by a listener that died there; only its age tells them apart.
+constexpr std::chrono::seconds kCreationGrace{10};
+
+// Whether another open file description holds a lock that overlaps `len` bytes from `start`
+// (len 0: to the end of the file, however large); nullopt when the kernel cannot say.
+// F_OFD_GETLK with a write lock reports any lock at all, and works on an O_RDONLY descriptor
+// (only taking a lock needs the matching access). A lock this process holds through another
+// open of the object counts too: our own open is a new description that holds none.
+std::optional<bool> lock_held(int fd, std::uint64_t start, std::uint64_t len) noexcept {
+  struct flock l {};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  l.l_start = static_cast<off_t>(start);
+  l.l_len = static_cast<off_t>(len);
+  l.l_pid = 0;  // required for OFD locks
+  if (::fcntl(fd, F_OFD_GETLK, &l) == -1) return std::nullopt;
+  return l.l_type != F_UNLCK;
+}
+
+// Reads up to `n` bytes at `offset`: how many it got (fewer when the object shrank).
+// pread, not a mapping: a peer that shrinks the object under us cannot raise SIGBUS here.
+std::size_t read_at(int fd, void* buffer, std::size_t n, std::uint64_t offset) noexcept {
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = sys::retry_eintr([&] {
+      return ::pread(fd, static_cast<char*>(buffer) + got, n - got, static_cast<off_t>(offset + got));
+    });
+    if (r <= 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  return got;
+}
+
+bool all_zero(const void* bytes, std::size_t n) noexcept {
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  return std::all_of(p, p + n, [](unsigned char c) { return c == 0; });
+}
+
+// Seconds since the object's last modification (creation, for one never written).
+std::int64_t age_seconds(const struct stat& st) noexcept {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) - static_cast<std::int64_t>(st.st_mtim.tv_sec);
+}
+
+// An object without a complete header: being created by a listener that holds its lock, or
+// left by one that died before finishing.
+void judge_unfinished(const struct stat& st, bool locked, ChannelInfo& info) {
+  if (locked) {
+    info.stale = false;
+    info.note = "being created: its listener has not finished the header";
+  } else if (st.st_size > 0) {
+    // listen() locks before it sizes the object: sized and unlocked, its listener is dead.
+    info.stale = true;
+    info.note = "its listener died while creating it";
+  } else if (age_seconds(st) >= kCreationGrace.count()) {
+    info.stale = true;
+    info.note = "empty and unlocked: its listener died while creating it";
+  } else {
+    info.note = "empty and unlocked: being created this instant, or its listener died creating it (stale once " +
+                std::to_string(kCreationGrace.count()) + " s old)";
+  }
+}
+
+// Fills `info` from the object open on `fd` (fstat gave `st`): the header and slot table
+// checked against the size, then the locks. Every value from the segment is checked before
+// it is used as a size or count; the pids are only shown.
+void examine_channel(int fd, const struct stat& st, ChannelInfo& info) {
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  const std::optional<bool> any_lock = lock_held(fd, 0, 0);
+  if (!any_lock) {
+    info.note = std::string("its locks cannot be read (fcntl F_OFD_GETLK: ") + std::strerror(errno) + ")";
+    return;
+  }
+
+  sc::ChannelHeader h{};
+  const std::size_t got =
+      info.size >= sizeof h ? read_at(fd, &h, sizeof h, 0) : 0;  // a short read: it shrank since fstat
+  if (got < sizeof h) {
+    if (st.st_size == 0 || *any_lock) {
+      judge_unfinished(st, *any_lock, info);
+    } else {
+      info.note = "too small to be a channel (" + std::to_string(st.st_size) + " bytes): not made by ipckit";
+    }
+    return;
+  }
+  if (all_zero(&h, sizeof h)) {  // sized, nothing written yet
+    judge_unfinished(st, *any_lock, info);
+    return;
+  }
+  if (h.magic != sc::kMagic) {
+    info.note = "not an ipckit channel (wrong magic)";
+    return;
+  }
+  // The listener writes the header, then ready = 1: with ready still 0 the version may not
+  // be written yet either.
+  const bool initialising = h.ready == 0 && (h.version == 0 || h.version == sc::kVersion);
+  if (h.version != sc::kVersion && !initialising) {
+    info.note = "layout version " + std::to_string(h.version) + "; this ipckit reads version " +
+                std::to_string(sc::kVersion) + " (another build of ipckit made it)";
+    return;
+  }
+  // From here the object speaks this version's lock protocol: a lock is a live end, and no
+  // lock at all means every end is dead.
+  info.stale = !*any_lock;
+  info.reader_alive = *any_lock && lock_held(fd, sc::kReceiverLockByte, 1).value_or(true);
+  if (initialising) {
+    judge_unfinished(st, *any_lock, info);
+    return;
+  }
+  const auto geometry = sc::geometry(h.slot_count, h.ring_capacity);
+  std::string corrupt;
+  if (h.ready != 1) {
+    corrupt = "ready flag " + std::to_string(h.ready);
+  } else if (h.header_size != sizeof(sc::ChannelHeader) || h.slot_size != sizeof(sc::SlotEntry)) {
+    corrupt = "header or slot size of another build";
+  } else if (!geometry || geometry->rings_offset != h.rings_offset || geometry->ring_stride != h.ring_stride ||
+             geometry->total_size != h.total_size) {
+    corrupt = "impossible layout (" + std::to_string(h.slot_count) + " slots of " + std::to_string(h.ring_capacity) +
+              " bytes)";
+  } else if (geometry->total_size != info.size) {
+    corrupt = "the header says " + std::to_string(geometry->total_size) + " bytes, the object has " +
+              std::to_string(info.size);
+  }
+  if (!corrupt.empty()) {
+    info.note = "corrupt header: " + corrupt + (info.stale == true ? "; nobody holds it" : "");
+    return;
+  }
+
+  info.capacity = geometry->ring_capacity;
+  info.slots = geometry->slot_count;
+  if (info.reader_alive && h.receiver_pid > 0) info.reader_pid = h.receiver_pid;
+  sc::SlotEntry slots[sc::kMaxSlots]{};
+  const std::size_t table = sizeof(sc::SlotEntry) * geometry->slot_count;
+  const bool table_read = read_at(fd, slots, table, sizeof(sc::ChannelHeader)) == table;
+  for (std::uint32_t i = 0; i < geometry->slot_count; ++i) {
+    if (!lock_held(fd, sc::sender_lock_byte(i), 1).value_or(false)) continue;
+    ++info.writers;
+    if (table_read && slots[i].sender_pid > 0) info.writer_pids.push_back(slots[i].sender_pid);
+  }
+  if (!info.writer_pids.empty()) info.writer_pid = info.writer_pids.front();
+
+  if (info.stale == true) {
+    info.note = "every end is gone" +
+                (h.receiver_pid > 0 ? " (its listener was pid " + std::to_string(h.receiver_pid) + ")" : std::string{});
+  } else if (!info.reader_alive) {
+    info.note = "its listener is gone; " + std::to_string(info.writers) + " sender(s) still attached";
+  } else if (h.receiver_closed != 0) {
+    info.note = "its listener is closing";
+  }
+}
+
+// What one /dev/shm entry `file` ("ipckit-ch-NAME") shows, opened through `dir_fd`; `st` is
+// its lstat. Nothing when it is not a channel object (any more). The open descriptor is left
+// in `fd` for a caller that acts on the very object it examined.
+std::optional<ChannelInfo> inspect_channel(int dir_fd, const std::string& file, const struct stat& st, Fd& fd,
+                                           UserNames& names) {
+  if (!S_ISREG(st.st_mode)) return std::nullopt;  // symlinks, folders: not shm_open objects
+  ChannelInfo info;
+  info.name = file.substr(kChannelFilePrefix.size());
+  info.object = "/" + file;
+  info.uid = st.st_uid;
+  info.owner = names(st.st_uid);
+  info.perms = detail::perms_text(static_cast<unsigned>(st.st_mode));
+  info.size = static_cast<std::uint64_t>(st.st_size);
+  // O_NONBLOCK: a FIFO swapped in since lstat must not block the listing.
+  fd.reset(sys::retry_eintr(
+      [&] { return ::openat(dir_fd, file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK); }));
+  if (!fd) {
+    const int err = errno;
+    if (err == ENOENT || err == ELOOP) return std::nullopt;  // removed, or a symlink now
+    if (err == EACCES || err == EPERM) {
+      info.note = "not readable by this user (owner " + info.owner + ", mode " + info.perms +
+                  "): whether it is stale is unknown; its owner or root can tell";
+    } else {
+      info.note = std::string("cannot be opened: ") + std::strerror(err);
+    }
+    return info;
+  }
+  struct stat now {};
+  if (::fstat(fd.get(), &now) == -1 || !S_ISREG(now.st_mode)) return std::nullopt;
+  info.uid = now.st_uid;
+  info.owner = names(now.st_uid);
+  info.perms = detail::perms_text(static_cast<unsigned>(now.st_mode));
+  examine_channel(fd.get(), now, info);
+  return info;
 }
 
 }  // namespace
@@ -245,6 +450,60 @@ std::vector<PosixMqInfo> list_posix_mq(const std::string& mount) {
   std::sort(queues.begin(), queues.end(),
             [](const PosixMqInfo& a, const PosixMqInfo& b) { return a.name < b.name; });
   return queues;
+}
+
+std::vector<ChannelInfo> list_channels() {
+  UserNames names;
+  std::vector<ChannelInfo> channels;
+  for_each_entry(kDevShm, "is tmpfs mounted on /dev/shm?",
+                 [&](int dir_fd, const std::string& file, const struct stat& st) {
+                   if (!file.starts_with(kChannelFilePrefix)) return;
+                   Fd fd;
+                   if (auto info = inspect_channel(dir_fd, file, st, fd, names)) channels.push_back(std::move(*info));
+                 });
+  std::sort(channels.begin(), channels.end(),
+            [](const ChannelInfo& a, const ChannelInfo& b) { return a.name < b.name; });
+  return channels;
+}
+
+StaleRemoval remove_stale_channel(const std::string& name) {
+  const std::string object = sc::kObjectPrefix + name;
+  validate_posix_name(object, "shm_unlink");
+  const std::string file = object.substr(1);
+  Fd dir{sys::retry_eintr([&] { return ::open(kDevShm, O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
+  if (!dir) sys::fail("open", kDevShm, errno, "is tmpfs mounted on /dev/shm?");
+  struct stat st {};
+  if (::fstatat(dir.get(), file.c_str(), &st, AT_SYMLINK_NOFOLLOW) == -1) {
+    if (errno == ENOENT) return StaleRemoval::gone;
+    sys::fail("fstatat", std::string(kDevShm) + object, errno);
+  }
+  // Look again now: the listing is a snapshot, and a sender may have joined since.
+  UserNames names;
+  Fd fd;
+  const std::optional<ChannelInfo> info = inspect_channel(dir.get(), file, st, fd, names);
+  if (!info) return StaleRemoval::gone;
+  if (!info->stale) return StaleRemoval::unknown;
+  if (!*info->stale) return StaleRemoval::not_stale;
+  // Unlink the name only while it still names the object whose locks were just tested: had
+  // it been removed and made again by a new listener, that one is not ours to remove. (What
+  // remains is the instant between this check and shm_unlink, which no call closes.)
+  struct stat tested {};
+  struct stat named {};
+  if (::fstat(fd.get(), &tested) == -1 ||
+      ::fstatat(dir.get(), file.c_str(), &named, AT_SYMLINK_NOFOLLOW) == -1 || tested.st_dev != named.st_dev ||
+      tested.st_ino != named.st_ino) {
+    return StaleRemoval::gone;
+  }
+  if (::shm_unlink(object.c_str()) == -1) {
+    const int err = errno;
+    if (err == ENOENT) return StaleRemoval::gone;
+    sys::fail("shm_unlink", object, err,
+              err == EACCES || err == EPERM
+                  ? sys::owner_and_mode(std::string(kDevShm) + object, "the stale channel shm://" + name) +
+                        " in the sticky /dev/shm: only its owner or root may remove it"
+                  : "removing the stale channel shm://" + name);
+  }
+  return StaleRemoval::removed;
 }
 
 }  // namespace ipckit

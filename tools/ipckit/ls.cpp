@@ -1,10 +1,11 @@
-// `ipckit ls [-m] [-q] [-s] [--posix] [--sysv] [--json]`: the IPC objects on this host, as
-// ipcs and lsipc show them, plus the POSIX objects they do not show.
+// `ipckit ls [-m] [-q] [-s] [--posix] [--sysv] [--channels] [--json]`: the IPC objects on this
+// host, as ipcs and lsipc show them, plus the POSIX objects they do not show and ipckit's
+// shm:// channels.
 //
 // The listing is a table of sections, one per kind of object and family (System V shared
-// memory, POSIX message queues, ...). Each section is one function that turns a library
-// listing into JSON rows and a text block; a kind that is not listed yet has no function and
-// shows as an empty JSON array. Adding channels is one function and a pointer in kSections.
+// memory, POSIX message queues, ..., channels). Each section is one function that turns a
+// library listing into JSON rows and a text block; a kind that is not listed yet has no
+// function and shows as an empty JSON array.
 
 #include <fmt/core.h>
 
@@ -200,6 +201,65 @@ Listing posix_mq_listing() {
   return out;
 }
 
+// A value of a channel that is unknown (0 stands for it: no channel has capacity 0) is null
+// in JSON and "?" in text.
+nlohmann::ordered_json known_json(std::uint64_t value) {
+  return value != 0 ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
+}
+std::string known_text(std::uint64_t value) { return value != 0 ? std::to_string(value) : std::string("?"); }
+
+std::string state_text(const ChannelInfo& c) {
+  if (!c.stale) return "?";
+  return *c.stale ? "stale" : "live";
+}
+
+// A pid column: "-" when none lives.
+std::string pids_text(const std::vector<pid_t>& pids, std::uint32_t alive) {
+  if (pids.empty()) return alive > 0 ? "?" : "-";
+  std::string text;
+  for (const pid_t pid : pids) text += (text.empty() ? "" : ",") + std::to_string(pid);
+  if (alive > pids.size()) text += ",?";  // a sender that has not recorded its pid yet
+  return text;
+}
+
+// ipckit's shm:// channels: the /dev/shm objects ipckit-ch-NAME, by NAME. `stale` comes from
+// the kernel's locks, never from the pids (which are only shown).
+Listing channel_listing() {
+  Listing out;
+  const std::vector<ChannelInfo> channels = list_channels();
+  std::size_t name_width = 20;
+  for (const ChannelInfo& c : channels) name_width = std::max(name_width, c.name.size() + 6);
+  out.text = "------ ipckit Channels (shm://, /dev/shm/ipckit-ch-*) --------\n";
+  out.text += fmt::format("{:<{}} {:<10} {:<8} {:<8} {:<12} {:<10} {:<6} {}\n", "name", name_width, "capacity",
+                          "state", "reader", "writers", "owner", "perms", "note");
+  for (const ChannelInfo& c : channels) {
+    nlohmann::ordered_json writer_pids = nlohmann::ordered_json::array();
+    for (const pid_t pid : c.writer_pids) writer_pids.push_back(pid);
+    out.rows.push_back({{"name", c.name},
+                        {"capacity", known_json(c.capacity)},
+                        {"writer_pid", c.writer_pid},
+                        {"reader_pid", c.reader_pid},
+                        {"stale", c.stale ? nlohmann::ordered_json(*c.stale) : nlohmann::ordered_json(nullptr)},
+                        {"writer_pids", std::move(writer_pids)},
+                        {"writers", c.writers},
+                        {"reader_alive", c.reader_alive},
+                        {"slots", known_json(c.slots)},
+                        {"object", c.object},
+                        {"size", c.size},
+                        {"owner", c.owner},
+                        {"perms", c.perms},
+                        {"uid", c.uid},
+                        {"note", c.note}});
+    const std::string reader = c.reader_pid != 0 ? std::to_string(c.reader_pid) : c.reader_alive ? "?" : "-";
+    std::string row = fmt::format("{:<{}} {:<10} {:<8} {:<8} {:<12} {:<10} {:<6} {}", "shm://" + c.name, name_width,
+                                  known_text(c.capacity), state_text(c), reader,
+                                  pids_text(c.writer_pids, c.writers), c.owner, c.perms, c.note);
+    row.erase(row.find_last_not_of(' ') + 1);
+    out.text += row + "\n";
+  }
+  return out;
+}
+
 // In the order of DESIGN.md's `ls --json` shape; text sections print in this order too.
 constexpr Section kSections[] = {
     {"sysv_shm", Family::sysv, Kind::shm, &sysv_shm_listing},
@@ -207,7 +267,7 @@ constexpr Section kSections[] = {
     {"sysv_sem", Family::sysv, Kind::sem, &sysv_sem_listing},
     {"posix_shm", Family::posix, Kind::shm, &posix_shm_listing},
     {"posix_mq", Family::posix, Kind::msg, &posix_mq_listing},
-    {"channels", Family::ipckit, Kind::channel, nullptr},
+    {"channels", Family::ipckit, Kind::channel, &channel_listing},
 };
 
 struct Selection {
@@ -215,14 +275,17 @@ struct Selection {
   bool msg = false;    // -q
   bool sem = false;    // -s
   bool sysv = false;   // --sysv
-  bool posix = false;  // --posix
+  bool posix = false;     // --posix
+  bool channels = false;  // --channels
   bool json = false;
 
   // No kind flag means every kind, no family flag every family. Channels are ipckit's own
-  // kind and family: they show only when neither a kind nor a family is asked for.
+  // kind and family (--channels): kind flags do not narrow them, so they show when
+  // --channels is given, or when neither a kind nor a family is asked for.
   [[nodiscard]] bool wants(const Section& s) const {
     const bool any_kind = shm || msg || sem;
-    const bool any_family = sysv || posix;
+    const bool any_family = sysv || posix || channels;
+    if (s.family == Family::ipckit) return channels || (!any_kind && !any_family);
     const bool kind_ok = !any_kind || (s.kind == Kind::shm && shm) ||
                          (s.kind == Kind::msg && msg) || (s.kind == Kind::sem && sem);
     const bool family_ok =
@@ -262,7 +325,7 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "ls",
       "List IPC objects: System V shared memory, message queues and semaphore sets (like "
-      "`ipcs`), POSIX shared memory and message queues");
+      "`ipcs`), POSIX shared memory and message queues, and ipckit's shm:// channels");
   auto want = std::make_shared<Selection>();
   cmd->add_flag("-m,--shmems", want->shm,
                 "Only shared memory (System V segments and POSIX objects)");
@@ -271,6 +334,8 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("-s,--semaphores", want->sem, "Only semaphores (System V semaphore sets)");
   cmd->add_flag("--sysv", want->sysv, "Only System V objects (what ipcs and lsipc show)");
   cmd->add_flag("--posix", want->posix, "Only POSIX objects (/dev/shm and the mqueue filesystem)");
+  cmd->add_flag("--channels", want->channels,
+                "Only ipckit's shm:// channels (with the others asked for; -m/-q/-s do not narrow them)");
   cmd->add_flag("--json", want->json,
                 "Print one JSON object with the keys sysv_shm, sysv_msg, sysv_sem, posix_shm, "
                 "posix_mq, channels (each an array; a family left out by a filter is empty), "
@@ -283,8 +348,13 @@ void add_ls_command(CLI::App& app, int& exit_code) {
       mqueue_mount_hint() +
       ".\n"
       "Counts of a queue this user may not open are unknown: null in JSON, \"?\" in text.\n"
-      "POSIX named semaphores and ipckit channels are not listed yet (\"channels\" is empty).\n"
-      "Remove an object with `ipckit rm` (-m/-q/-s ID, -M/-Q/-S KEY, --shm NAME, --mq NAME).");
+      "Channels are the /dev/shm objects ipckit-ch-NAME (they show among the POSIX objects too).\n"
+      "A channel is stale when nobody holds any of its liveness locks (fcntl OFD locks, which\n"
+      "the kernel drops when a process dies): every end is dead. Whether one this user may not\n"
+      "open is stale is unknown: null in JSON, \"?\" in text. Pids are shown, never trusted.\n"
+      "POSIX named semaphores are not listed yet.\n"
+      "Remove an object with `ipckit rm` (-m/-q/-s ID, -M/-Q/-S KEY, --shm NAME, --mq NAME),\n"
+      "and every stale channel with `ipckit rm --stale`.");
   cmd->callback([want, &exit_code] { run_ls(*want, exit_code); });
 }
 

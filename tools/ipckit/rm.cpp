@@ -1,11 +1,13 @@
-// `ipckit rm`: remove IPC objects, with ipcrm's flags plus POSIX names.
+// `ipckit rm`: remove IPC objects, with ipcrm's flags plus POSIX names and stale channels.
 //
 //   ipckit rm -m 65538 -M 0x0000162e -q 3 -S 0x0000abcd --shm /orders --mq /jobs
+//   ipckit rm --stale
 //
 // Each object named is removed on its own, in the order given: one that cannot be removed
 // (no such id, key or name; not allowed; a malformed argument) is reported on stderr, naming
 // it, and the others are still removed, as ipcrm does. The exit code is 1 when any failed.
-// --stale, which ipckit cannot carry out yet, is refused before anything is touched.
+// --stale then removes every shm:// channel whose ends are all dead (ipckit::list_channels,
+// then ipckit::remove_stale_channel, which looks at its locks again right before it unlinks).
 
 #include <fmt/core.h>
 
@@ -22,6 +24,7 @@
 
 #include "commands.hpp"
 #include "ipckit/error.hpp"
+#include "ipckit/inspect.hpp"
 #include "ipckit/mqueue.hpp"
 #include "ipckit/shm.hpp"
 #include "ipckit/sysv.hpp"
@@ -149,37 +152,42 @@ void remove_posix_mq(const std::string& text) {
   }
 }
 
-// Flags that are in the contract (DESIGN.md) but whose removal is not written yet.
-struct Unsupported {
-  const char* flag;
-  const char* what;
-  const char* meanwhile;
-};
-
-// Refuses the whole command when it uses a flag ipckit cannot carry out yet: removing only
-// part of what was asked, and failing on the rest, would surprise more than doing nothing.
-bool refuse_unsupported(const RmArgs& a) {
-  const std::pair<bool, Unsupported> flags[] = {
-      {a.stale, {"--stale", "stale channels", "nothing: channels are not listed yet either"}},
-  };
-  bool refused = false;
-  for (const auto& [used, u] : flags) {
-    if (!used) continue;
-    fmt::print(
-        stderr,
-        "ipckit rm {}: removing {} is not supported yet (meanwhile: {}); nothing was removed\n",
-        u.flag, u.what, u.meanwhile);
-    refused = true;
+// Every channel the listing calls stale, each looked at again just before it goes: one line
+// per channel removed, "no stale channels" when none was. A channel whose staleness is
+// unknown (another user's, or one being created) is left alone, with a line on stderr.
+// Returns how many removals failed.
+int remove_stale_channels() {
+  int failures = 0;
+  int removed = 0;
+  for (const ChannelInfo& c : list_channels()) {
+    if (!c.stale) {
+      fmt::print(stderr, "ipckit rm --stale: left shm://{} alone: whether it is stale is unknown ({})\n", c.name,
+                 c.note);
+      continue;
+    }
+    if (!*c.stale) continue;
+    try {
+      switch (remove_stale_channel(c.name)) {
+        case StaleRemoval::removed:
+          fmt::print("removed stale channel shm://{} ({}){}\n", c.name, c.object,
+                     c.note.empty() ? "" : ": " + c.note);
+          ++removed;
+          break;
+        case StaleRemoval::not_stale:  // an end came (back) since the listing: it lives
+        case StaleRemoval::unknown:
+        case StaleRemoval::gone:       // removed by someone else meanwhile
+          break;
+      }
+    } catch (const std::exception& e) {  // ipckit::Error: not allowed
+      fmt::print(stderr, "ipckit rm --stale shm://{}: {}\n", c.name, e.what());
+      ++failures;
+    }
   }
-  return refused;
+  if (removed == 0 && failures == 0) fmt::print("no stale channels\n");
+  return failures;
 }
 
 void run_rm(const CLI::App& cmd, const RmArgs& args, int& exit_code) {
-  if (refuse_unsupported(args)) {
-    exit_code = 1;
-    return;
-  }
-
   // One row per flag that removes something: its option, its remover and its values.
   struct Remover {
     const CLI::Option* option;
@@ -218,10 +226,20 @@ void run_rm(const CLI::App& cmd, const RmArgs& args, int& exit_code) {
     }
   }
 
+  if (args.stale) {
+    ++attempted;
+    try {
+      failures += remove_stale_channels();
+    } catch (const std::exception& e) {  // /dev/shm cannot be read
+      fmt::print(stderr, "ipckit rm --stale: {}\n", e.what());
+      ++failures;
+    }
+  }
+
   if (attempted == 0) {
     fmt::print(stderr,
-               "ipckit rm: nothing to remove; give -m/-q/-s ID, -M/-Q/-S KEY, --shm NAME or "
-               "--mq NAME (`ipckit rm --help`)\n");
+               "ipckit rm: nothing to remove; give -m/-q/-s ID, -M/-Q/-S KEY, --shm NAME, "
+               "--mq NAME or --stale (`ipckit rm --help`)\n");
     exit_code = 2;
     return;
   }
@@ -263,7 +281,8 @@ void add_rm_command(CLI::App& app, int& exit_code) {
   one_each(cmd->add_option("--mq", args->posix_mq,
                            R"(Remove the POSIX message queue NAME ("/jobs" or "jobs"))")
                ->type_name("NAME"));
-  cmd->add_flag("--stale", args->stale, "Channels whose processes are gone (not supported yet)");
+  cmd->add_flag("--stale", args->stale,
+                "Remove every shm:// channel whose ends are all dead (`stale` in `ipckit ls`)");
   cmd->footer(
       "Every flag may be repeated and combined, as with ipcrm. Each object is removed on its own:\n"
       "one that cannot be (no such id, key or name, or not allowed) is reported on stderr and the\n"
@@ -271,7 +290,10 @@ void add_rm_command(CLI::App& app, int& exit_code) {
       "is only marked for removal (status \"dest\" in `ipckit ls`) and goes at its last detach; a\n"
       "System V queue or semaphore set goes at once (processes waiting on it get EIDRM). A POSIX\n"
       "message queue loses its name at once and goes when the last process closes it.\n"
-      "--stale is not supported yet: it makes the command fail before it removes anything.");
+      "--stale removes, after the objects named, every channel nobody holds a liveness lock on\n"
+      "(the kernel drops them when a process dies; pids are never trusted), checking each again\n"
+      "right before it goes, and prints one line per channel removed (\"no stale channels\" when\n"
+      "none was). A channel this user may not open is left alone and named on stderr.");
   cmd->callback([cmd, args, &exit_code] { run_rm(*cmd, *args, exit_code); });
 }
 

@@ -1,0 +1,1006 @@
+// shm:// transport: ipckit's channel over shared memory (issue 6). The layout is in
+// shm_layout.hpp; the ring each sender writes is include/ipckit/ring.hpp.
+//
+// Several senders: one ring per sender. A sender claims a free slot of the segment when it
+// connects and is the only writer of that slot's ring, so the hot path of a send is the ring's
+// single-producer path: no compare-and-swap, no lock, no cache line that two senders write.
+// A shared ring with a reservation protocol would make every send contend on one write
+// index, and a sender that died between reserving and committing would leave a hole that
+// every later message waits behind; with one ring per sender a dead sender only ever affects
+// its own ring, whose committed messages the listener still delivers and whose uncommitted
+// reservation it never sees (a record is committed by the release store of its tag: never a
+// partial message). The listener drains the rings round robin, one message per ring per
+// turn, so no sender starves another. The cost: memory (slot_count rings) and a bounded
+// number of senders at once (8 by default).
+//
+// Liveness without PIDs: open-file-description locks (fcntl F_OFD_SETLK). The listener
+// holds a write lock on byte 0 of the object, the sender of slot i on byte 1 + i; the kernel
+// drops them when the descriptor's last reference goes, SIGKILL included, and F_OFD_GETLK
+// tells whether anybody holds one. PIDs in the segment are only for `ipckit ls`. A process
+// that forks while it holds a channel end shares the lock with its child (the descriptor is
+// close-on-exec, so an exec drops it): the end is alive while either lives.
+//
+// Waiting. The hot path makes no syscall: a send that finds room copies and commits, then
+// reads receiver_waiting (a clean shared line) after a seq_cst fence; only when the listener
+// announced that it sleeps does the sender add to receiver_wake and FUTEX_WAKE it. The
+// listener, when every ring is empty, spins for options.spin, then stores receiver_waiting =
+// 1, fences, looks at every ring once more, and sleeps in FUTEX_WAIT on receiver_wake (the
+// value it read before the second look, so a wake in between is never lost). The same
+// protocol runs the other way on each ring's writer_waiting/writer_wake when a sender finds
+// its ring full. The futexes are shared (not FUTEX_PRIVATE): the words live in a MAP_SHARED
+// mapping of one object that several processes map.
+//
+// Each sleep lasts at most kLivenessPeriod, after which the sleeper checks its peers' locks:
+// a blocked listener learns that a sender died (and, once its ring is drained, gives end of
+// stream) within that period, a blocked sender that the listener died (peer_closed).
+//
+// Untrusted peer: every value read from the segment is checked. The rings check their own
+// records (ring.hpp); the geometry is computed from slot_count and ring_capacity and only
+// compared with the header; a slot state that is not one of SlotState is ignored; a message
+// longer than the listener's max_message (which an honest sender never commits) drops that
+// sender. A sender whose ring reports corrupt is dropped by the listener
+// (on_sender_dropped, the others go on); a sender that finds its ring corrupted by the
+// listener treats the listener as gone: peer_closed, as for a listener that died.
+// Not covered here: a peer of the same uid can still ftruncate the object under a mapping
+// (SIGBUS); only a sealed memfd prevents that.
+
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <ctime>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../sys.hpp"
+#include "beacon.hpp"
+#include "ipckit/error.hpp"
+#include "ipckit/mapping.hpp"
+#include "ipckit/ring.hpp"
+#include "ipckit/shm.hpp"
+#include "shm_layout.hpp"
+#include "transport.hpp"
+
+namespace ipckit::detail {
+namespace {
+
+using namespace std::chrono_literals;
+namespace sc = shm_channel;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t kDefaultCapacity = std::uint64_t{1} << 20;
+constexpr std::uint32_t kDefaultSlots = 8;
+// How long a sleeping end goes without checking that its peers still live.
+constexpr std::chrono::nanoseconds kLivenessPeriod = 50ms;
+// The listener looks at the slot table (new senders, senders gone) at least every so many
+// messages, so a busy ring does not keep a new sender waiting.
+constexpr unsigned kScanEvery = 64;
+// A sender with room in its ring looks at the listener's lock at most every so many sends.
+constexpr unsigned kLockCheckEvery = 1024;
+// connect: retry while there is no listener (or no free slot) yet.
+constexpr Backoff kConnectBackoff{1ms, 50ms};
+
+template <class T>
+std::atomic_ref<T> atomic(T& field) noexcept {
+  return std::atomic_ref<T>(field);
+}
+
+std::uint32_t load_state(sc::SlotEntry& slot) noexcept {
+  // acquire: a sender's ring initialisation (active) or last commit (closed) happens before.
+  return atomic(slot.state).load(std::memory_order_acquire);
+}
+
+void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// --- futex ------------------------------------------------------------------------------
+
+// Sleeps while *word == expected, at most `timeout`. Shared futex (no FUTEX_PRIVATE_FLAG):
+// the word is in a mapping other processes have. EAGAIN (the word changed), ETIMEDOUT and
+// EINTR all just return: the caller looks again.
+void futex_wait(std::uint32_t* word, std::uint32_t expected,
+                std::chrono::nanoseconds timeout) noexcept {
+  if (timeout <= 0ns) return;
+  timeout = std::min<std::chrono::nanoseconds>(timeout, std::chrono::hours(1));  // the caller loops
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+  (void)::syscall(SYS_futex, word, FUTEX_WAIT, expected, &ts, nullptr, 0);
+}
+
+void futex_wake(std::uint32_t* word, int count) noexcept {
+  (void)::syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
+}
+
+// Wakes whoever sleeps on (waiting, wake) if it announced so: the other half of the sleeper's
+// "waiting = 1; fence; look again; FUTEX_WAIT(wake, seen)". Called after a commit or release.
+void wake_if_waiting(std::uint32_t& waiting, std::uint32_t& wake) noexcept {
+  // seq_cst fence: orders our commit (or release) before the load of `waiting`, as the
+  // sleeper's fence orders its store of `waiting` before its second look: one of us sees the
+  // other's store, so a sleeper never misses the message that would wake it.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // relaxed: the fence above does the ordering. A plain load first: the busy path only reads.
+  if (atomic(waiting).load(std::memory_order_relaxed) == 0) return;
+  // The first waker clears the flag, so the sends that follow while the sleeper is being
+  // scheduled do not each make a FUTEX_WAKE. Safe: before it sleeps again the sleeper sets
+  // the flag anew, fences and looks at every ring, so a commit that saw the flag cleared is
+  // either seen by that look or sees the new flag.
+  if (atomic(waiting).exchange(0, std::memory_order_relaxed) == 0) return;
+  // release: the futex word changes after our commit; the sleeper's FUTEX_WAIT compares it.
+  atomic(wake).fetch_add(1, std::memory_order_release);
+  futex_wake(&wake, INT_MAX);
+}
+
+// A sleep on (waiting, wake): announce, look again with `ready`, sleep until woken or timeout.
+template <class Ready>
+void sleep_on(std::uint32_t& waiting, std::uint32_t& wake, std::chrono::nanoseconds timeout,
+              Ready&& ready) {
+  // acquire: a wake that happened before this load is seen in `seen`; a later one changes
+  // the word, and FUTEX_WAIT then returns at once.
+  const std::uint32_t seen = atomic(wake).load(std::memory_order_acquire);
+  atomic(waiting).store(1, std::memory_order_relaxed);
+  // seq_cst fence: the store above before the second look (see wake_if_waiting).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!ready()) futex_wait(&wake, seen, timeout);
+  // relaxed: only spares the peer a wake-up; a late clear costs one useless FUTEX_WAKE.
+  atomic(waiting).store(0, std::memory_order_relaxed);
+}
+
+// --- Locks (liveness) ---------------------------------------------------------------------
+
+flock lock_of(short type, std::uint64_t byte) noexcept {
+  flock l{};
+  l.l_type = type;
+  l.l_whence = SEEK_SET;
+  l.l_start = static_cast<off_t>(byte);
+  l.l_len = 1;
+  l.l_pid = 0;  // required for OFD locks
+  return l;
+}
+
+// Takes the write lock on `byte` without waiting: false when somebody else holds it.
+bool try_lock_byte(int fd, std::uint64_t byte, std::string_view object) {
+  flock l = lock_of(F_WRLCK, byte);
+  if (sys::retry_eintr([&] { return ::fcntl(fd, F_OFD_SETLK, &l); }) == 0) return true;
+  if (errno == EAGAIN || errno == EACCES) return false;
+  sys::fail("fcntl(F_OFD_SETLK)", object, errno,
+            "taking the channel's liveness lock on byte " + std::to_string(byte));
+}
+
+void unlock_byte(int fd, std::uint64_t byte) noexcept {
+  flock l = lock_of(F_UNLCK, byte);
+  (void)::fcntl(fd, F_OFD_SETLK, &l);
+}
+
+// True when another open file description holds a lock on `byte` (its process lives). When
+// the kernel cannot say, assume it lives: a wrong "dead" would drop a live peer.
+bool byte_locked(int fd, std::uint64_t byte) noexcept {
+  flock l = lock_of(F_WRLCK, byte);
+  if (::fcntl(fd, F_OFD_GETLK, &l) == -1) return true;
+  return l.l_type != F_UNLCK;
+}
+
+// --- Names and errors ---------------------------------------------------------------------
+
+std::string object_name(const ChannelUrl& url) {
+  std::string name = std::string(sc::kObjectPrefix) + url.name;
+  validate_posix_name(name, "shm_open");
+  return name;
+}
+
+std::string dev_shm_space() {
+  struct statvfs vfs {};
+  if (::statvfs("/dev/shm", &vfs) == -1) return "/dev/shm's free space cannot be read";
+  return "/dev/shm has " +
+         std::to_string(static_cast<unsigned long long>(vfs.f_bavail) * vfs.f_frsize) +
+         " bytes free of " +
+         std::to_string(static_cast<unsigned long long>(vfs.f_blocks) * vfs.f_frsize);
+}
+
+std::uint64_t random_key() noexcept {
+  std::uint64_t key = 0;
+  std::size_t got = 0;
+  while (got < sizeof key) {
+    const ssize_t n = ::getrandom(reinterpret_cast<char*>(&key) + got, sizeof key - got, 0);
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+    } else if (n == -1 && errno != EINTR) {
+      // No entropy source: a key that still differs per sender and per run.
+      key ^= static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^
+             (static_cast<std::uint64_t>(::getpid()) << 40);
+      break;
+    }
+  }
+  return key;
+}
+
+// Runs `undo` when destroyed while armed.
+template <class F>
+class UndoUnlessDone {
+ public:
+  explicit UndoUnlessDone(F undo) : undo_(std::move(undo)) {}
+  UndoUnlessDone(const UndoUnlessDone&) = delete;
+  UndoUnlessDone& operator=(const UndoUnlessDone&) = delete;
+  ~UndoUnlessDone() {
+    if (!done_) undo_();
+  }
+  void done() noexcept { done_ = true; }
+
+ private:
+  F undo_;
+  bool done_ = false;
+};
+
+ChannelResult expired(Deadline deadline) noexcept {
+  return {deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out, 0};
+}
+
+Clock::time_point spin_end(std::chrono::nanoseconds spin) noexcept {
+  const auto now = Clock::now();
+  if (spin >= Clock::time_point::max() - now) return Clock::time_point::max();
+  return now + std::chrono::duration_cast<Clock::duration>(spin);
+}
+
+// --- The mapped segment -----------------------------------------------------------------
+
+// The object's descriptor (which carries this end's liveness lock) and its mapping, with
+// the geometry this end computed (never re-read from the segment).
+class Segment {
+ public:
+  Segment(std::string name, Fd fd, Mapping mapping, sc::Geometry geometry) noexcept
+      : name_(std::move(name)),
+        fd_(std::move(fd)),
+        mapping_(std::move(mapping)),
+        geometry_(geometry) {}
+
+  [[nodiscard]] sc::ChannelHeader& header() noexcept {
+    return *reinterpret_cast<sc::ChannelHeader*>(base());
+  }
+  [[nodiscard]] sc::SlotEntry& slot(std::uint32_t i) noexcept {
+    return reinterpret_cast<sc::SlotEntry*>(base() + sizeof(sc::ChannelHeader))[i];
+  }
+  [[nodiscard]] std::span<std::byte> ring(std::uint32_t i) noexcept {
+    return {base() + geometry_.rings_offset + geometry_.ring_stride * i, geometry_.ring_stride};
+  }
+  [[nodiscard]] const sc::Geometry& geometry() const noexcept { return geometry_; }
+  [[nodiscard]] int fd() const noexcept { return fd_.get(); }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+ private:
+  std::byte* base() noexcept { return mapping_.bytes().data(); }
+  std::string name_;
+  Fd fd_;
+  Mapping mapping_;
+  sc::Geometry geometry_;
+};
+
+// --- The listening end --------------------------------------------------------------------
+
+class ShmListener final : public Channel::Transport {
+ public:
+  ShmListener(std::string url, std::size_t max_message, Segment segment,
+              const ChannelOptions& options)
+      : Transport(std::move(url), max_message, true),
+        seg_(std::move(segment)),
+        spin_(options.spin),
+        on_dropped_(options.on_sender_dropped),
+        local_(seg_.geometry().slot_count) {}
+  ShmListener(const ShmListener&) = delete;
+  ShmListener& operator=(const ShmListener&) = delete;
+
+  ~ShmListener() override {
+    sc::ChannelHeader& h = seg_.header();
+    // release: senders that see it closed see nothing later of ours; they only stop.
+    atomic(h.receiver_closed).store(1, std::memory_order_release);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    // Wake every sender asleep on a full ring: it looks at receiver_closed and gives
+    // peer_closed. Only rings that were handed over (not free, not being initialised).
+    for (std::uint32_t i = 0; i < seg_.geometry().slot_count; ++i) {
+      const std::uint32_t state = load_state(seg_.slot(i));
+      if (state == static_cast<std::uint32_t>(sc::SlotState::active) ||
+          state == static_cast<std::uint32_t>(sc::SlotState::closed) ||
+          state == static_cast<std::uint32_t>(sc::SlotState::dropped)) {
+        auto* rh = reinterpret_cast<ring::Header*>(seg_.ring(i).data());
+        atomic(rh->writer_wake).fetch_add(1, std::memory_order_release);
+        futex_wake(&rh->writer_wake, INT_MAX);
+      }
+    }
+    // The name is ours (O_EXCL), but only while it still names our object: after an
+    // `ipckit rm --shm` another listener may have made a new one under it.
+    struct stat ours {};
+    struct stat named {};
+    const std::string path = "/dev/shm" + seg_.name();
+    if (::fstat(seg_.fd(), &ours) == 0 && ::stat(path.c_str(), &named) == 0 &&
+        ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
+      (void)::shm_unlink(seg_.name().c_str());
+    }
+    // Then the descriptor closes (a member), which drops the liveness lock: a connect in
+    // between sees receiver_closed, or no object at all.
+  }
+
+  ChannelResult send(std::span<const std::byte>, Deadline) override {
+    sys::fail("Channel::send", url_, EBADF, "this end was made by listen() and receives");
+  }
+
+  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+    for (;;) {
+      // The hot path: a message in an attached ring. No syscall, no slot table.
+      if (since_scan_ < kScanEvery) {
+        ++since_scan_;
+        if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
+      }
+      // Every kScanEvery messages, and whenever the rings are empty: the slot table (shared
+      // memory only). The locks (a syscall per sender) only when idle, once a period.
+      since_scan_ = 0;
+      bool in_use = scan(false);
+      if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
+      if (liveness_due()) {
+        in_use = scan(true);
+        if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
+      }
+      if (joined_ && !in_use) {
+        joined_ = false;
+        return {ChannelStatus::end_of_stream, 0};
+      }
+      if (deadline.expired()) return expired(deadline);
+      wait(deadline);
+    }
+  }
+
+ private:
+  struct Local {
+    bool attached = false;  // reader_ reads the slot's ring
+    bool dead = false;      // its sender's lock is gone: drain, then free
+    ring::Reader reader{};
+  };
+
+  // One message from the rings, round robin from the one after the last served.
+  bool take(std::span<std::byte> buffer, std::size_t& size) {
+    for (std::uint32_t k = 0; k < attached_count_; ++k) {
+      const std::uint32_t at = (next_ + k) % attached_count_;
+      const std::uint32_t i = attached_[at];
+      Local& l = local_[i];
+      const ring::Peeked p = l.reader.peek();
+      if (p.status == ring::Status::empty) continue;
+      if (p.status == ring::Status::corrupt) {
+        drop(i, "its ring holds a corrupt record");
+        return take(buffer, size);  // attached_ changed: start again
+      }
+      if (p.message.size() > max_message_) {
+        drop(i, "it committed a message of " + std::to_string(p.message.size()) +
+                    " bytes, above this listener's max_message (" + std::to_string(max_message_) +
+                    ")");
+        return take(buffer, size);
+      }
+      if (!p.message.empty()) std::memcpy(buffer.data(), p.message.data(), p.message.size());
+      size = p.message.size();
+      l.reader.release();
+      ring::Header* rh = l.reader.header();
+      wake_if_waiting(rh->writer_waiting, rh->writer_wake);
+      next_ = at + 1;
+      return true;
+    }
+    return false;
+  }
+
+  // Looks at every slot: attaches new senders, frees slots whose sender has gone and whose
+  // ring is drained, and (when `check_liveness`) finds senders that died. Returns whether any
+  // sender is still there or joining (so this is not the end of the stream).
+  bool scan(bool check_liveness) {
+    bool in_use = false;
+    needs_liveness_ = false;
+    for (std::uint32_t i = 0; i < seg_.geometry().slot_count; ++i) {
+      sc::SlotEntry& slot = seg_.slot(i);
+      Local& l = local_[i];
+      const std::uint32_t state = load_state(slot);
+      switch (static_cast<sc::SlotState>(state)) {
+        case sc::SlotState::free:
+          if (l.attached) detach(i);  // cannot happen: only we free a slot
+          break;
+        case sc::SlotState::claiming:
+          // A sender is joining: not the end. One that died before its ring was ready
+          // (its lock is gone) leaves the slot claimed for good: give it back.
+          if (check_liveness && !byte_locked(seg_.fd(), sc::sender_lock_byte(i))) {
+            std::uint32_t expected = state;
+            // acq_rel: nothing to publish, but pairs with a claimer's CAS.
+            (void)atomic(slot.state)
+                .compare_exchange_strong(expected, static_cast<std::uint32_t>(sc::SlotState::free),
+                                         std::memory_order_acq_rel);
+          } else {
+            in_use = true;
+            needs_liveness_ = true;
+          }
+          break;
+        case sc::SlotState::active:
+          if (!l.attached && !attach(i)) break;
+          if (check_liveness && !l.dead && !byte_locked(seg_.fd(), sc::sender_lock_byte(i)))
+            l.dead = true;
+          if (l.dead ? !drained_or_free(i) : true) in_use = true;
+          if (!l.dead) needs_liveness_ = true;
+          break;
+        case sc::SlotState::closed:
+          // It may have come and gone since the last scan: attach to drain what it sent.
+          if (!l.attached && !attach(i)) break;
+          if (!drained_or_free(i)) in_use = true;
+          break;
+        case sc::SlotState::dropped:
+        default:
+          // Refused by us (or a state no honest sender writes): not a sender any more. The
+          // slot is reused once its owner's lock is gone.
+          if (l.attached) detach(i);
+          if (check_liveness && !byte_locked(seg_.fd(), sc::sender_lock_byte(i))) {
+            free_slot(i);
+          } else {
+            needs_liveness_ = true;
+          }
+          break;
+      }
+    }
+    return in_use;
+  }
+
+  // For a sender that has gone: frees the slot once its ring is empty (true), or leaves it
+  // while messages remain (false).
+  bool drained_or_free(std::uint32_t i) {
+    const ring::Peeked p = local_[i].reader.peek();
+    if (p.status == ring::Status::ok) return false;
+    if (p.status == ring::Status::corrupt && on_dropped_) {
+      on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ +
+                  " left a corrupt record in its ring; the rest of its messages is lost");
+    }
+    free_slot(i);
+    return true;
+  }
+
+  bool attach(std::uint32_t i) {
+    Local& l = local_[i];
+    const ring::Check c = ring::check(seg_.ring(i));
+    if (c.status != ring::Status::ok || l.reader.attach(seg_.ring(i)) != ring::Status::ok ||
+        l.reader.max_message() != ring::max_message_for(seg_.geometry().ring_capacity)) {
+      drop(i,
+           std::string("its ring is corrupt: ") +
+               (c.status != ring::Status::ok ? c.why : "inconsistent positions"),
+           /*attached=*/false);
+      return false;
+    }
+    l.attached = true;
+    l.dead = false;
+    attached_[attached_count_++] = i;
+    joined_ = true;
+    return true;
+  }
+
+  void detach(std::uint32_t i) {
+    Local& l = local_[i];
+    l = Local{};
+    attached_count_ = 0;
+    for (std::uint32_t j = 0; j < seg_.geometry().slot_count; ++j) {
+      if (local_[j].attached) attached_[attached_count_++] = j;
+    }
+    next_ = 0;
+  }
+
+  void free_slot(std::uint32_t i) {
+    detach(i);
+    sc::SlotEntry& slot = seg_.slot(i);
+    atomic(slot.sender_pid).store(0, std::memory_order_relaxed);
+    // release: our last reads of its ring happen before a new sender initialises it.
+    atomic(slot.state)
+        .store(static_cast<std::uint32_t>(sc::SlotState::free), std::memory_order_release);
+  }
+
+  // Refuses a sender for good: its slot becomes dropped (its sends then give peer_closed
+  // once its ring is full), and is freed once its lock is gone.
+  void drop(std::uint32_t i, const std::string& why, bool attached = true) {
+    if (attached) detach(i);
+    sc::SlotEntry& slot = seg_.slot(i);
+    const std::int32_t pid = atomic(slot.sender_pid).load(std::memory_order_relaxed);
+    std::uint32_t state = load_state(slot);
+    if (state == static_cast<std::uint32_t>(sc::SlotState::closed)) {
+      free_slot(i);  // it had left already: nothing more will come
+    } else {
+      // acq_rel: pairs with the sender's CAS active → closed; whichever wins, the slot is done.
+      if (!atomic(slot.state)
+               .compare_exchange_strong(state, static_cast<std::uint32_t>(sc::SlotState::dropped),
+                                        std::memory_order_acq_rel) &&
+          state == static_cast<std::uint32_t>(sc::SlotState::closed)) {
+        free_slot(i);
+      }
+    }
+    if (on_dropped_) {
+      on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ + " (pid " +
+                  std::to_string(pid) + ", as it says) was dropped: " + why);
+    }
+  }
+
+  // True when receive() has something to do: a message in an attached ring, a sender to
+  // attach, one that closed. Reads shared memory only.
+  bool ready() noexcept {
+    for (std::uint32_t k = 0; k < attached_count_; ++k) {
+      if (local_[attached_[k]].reader.peek().status != ring::Status::empty) return true;
+    }
+    for (std::uint32_t i = 0; i < seg_.geometry().slot_count; ++i) {
+      const std::uint32_t state = load_state(seg_.slot(i));
+      if (state == static_cast<std::uint32_t>(sc::SlotState::closed)) return true;
+      if (state == static_cast<std::uint32_t>(sc::SlotState::active) && !local_[i].attached)
+        return true;
+    }
+    return false;
+  }
+
+  bool liveness_due() noexcept {
+    const auto now = Clock::now();
+    if (now < next_liveness_) return false;
+    next_liveness_ = now + kLivenessPeriod;
+    return true;
+  }
+
+  // Spins for spin_, then sleeps on receiver_wake until a sender wakes us, the deadline, or
+  // the next liveness check.
+  // With no sender there (every slot free) there is no lock to look at: it sleeps until the
+  // deadline, and a sender that joins wakes it. An idle listener then uses no CPU at all.
+  void wait(Deadline deadline) {
+    const auto until_spun = spin_end(spin_);
+    const auto wake_at =
+        std::min(deadline.when(), needs_liveness_ ? next_liveness_ : Clock::time_point::max());
+    for (;;) {
+      if (ready()) return;
+      const auto now = Clock::now();
+      if (now >= wake_at) return;
+      if (now >= until_spun) break;
+      cpu_relax();
+    }
+    const auto now = Clock::now();
+    if (wake_at <= now) return;
+    sc::ChannelHeader& h = seg_.header();
+    sleep_on(h.receiver_waiting, h.receiver_wake, wake_at - now, [&] { return ready(); });
+  }
+
+  Segment seg_;
+  std::chrono::nanoseconds spin_;
+  std::function<void(const std::string&)> on_dropped_;
+  std::vector<Local> local_;
+  std::array<std::uint32_t, sc::kMaxSlots> attached_{};
+  std::uint32_t attached_count_ = 0;
+  std::uint32_t next_ = 0;
+  unsigned since_scan_ = kScanEvery;  // the first receive scans
+  bool joined_ = false;               // a sender joined since the last end of stream
+  bool needs_liveness_ = false;       // the last scan saw a slot whose owner's lock matters
+  Clock::time_point next_liveness_{};
+};
+
+// --- A sending end ------------------------------------------------------------------------
+
+class ShmSender final : public Channel::Transport {
+ public:
+  ShmSender(std::string url, std::size_t max_message, Segment segment, std::uint32_t slot,
+            ring::Writer writer, std::chrono::nanoseconds spin)
+      : Transport(std::move(url), max_message, false),
+        seg_(std::move(segment)),
+        slot_(slot),
+        writer_(writer),
+        spin_(spin) {}
+  ShmSender(const ShmSender&) = delete;
+  ShmSender& operator=(const ShmSender&) = delete;
+
+  ~ShmSender() override {
+    sc::SlotEntry& slot = seg_.slot(slot_);
+    auto expected = static_cast<std::uint32_t>(sc::SlotState::active);
+    // release: every commit before it is visible to a listener that sees closed (acquire).
+    // A CAS, not a store: the listener may have dropped this slot, which stays dropped.
+    (void)atomic(slot.state)
+        .compare_exchange_strong(expected, static_cast<std::uint32_t>(sc::SlotState::closed),
+                                 std::memory_order_release, std::memory_order_relaxed);
+    sc::ChannelHeader& h = seg_.header();
+    wake_if_waiting(h.receiver_waiting, h.receiver_wake);
+    // Then the descriptor closes (a member), which drops the slot's lock.
+  }
+
+  ChannelResult send(std::span<const std::byte> message, Deadline deadline) override {
+    if (peer_gone_) return {ChannelStatus::peer_closed, 0};
+    // acquire: pairs with the listener's release store as it closes.
+    if (atomic(seg_.header().receiver_closed).load(std::memory_order_acquire) != 0) return gone();
+    // A listener killed while our ring has room would go unnoticed until the ring fills:
+    // every kLockCheckEvery sends, once a liveness period at most, look at its lock. Less
+    // than one syscall per thousand messages, none on the other sends.
+    if (++sends_since_check_ >= kLockCheckEvery) {
+      sends_since_check_ = 0;
+      if (liveness_due() && listener_gone(true)) return gone();
+    }
+    // The hot path: room in our ring.
+    switch (try_put(message)) {
+      case ring::Status::ok:
+        return {ChannelStatus::ok, 0};
+      case ring::Status::full:
+        return wait_for_room(message, deadline);
+      default:
+        return gone();
+    }
+  }
+
+  ChannelResult receive(std::span<std::byte>, Deadline) override {
+    sys::fail("Channel::receive", url_, EBADF, "this end was made by connect() and sends");
+  }
+
+ private:
+  // ok (committed, the listener woken if it sleeps), full, or corrupt (the listener broke
+  // our ring: it is treated as gone).
+  ring::Status try_put(std::span<const std::byte> message) noexcept {
+    std::span<std::byte> room;
+    const ring::Status s = writer_.reserve(message.size(), room);
+    if (s != ring::Status::ok) return s == ring::Status::full ? s : ring::Status::corrupt;
+    if (!message.empty()) std::memcpy(room.data(), message.data(), message.size());
+    writer_.commit(message.size());
+    sc::ChannelHeader& h = seg_.header();
+    wake_if_waiting(h.receiver_waiting, h.receiver_wake);
+    return ring::Status::ok;
+  }
+
+  ChannelResult gone() noexcept {
+    peer_gone_ = true;
+    return {ChannelStatus::peer_closed, 0};
+  }
+
+  // The listener closed, died, or dropped us.
+  bool listener_gone(bool check_lock) noexcept {
+    if (atomic(seg_.header().receiver_closed).load(std::memory_order_acquire) != 0) return true;
+    if (load_state(seg_.slot(slot_)) != static_cast<std::uint32_t>(sc::SlotState::active))
+      return true;
+    return check_lock && !byte_locked(seg_.fd(), sc::kReceiverLockByte);
+  }
+
+  bool liveness_due() noexcept {
+    const auto now = Clock::now();
+    if (now < next_liveness_) return false;
+    next_liveness_ = now + kLivenessPeriod;
+    return true;
+  }
+
+  ChannelResult wait_for_room(std::span<const std::byte> message, Deadline deadline) {
+    const auto until_spun = spin_end(deadline.is_now() ? 0ns : spin_);
+    for (;;) {  // spinning
+      if (listener_gone(liveness_due())) return gone();
+      if (deadline.expired()) return expired(deadline);
+      if (Clock::now() >= until_spun) break;
+      cpu_relax();
+      const ring::Status s = try_put(message);
+      if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
+      if (s != ring::Status::full) return gone();
+    }
+    auto* rh = writer_.header();
+    for (;;) {  // sleeping
+      ring::Status s = ring::Status::full;
+      const auto now = Clock::now();
+      const auto wake_at = std::min(deadline.when(), now + kLivenessPeriod);
+      sleep_on(rh->writer_waiting, rh->writer_wake, wake_at - now, [&] {
+        s = try_put(message);
+        return s != ring::Status::full || listener_gone(false);
+      });
+      if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
+      if (s != ring::Status::full) return gone();
+      s = try_put(message);
+      if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
+      if (s != ring::Status::full) return gone();
+      if (listener_gone(liveness_due())) return gone();
+      if (deadline.expired()) return expired(deadline);
+    }
+  }
+
+  Segment seg_;
+  std::uint32_t slot_;
+  ring::Writer writer_;
+  std::chrono::nanoseconds spin_;
+  bool peer_gone_ = false;
+  unsigned sends_since_check_ = 0;
+  Clock::time_point next_liveness_{};
+};
+
+// --- Set-up -------------------------------------------------------------------------------
+
+std::string correct_url(const ChannelUrl& url) {
+  return "shm://" + url.name + "?capacity=1048576";
+}
+
+// listen() found the name taken: say by whom.
+[[noreturn]] void name_taken(const ChannelUrl& url, const std::string& name) {
+  const std::string u = url.to_string();
+  const int fd = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (fd == -1) {
+    sys::fail("shm_open", name, EEXIST,
+              "the name of channel " + u + " is taken by an object this process cannot open (" +
+                  sys::owner_and_mode("/dev/shm" + name, "it") +
+                  "); pick another name, or remove it with `ipckit rm --shm " + name + "`");
+  }
+  const Fd other{fd};
+  if (byte_locked(other.get(), sc::kReceiverLockByte)) {
+    sys::fail("shm_open", name, EEXIST,
+              "another listener is receiving on " + u + "; a channel has one listener");
+  }
+  sys::fail("shm_open", name, EEXIST,
+            "a stale channel is there: its listener has gone (killed?) without removing it; remove "
+            "it with "
+            "`ipckit rm --stale` or `ipckit rm --shm " +
+                name + "`, then listen again");
+}
+
+}  // namespace
+
+TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options) {
+  const std::string u = url.to_string();
+  const std::uint64_t capacity = url.capacity != 0 ? url.capacity : kDefaultCapacity;
+  if (!ring::valid_capacity(capacity)) {
+    sys::fail("Channel::listen", u, EINVAL,
+              "capacity must be a power of two from " + std::to_string(ring::kMinCapacity) +
+                  " to " + std::to_string(ring::kMaxCapacity) + " bytes, e.g. " + correct_url(url));
+  }
+  const std::uint32_t slots = url.senders != 0 ? url.senders : kDefaultSlots;
+  if (slots > sc::kMaxSlots) {
+    sys::fail("Channel::listen", u, EINVAL,
+              "senders must be from 1 to " + std::to_string(sc::kMaxSlots) + ", e.g. " +
+                  correct_url(url) + "&senders=8");
+  }
+  const auto geometry = sc::geometry(slots, capacity);
+  if (!geometry)
+    sys::fail("Channel::listen", u, EINVAL, "no layout for this capacity: " + correct_url(url));
+  const std::string name = object_name(url);
+
+  const int raw = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (raw == -1) {
+    const int err = errno;
+    if (err == EEXIST) name_taken(url, name);
+    sys::fail(
+        "shm_open", name, err,
+        (err == EMFILE || err == ENFILE ? sys::descriptor_limit_hint(err) + "; " : std::string{}) +
+            "creating the segment of channel " + u);
+  }
+  Fd fd{raw};
+  UndoUnlessDone unlink([&] { (void)::shm_unlink(name.c_str()); });
+  // The listener's lock first, before the object has a size: a second listen() that finds
+  // the name taken sees it held (a window of one syscall remains, where it says "stale").
+  if (!try_lock_byte(fd.get(), sc::kReceiverLockByte, name)) {
+    sys::fail("fcntl(F_OFD_SETLK)", name, EAGAIN,
+              "someone locked the new segment of " + u + " before its listener");
+  }
+  // The umask may have taken bits away; the mode is exactly owner read-write either way.
+  sys::check(::fchmod(fd.get(), 0600), "fchmod", name);
+  sys::check(::ftruncate(fd.get(), static_cast<off_t>(geometry->total_size)), "ftruncate", name,
+             "sizing the segment of channel " + u);
+  if (const int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(geometry->total_size));
+      rc != 0) {
+    sys::fail(
+        "posix_fallocate", name, rc,
+        (rc == ENOSPC ? "not enough room for the " + std::to_string(geometry->total_size) +
+                            " bytes of channel " + u + " (" + std::to_string(slots) + " rings of " +
+                            std::to_string(capacity) + " bytes): " + dev_shm_space() +
+                            "; free space there or ask for a smaller capacity"
+                      : "reserving the segment of channel " + u));
+  }
+  Mapping mapping = Mapping::map_fd(fd, {.length = geometry->total_size});
+  // The listener only reads the senders' data: those pages are read-only here, so no bug of
+  // ours can write into a sender's messages. (Where the page size does not divide the layout's
+  // alignment, the mapping stays read-write.)
+  if (sc::kDataAlign % page_size() == 0 && capacity % page_size() == 0) {
+    for (std::uint32_t i = 0; i < slots; ++i) {
+      std::byte* data = mapping.bytes().data() + geometry->rings_offset +
+                        geometry->ring_stride * i + sizeof(ring::Header);
+      sys::check(::mprotect(data, capacity, PROT_READ), "mprotect", name,
+                 "making the rings' data read-only");
+    }
+  }
+  const std::size_t max =
+      std::min<std::size_t>(options.max_message, ring::max_message_for(capacity));
+  auto* h = reinterpret_cast<sc::ChannelHeader*>(mapping.bytes().data());
+  // ftruncate zero-filled everything: every slot is free, every flag clear.
+  h->magic = sc::kMagic;
+  h->version = sc::kVersion;
+  h->header_size = sizeof(sc::ChannelHeader);
+  h->slot_count = geometry->slot_count;
+  h->slot_size = sizeof(sc::SlotEntry);
+  h->ring_capacity = geometry->ring_capacity;
+  h->rings_offset = geometry->rings_offset;
+  h->ring_stride = geometry->ring_stride;
+  h->total_size = geometry->total_size;
+  h->max_message = max;
+  h->receiver_pid = ::getpid();
+  // release: every field above is visible to a sender that sees ready == 1 (acquire).
+  atomic(h->ready).store(1, std::memory_order_release);
+  auto transport = std::make_unique<ShmListener>(
+      u, max, Segment{name, std::move(fd), std::move(mapping), *geometry}, options);
+  unlink.done();
+  return transport;
+}
+
+namespace {
+
+// One try at joining: the sender, or nothing (with `problem` saying why) when it may work
+// later (no object yet, listener initialising or closing, no free slot). Errors that will not
+// go away throw.
+std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& name,
+                                    const ChannelOptions& options, std::string& problem,
+                                    std::uint32_t& slots_full) {
+  const std::string u = url.to_string();
+  slots_full = 0;
+  const int raw = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (raw == -1) {
+    const int err = errno;
+    if (err == ENOENT) {
+      problem = "there is no segment " + name;
+      return nullptr;
+    }
+    sys::fail("shm_open", name, err,
+              err == EACCES
+                  ? sys::owner_and_mode("/dev/shm" + name, "the segment") + "; this is channel " + u
+                  : "opening the segment of channel " + u);
+  }
+  Fd fd{raw};
+  struct stat st {};
+  sys::check(::fstat(fd.get(), &st), "fstat", name);
+  if (!S_ISREG(st.st_mode))
+    sys::fail("Channel::connect", name, EINVAL, "the segment of " + u + " is not a regular object");
+  if (st.st_uid != ::geteuid()) {
+    sys::fail("Channel::connect", name, EACCES,
+              "the segment of " + u + " belongs to " + sys::user_text(st.st_uid) +
+                  ", not to this process's user (" + sys::user_text(::geteuid()) +
+                  "): a shm:// channel joins only processes of the user who listens; remove it "
+                  "with `ipckit rm --shm " +
+                  name + "` if it is not yours to use");
+  }
+  if ((st.st_mode & 077) != 0) {
+    sys::fail("Channel::connect", name, EACCES,
+              "the segment of " + u + " has mode " + sys::mode_text(st.st_mode & 07777) +
+                  "; a channel's segment must be 0600 (other users could read or write it): "
+                  "refusing it; remove it "
+                  "with `ipckit rm --shm " +
+                  name + "` and listen again");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) < sizeof(sc::ChannelHeader)) {
+    problem = "the segment " + name + " was still being made";
+    return nullptr;
+  }
+  sc::ChannelHeader seen{};
+  {
+    Mapping head =
+        Mapping::map_fd(fd, {.access = Access::read_only, .length = sizeof(sc::ChannelHeader)});
+    auto* h = reinterpret_cast<sc::ChannelHeader*>(
+        const_cast<std::byte*>(std::as_const(head).bytes().data()));
+    // acquire: pairs with listen()'s release; the fields below were written before.
+    if (atomic(h->ready).load(std::memory_order_acquire) != 1) {
+      problem = "the segment " + name + " was still being made";
+      return nullptr;
+    }
+    std::memcpy(&seen, h, sizeof seen);
+  }
+  const auto refuse = [&](const std::string& why) {
+    sys::fail("Channel::connect", name, EPROTO,
+              "the segment of " + u + " " + why + "; remove it with `ipckit rm --shm " + name +
+                  "` and listen again");
+  };
+  if (seen.magic != sc::kMagic) refuse("is not an ipckit channel (wrong magic)");
+  if (seen.version != sc::kVersion) {
+    refuse("has layout version " + std::to_string(seen.version) + "; this ipckit speaks version " +
+           std::to_string(sc::kVersion));
+  }
+  if (seen.header_size != sizeof(sc::ChannelHeader) || seen.slot_size != sizeof(sc::SlotEntry)) {
+    refuse("has a header of another size (another build of ipckit?)");
+  }
+  const auto geometry = sc::geometry(seen.slot_count, seen.ring_capacity);
+  if (!geometry || geometry->rings_offset != seen.rings_offset ||
+      geometry->ring_stride != seen.ring_stride || geometry->total_size != seen.total_size) {
+    refuse("has an impossible layout (slot count " + std::to_string(seen.slot_count) +
+           ", capacity " + std::to_string(seen.ring_capacity) + ")");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) != geometry->total_size) {
+    refuse("is " + std::to_string(st.st_size) + " bytes but its header says " +
+           std::to_string(geometry->total_size));
+  }
+  if (seen.max_message == 0 || seen.max_message > ring::max_message_for(geometry->ring_capacity)) {
+    refuse("says its largest message is " + std::to_string(seen.max_message) +
+           " bytes, more than its rings hold");
+  }
+  if (seen.receiver_closed != 0) {
+    problem = "its listener was closing";
+    return nullptr;
+  }
+  if (!byte_locked(fd.get(), sc::kReceiverLockByte)) {
+    problem = "the segment " + name +
+              " is stale (its listener has gone without removing it: `ipckit rm --stale` or "
+              "`ipckit rm --shm " +
+              name + "` removes it)";
+    return nullptr;
+  }
+
+  Mapping mapping = Mapping::map_fd(fd, {.length = geometry->total_size});
+  Segment seg{name, std::move(fd), std::move(mapping), *geometry};
+  // Claim a slot: its lock first (a previous sender of the slot may still hold it for the
+  // instant between marking it closed and closing its descriptor; and two claimers never both
+  // get it), then free → claiming.
+  for (std::uint32_t i = 0; i < geometry->slot_count; ++i) {
+    sc::SlotEntry& slot = seg.slot(i);
+    if (load_state(slot) != static_cast<std::uint32_t>(sc::SlotState::free)) continue;
+    if (!try_lock_byte(seg.fd(), sc::sender_lock_byte(i), name)) continue;
+    auto expected = static_cast<std::uint32_t>(sc::SlotState::free);
+    // acquire: the listener's reads of the previous ring (its release store of free) happen
+    // before we initialise it again.
+    if (!atomic(slot.state)
+             .compare_exchange_strong(expected, static_cast<std::uint32_t>(sc::SlotState::claiming),
+                                      std::memory_order_acquire)) {
+      unlock_byte(seg.fd(), sc::sender_lock_byte(i));
+      continue;
+    }
+    atomic(slot.sender_pid).store(::getpid(), std::memory_order_relaxed);
+    // A fresh key: bytes of the previous sender's records never match this ring's tags.
+    const std::span<std::byte> ring_bytes = seg.ring(i);
+    ring::Writer writer;
+    if (!ring::initialise(ring_bytes, geometry->ring_capacity, random_key()) ||
+        writer.attach(ring_bytes) != ring::Status::ok) {
+      atomic(slot.state)
+          .store(static_cast<std::uint32_t>(sc::SlotState::free), std::memory_order_release);
+      sys::fail("Channel::connect", name, EPROTO,
+                "could not lay out a ring in slot " + std::to_string(i) + " of " + u);
+    }
+    // release: the initialised ring is visible to the listener that sees active (acquire).
+    atomic(slot.state)
+        .store(static_cast<std::uint32_t>(sc::SlotState::active), std::memory_order_release);
+    sc::ChannelHeader& h = seg.header();
+    wake_if_waiting(h.receiver_waiting, h.receiver_wake);
+    const std::size_t max =
+        std::min<std::size_t>({options.max_message, static_cast<std::size_t>(seen.max_message),
+                               static_cast<std::size_t>(writer.max_message())});
+    return std::make_unique<ShmSender>(u, max, std::move(seg), i, writer, options.spin);
+  }
+  slots_full = geometry->slot_count;
+  problem = "all " + std::to_string(geometry->slot_count) + " sender slots were taken";
+  return nullptr;
+}
+
+}  // namespace
+
+TransportPtr connect_shm(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
+  const std::string u = url.to_string();
+  const std::string name = object_name(url);
+  Backoff backoff = kConnectBackoff;
+  for (;;) {
+    std::string problem;
+    std::uint32_t slots_full = 0;  // the channel's slot count, when every slot was taken
+    if (auto sender = try_join(url, name, options, problem, slots_full)) return sender;
+    if (deadline.expired()) {
+      if (slots_full != 0) {
+        sys::fail("Channel::connect", u, EUSERS,
+                  "the channel takes at most " + std::to_string(slots_full) +
+                      " senders at once and every slot stayed taken until the deadline; a slot "
+                      "frees when its "
+                      "sender closes (or dies) and the listener has received what it sent (a "
+                      "listener made with "
+                      "?senders=N takes N, up to " +
+                      std::to_string(sc::kMaxSlots) + ")");
+      }
+      sys::fail("Channel::connect", u, ETIMEDOUT,
+                "no listener is there: " + problem +
+                    " before the deadline; start the receiving end first "
+                    "(Channel::listen(\"" +
+                    u + "\"), or `ipckit recv " + u + "`)");
+    }
+    (void)poll_for({}, backoff.step(deadline), name);
+  }
+}
+
+}  // namespace ipckit::detail

@@ -1,0 +1,588 @@
+// The shm:// transport beyond the conformance suite (channel_conformance_test.cpp runs every
+// contract case over it as the parameter `shm`): how its segment is made and checked, what a
+// second listener, a stale segment, a full slot table, a corrupt ring and a killed peer give,
+// and that an idle end sleeps in the kernel. Processes are ordered with pipes and /proc, never
+// with sleeps; every segment is removed by RAII even when a test fails.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "../src/channel/shm_layout.hpp"
+#include "ipckit/channel.hpp"
+#include "ipckit/error.hpp"
+#include "ipckit/pipe.hpp"
+#include "ipckit/ring.hpp"
+#include "test_util.hpp"
+
+namespace ipckit {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Forked;
+using test::has_substring;
+namespace sc = detail::shm_channel;
+
+// The documented layout (shm_layout.hpp's table), as a reader in another language sees it.
+static_assert(offsetof(sc::ChannelHeader, ready) == 68);
+static_assert(offsetof(sc::ChannelHeader, receiver_waiting) == 192);
+static_assert(sc::geometry(8, 1 << 20)->rings_offset == 4096 - 320);  // data on a 4 KiB boundary
+static_assert(sc::geometry(8, 1 << 20)->ring_stride == (1 << 20) + 4096);
+
+/// A unique channel name; its segment "/ipckit-ch-NAME" is removed at the end, whatever
+/// happened.
+class ShmName {
+ public:
+  ShmName() : name_(test::unique_name()) {}
+  ShmName(const ShmName&) = delete;
+  ShmName& operator=(const ShmName&) = delete;
+  ~ShmName() { (void)::shm_unlink(object().c_str()); }
+  [[nodiscard]] std::string url() const { return "shm://" + name_; }
+  [[nodiscard]] std::string object() const { return "/ipckit-ch-" + name_; }
+  [[nodiscard]] std::filesystem::path path() const { return "/dev/shm" + object(); }
+
+ private:
+  std::string name_;
+};
+
+/// The segment opened read-write by the test, to look at it or damage it.
+Fd open_segment(const ShmName& name) {
+  const int fd = ::shm_open(name.object().c_str(), O_RDWR | O_CLOEXEC, 0);
+  EXPECT_NE(fd, -1) << name.object() << ": " << std::strerror(errno);
+  return Fd{fd};
+}
+
+std::span<const std::byte> text(std::string_view s) {
+  return std::as_bytes(std::span{s.data(), s.size()});
+}
+
+std::string as_text(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// Message `seq`: its size varies with seq (8..2000 bytes), its bytes are derived from seq.
+std::vector<std::byte> numbered(std::uint32_t seq) {
+  std::vector<std::byte> m(8 + (seq * 7919U) % 1993U);
+  std::memcpy(m.data(), &seq, 4);
+  for (std::size_t i = 4; i < m.size(); ++i) m[i] = std::byte((seq * 31U + i) & 0xFF);
+  return m;
+}
+
+testing::AssertionResult is_numbered(std::span<const std::byte> got, std::uint32_t seq) {
+  const std::vector<std::byte> want = numbered(seq);
+  if (got.size() == want.size() && std::equal(got.begin(), got.end(), want.begin()))
+    return testing::AssertionSuccess();
+  std::uint32_t said = 0;
+  if (got.size() >= 4) std::memcpy(&said, got.data(), 4);
+  return testing::AssertionFailure() << "expected message " << seq << " (" << want.size()
+                                     << " bytes), got " << got.size() << " bytes saying " << said;
+}
+
+// --- The segment ----------------------------------------------------------------------------
+
+TEST(ChannelShm, SegmentIsOwnerOnlyAndSizedForItsRings) {
+  ShmName name;
+  const mode_t old_umask = ::umask(0);  // a permissive umask must not widen the mode
+  std::optional<Channel> rx;
+  try {
+    rx.emplace(Channel::listen(name.url() + "?capacity=65536"));
+  } catch (...) {
+    ::umask(old_umask);
+    throw;
+  }
+  ::umask(old_umask);
+  struct stat st {};
+  ASSERT_EQ(::stat(name.path().c_str(), &st), 0) << name.path();
+  EXPECT_EQ(st.st_mode & 07777, 0600U);
+  EXPECT_EQ(st.st_uid, ::geteuid());
+  const auto g = sc::geometry(8, 65536);
+  ASSERT_TRUE(g);
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), g->total_size);
+  // Space reserved up front (posix_fallocate): the blocks are there before any write.
+  EXPECT_GE(static_cast<std::uint64_t>(st.st_blocks) * 512, g->total_size);
+  EXPECT_EQ(rx->max_message(), ring::max_message_for(65536));
+  EXPECT_EQ(rx->url(), name.url() + "?capacity=65536");
+}
+
+TEST(ChannelShm, ListenerMapsTheSendersDataReadOnly) {
+  if (::sysconf(_SC_PAGESIZE) != 4096) GTEST_SKIP() << "the data areas are 4 KiB-aligned";
+  ShmName name;
+  Channel rx = Channel::listen(name.url() + "?capacity=8192&senders=3");
+  // /proc/self/maps: one read-only shared range per ring's data, the headers read-write.
+  const std::string maps = test::file_bytes("/proc/self/maps");
+  int read_only = 0;
+  int read_write = 0;
+  std::size_t at = 0;
+  while ((at = maps.find(name.path().string(), at)) != std::string::npos) {
+    const std::size_t line = maps.rfind('\n', at) + 1;  // npos + 1 == 0 for the first line
+    const std::string perms = maps.substr(maps.find(' ', line) + 1, 4);
+    if (perms == "r--s") ++read_only;
+    if (perms == "rw-s") ++read_write;
+    at += name.path().string().size();
+  }
+  EXPECT_EQ(read_only, 3) << maps;
+  EXPECT_GE(read_write, 1) << maps;
+}
+
+TEST(ChannelShm, NothingLeftInDevShmWhenTheListenerCloses) {
+  ShmName name;
+  {
+    Channel rx = Channel::listen(name.url());
+    Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+    ASSERT_TRUE(std::filesystem::exists(name.path()));
+    ASSERT_TRUE(tx.try_send(text("x")));
+  }
+  EXPECT_FALSE(std::filesystem::exists(name.path()));
+  {
+    // The listener goes first, while a sender still has the segment mapped.
+    std::optional<Channel> rx{Channel::listen(name.url())};
+    Channel tx = Channel::connect(rx->url(), {}, Deadline::after(10s));
+    rx.reset();
+    EXPECT_FALSE(std::filesystem::exists(name.path()));
+    EXPECT_EQ(tx.send(text("y"), Deadline::after(10s)).status, ChannelStatus::peer_closed);
+  }
+  EXPECT_FALSE(std::filesystem::exists(name.path()));
+}
+
+TEST(ChannelShm, CapacityThatIsNotAPowerOfTwoIsAnErrorShowingACorrectUrl) {
+  ShmName name;
+  const Error e = test::error_from([&] { (void)Channel::listen(name.url() + "?capacity=100000"); });
+  EXPECT_EQ(e.errnum(), EINVAL);
+  EXPECT_TRUE(has_substring(e.what(), "power of two"));
+  EXPECT_TRUE(has_substring(e.what(), name.url() + "?capacity=1048576"));
+  EXPECT_FALSE(std::filesystem::exists(name.path()));
+}
+
+TEST(ChannelShm, SecondListenerIsRefused) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  const Error e = test::error_from([&] { (void)Channel::listen(name.url()); });
+  EXPECT_EQ(e.errnum(), EEXIST);
+  EXPECT_TRUE(has_substring(e.what(), "another listener is receiving on " + name.url()));
+  // The first one is untouched: it still works.
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.try_send(text("still here")));
+  std::vector<std::byte> buffer(rx.max_message());
+  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "still here");
+}
+
+TEST(ChannelShm, StaleSegmentOfAKilledListenerIsReportedWithHowToRemoveIt) {
+  ShmName name;
+  Pipe ready = Pipe::create();
+  Pipe never = Pipe::create();
+  Forked listener([&] {
+    Channel rx = Channel::listen(name.url());
+    test::notify(ready.write_end);
+    (void)test::await(never.read_end);  // killed here
+    return 0;
+  });
+  ASSERT_TRUE(test::await(ready.read_end));
+  ASSERT_EQ(::kill(listener.pid(), SIGKILL), 0);
+  ASSERT_EQ(listener.wait().signal, SIGKILL);
+  ASSERT_TRUE(std::filesystem::exists(name.path()))
+      << "a killed listener cannot remove its segment";
+
+  const Error e = test::error_from([&] { (void)Channel::listen(name.url()); });
+  EXPECT_EQ(e.errnum(), EEXIST);
+  EXPECT_TRUE(has_substring(e.what(), "stale"));
+  EXPECT_TRUE(has_substring(e.what(), "ipckit rm --shm " + name.object()));
+
+  const Error c =
+      test::error_from([&] { (void)Channel::connect(name.url(), {}, Deadline::after(100ms)); });
+  EXPECT_EQ(c.errnum(), ETIMEDOUT);
+  EXPECT_TRUE(has_substring(c.what(), "stale"));
+
+  // Once removed, the name can be listened on again.
+  ASSERT_EQ(::shm_unlink(name.object().c_str()), 0);
+  Channel rx = Channel::listen(name.url());
+  EXPECT_TRUE(rx.is_listener());
+}
+
+// --- connect's checks of the segment --------------------------------------------------------
+
+TEST(ChannelShm, ConnectRefusesASegmentOfAnotherUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "giving the segment to another uid needs root";
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  Fd fd = open_segment(name);
+  ASSERT_EQ(::fchown(fd.get(), 4321, static_cast<gid_t>(-1)), 0);
+  const Error e =
+      test::error_from([&] { (void)Channel::connect(name.url(), {}, Deadline::after(1s)); });
+  EXPECT_EQ(e.errnum(), EACCES);
+  EXPECT_TRUE(has_substring(e.what(), "belongs to uid 4321"));
+}
+
+TEST(ChannelShm, ConnectRefusesASegmentOthersMayOpen) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  Fd fd = open_segment(name);
+  ASSERT_EQ(::fchmod(fd.get(), 0644), 0);
+  const Error e =
+      test::error_from([&] { (void)Channel::connect(name.url(), {}, Deadline::after(1s)); });
+  EXPECT_EQ(e.errnum(), EACCES);
+  EXPECT_TRUE(has_substring(e.what(), "0644"));
+  EXPECT_TRUE(has_substring(e.what(), "0600"));
+}
+
+TEST(ChannelShm, ConnectRefusesASegmentWhoseSizeDisagreesWithItsHeader) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url() + "?capacity=4096");
+  Fd fd = open_segment(name);
+  struct stat st {};
+  ASSERT_EQ(::fstat(fd.get(), &st), 0);
+  ASSERT_EQ(::ftruncate(fd.get(), st.st_size + 4096), 0);
+  const Error e =
+      test::error_from([&] { (void)Channel::connect(name.url(), {}, Deadline::after(1s)); });
+  EXPECT_EQ(e.errnum(), EPROTO);
+  EXPECT_TRUE(
+      has_substring(e.what(), std::to_string(st.st_size + 4096) + " bytes but its header says"));
+}
+
+// A segment made by hand, as another program (or a damaged one) would leave it.
+class ForeignSegment {
+ public:
+  explicit ForeignSegment(const ShmName& name) {
+    const int fd = ::shm_open(name.object().c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    EXPECT_NE(fd, -1) << std::strerror(errno);
+    fd_ = Fd{fd};
+    const auto g = sc::geometry(8, 4096);
+    EXPECT_EQ(::ftruncate(fd_.get(), static_cast<off_t>(g->total_size)), 0);
+    sc::ChannelHeader h{};
+    h.magic = sc::kMagic;
+    h.version = sc::kVersion;
+    h.header_size = sizeof(sc::ChannelHeader);
+    h.slot_count = g->slot_count;
+    h.slot_size = sizeof(sc::SlotEntry);
+    h.ring_capacity = g->ring_capacity;
+    h.rings_offset = g->rings_offset;
+    h.ring_stride = g->ring_stride;
+    h.total_size = g->total_size;
+    h.max_message = ring::max_message_for(4096);
+    h.ready = 1;
+    header_ = h;
+  }
+  sc::ChannelHeader& header() { return header_; }
+  void write() {
+    ASSERT_EQ(::pwrite(fd_.get(), &header_, sizeof header_, 0),
+              static_cast<ssize_t>(sizeof header_));
+  }
+
+ private:
+  Fd fd_;
+  sc::ChannelHeader header_{};
+};
+
+TEST(ChannelShm, ConnectRefusesASegmentWithWrongMagicOrVersion) {
+  {
+    ShmName name;
+    ForeignSegment seg(name);
+    seg.header().magic = 0x1122334455667788ULL;
+    seg.write();
+    const Error e =
+        test::error_from([&] { (void)Channel::connect(name.url(), {}, Deadline::after(1s)); });
+    EXPECT_EQ(e.errnum(), EPROTO);
+    EXPECT_TRUE(has_substring(e.what(), "not an ipckit channel"));
+    EXPECT_TRUE(has_substring(e.what(), "ipckit rm --shm " + name.object()));
+  }
+  {
+    ShmName name;
+    ForeignSegment seg(name);
+    seg.header().version = 99;
+    seg.write();
+    const Error e =
+        test::error_from([&] { (void)Channel::connect(name.url(), {}, Deadline::after(1s)); });
+    EXPECT_EQ(e.errnum(), EPROTO);
+    EXPECT_TRUE(has_substring(e.what(), "version 99"));
+  }
+  {
+    ShmName name;
+    ForeignSegment seg(name);
+    seg.header().ring_stride = 64;  // rings overlapping: an impossible layout
+    seg.write();
+    const Error e =
+        test::error_from([&] { (void)Channel::connect(name.url(), {}, Deadline::after(1s)); });
+    EXPECT_EQ(e.errnum(), EPROTO);
+    EXPECT_TRUE(has_substring(e.what(), "impossible layout"));
+  }
+}
+
+// --- Senders --------------------------------------------------------------------------------
+
+TEST(ChannelShm, NoFreeSlotIsAnErrorSayingHowManySendersTheChannelTakes) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=3");
+  std::vector<std::optional<Channel>> senders;
+  for (int i = 0; i < 3; ++i)
+    senders.emplace_back(Channel::connect(rx.url(), {}, Deadline::after(10s)));
+  const Error e =
+      test::error_from([&] { (void)Channel::connect(rx.url(), {}, Deadline::after(100ms)); });
+  EXPECT_EQ(e.errnum(), EUSERS);
+  EXPECT_TRUE(has_substring(e.what(), "at most 3 senders"));
+
+  // A slot frees once its sender has closed and the listener has drained it.
+  ASSERT_TRUE(senders[1]->try_send(text("last words")));
+  senders[1].reset();
+  std::vector<std::byte> buffer(rx.max_message());
+  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "last words");
+  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);  // drains slot 1: free
+  Channel fourth = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(fourth.try_send(text("fourth")));
+  const ChannelResult n = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(n.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(n.bytes)), "fourth");
+}
+
+TEST(ChannelShm, SenderMaxMessageFollowsTheListeners) {
+  ShmName name;
+  ChannelOptions small;
+  small.max_message = 1000;
+  Channel rx = Channel::listen(name.url(), small);
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  EXPECT_EQ(rx.max_message(), 1000U);
+  EXPECT_EQ(tx.max_message(), 1000U)
+      << "a sender may not send what the listener's buffer cannot hold";
+}
+
+TEST(ChannelShm, SenderWithACorruptRingIsDroppedAndTheOthersGoOn) {
+  ShmName name;
+  std::vector<std::string> dropped;
+  ChannelOptions options;
+  options.on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); };
+  Channel rx = Channel::listen(name.url() + "?capacity=4096", options);
+  Channel a = Channel::connect(rx.url(), {}, Deadline::after(10s));  // slot 0
+  Channel b = Channel::connect(rx.url(), {}, Deadline::after(10s));  // slot 1
+  {
+    // Damage ring 0's header before the listener has looked at it.
+    Fd fd = open_segment(name);
+    const std::uint64_t bad = 0xDEADBEEFULL;
+    const auto g = sc::geometry(8, 4096);
+    ASSERT_EQ(::pwrite(fd.get(), &bad, sizeof bad, static_cast<off_t>(g->rings_offset)), 8);
+  }
+  ASSERT_TRUE(b.try_send(text("from b")));
+  std::vector<std::byte> buffer(rx.max_message());
+  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from b");
+  ASSERT_EQ(dropped.size(), 1U);
+  EXPECT_TRUE(has_substring(dropped[0], "corrupt"));
+  EXPECT_TRUE(has_substring(dropped[0], "slot 0"));
+  // The dropped sender learns it once its ring is full (nobody drains it): peer_closed.
+  ChannelResult last{};
+  std::vector<std::byte> chunk(1000);
+  for (int i = 0; i < 100 && (last = a.send(chunk, Deadline::after(10s))).ok(); ++i) {
+  }
+  EXPECT_EQ(last.status, ChannelStatus::peer_closed);
+  // b is the only sender that counts: its close ends the stream.
+  { Channel gone = std::move(b); }
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+}
+
+TEST(ChannelShm, SenderWhoseRingTheListenerCorruptedGetsPeerClosed) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url() + "?capacity=4096");
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  {
+    // read_pos (offset 128 of ring 0's header) far past anything the sender wrote.
+    Fd fd = open_segment(name);
+    const std::uint64_t bad = std::uint64_t{1} << 40;
+    const auto g = sc::geometry(8, 4096);
+    ASSERT_EQ(::pwrite(fd.get(), &bad, sizeof bad, static_cast<off_t>(g->rings_offset + 128)), 8);
+  }
+  // The sender reads read_pos only when its ring looks full; then it must not trust it.
+  std::vector<std::byte> chunk(1000);
+  ChannelResult last{};
+  for (int i = 0; i < 100 && (last = tx.send(chunk, Deadline::after(10s))).ok(); ++i) {
+  }
+  EXPECT_EQ(last.status, ChannelStatus::peer_closed);
+}
+
+// A sender that died between claiming a slot and making its ring ready leaves the slot
+// "claiming" with no lock on it: the listener gives it back.
+TEST(ChannelShm, SlotOfASenderThatDiedWhileJoiningIsGivenBack) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1");
+  {
+    Fd fd = open_segment(name);
+    const auto state = static_cast<std::uint32_t>(sc::SlotState::claiming);
+    ASSERT_EQ(::pwrite(fd.get(), &state, sizeof state, sizeof(sc::ChannelHeader)), 4);
+  }
+  EXPECT_EQ(test::error_from([&] {
+              (void)Channel::connect(rx.url(), {}, Deadline::after(50ms));
+            }).errnum(),
+            EUSERS);
+  std::vector<std::byte> buffer(rx.max_message());
+  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);  // finds no lock: frees it
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.try_send(text("joined")));
+  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "joined");
+}
+
+// --- Crashes --------------------------------------------------------------------------------
+
+// A sender streams numbered messages as fast as it can and is SIGKILLed at some point of that
+// stream (mid-send, mid-commit, blocked on a full ring: wherever it is). The listener gets a
+// gap-free prefix of the stream, each message whole, then end of stream.
+TEST(ChannelShm, SenderKilledMidStreamGivesWholeMessagesThenEndOfStream) {
+  ShmName name;
+  Pipe to_sender = Pipe::create();
+  Forked sender([&] {
+    if (!test::await(to_sender.read_end)) return 2;  // the listener is there
+    Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
+    for (std::uint32_t seq = 0;; ++seq) {
+      const std::vector<std::byte> m = numbered(seq);
+      if (tx.send(m, Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+    }
+  });
+  Channel rx = Channel::listen(name.url() + "?capacity=65536");
+  test::notify(to_sender.write_end);
+  std::vector<std::byte> buffer(rx.max_message());
+  std::uint32_t next = 0;
+  // Read some, then kill it while it is still streaming (it always has more to send: it is
+  // copying, committing, or asleep on its full ring).
+  for (; next < 500; ++next) {
+    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << next;
+    ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next));
+  }
+  ASSERT_EQ(::kill(sender.pid(), SIGKILL), 0);
+  ASSERT_EQ(sender.wait().signal, SIGKILL);
+  for (;;) {
+    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+    if (r.status == ChannelStatus::end_of_stream) break;
+    ASSERT_EQ(r.status, ChannelStatus::ok)
+        << "after message " << next << ": the end must come, not a timeout";
+    ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next));
+    ++next;
+  }
+  EXPECT_GE(next, 500U);
+  // The slot is free again: a new sender joins and is heard.
+  Channel again = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(again.try_send(text("next")));
+  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "next");
+}
+
+TEST(ChannelShm, ReceiverKilledWhileASenderSleepsOnAFullRingGivesPeerClosed) {
+  ShmName name;
+  Pipe ready = Pipe::create();
+  Pipe never = Pipe::create();
+  Forked listener([&] {
+    Channel rx = Channel::listen(name.url() + "?capacity=4096");
+    test::notify(ready.write_end);
+    (void)test::await(never.read_end);  // reads nothing; killed here
+    return 0;
+  });
+  ASSERT_TRUE(test::await(ready.read_end));
+  Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
+  std::vector<std::byte> m(1000);
+  int sent = 0;
+  while (tx.try_send(m)) ASSERT_LT(++sent, 100) << "a 4 KiB ring never filled";
+  std::atomic<pid_t> tid{0};
+  ChannelResult result{};
+  std::thread blocked([&] {
+    tid = test::this_tid();
+    result = tx.send(m, Deadline::after(60s));
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  EXPECT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex))
+      << "the sender should sleep in futex, not spin";
+  ASSERT_EQ(::kill(listener.pid(), SIGKILL), 0);
+  ASSERT_EQ(listener.wait().signal, SIGKILL);
+  blocked.join();
+  EXPECT_EQ(result.status, ChannelStatus::peer_closed);
+  EXPECT_EQ(tx.send(m, Deadline::after(10s)).status, ChannelStatus::peer_closed)
+      << "and it stays so";
+  EXPECT_FALSE(tx.try_send(m));
+}
+
+// --- Waiting --------------------------------------------------------------------------------
+
+TEST(ChannelShm, IdleReceiverSleepsInFutexAndWakesForAMessage) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  std::atomic<pid_t> tid{0};
+  ChannelResult result{};
+  std::vector<std::byte> buffer(rx.max_message());
+  std::thread receiver([&] {
+    tid = test::this_tid();
+    result = rx.receive(buffer, Deadline::after(60s));
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  EXPECT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex))
+      << "an idle receiver must sleep in futex";
+  ASSERT_TRUE(tx.try_send(text("wake up")));
+  receiver.join();
+  ASSERT_EQ(result.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "wake up");
+}
+
+// With no sender at all there is no liveness to check: the listener sleeps until a sender
+// joins (the joining sender wakes it), and then gets its message.
+TEST(ChannelShm, ListenerWithoutSendersSleepsUntilOneJoins) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  std::atomic<pid_t> tid{0};
+  ChannelResult result{};
+  std::vector<std::byte> buffer(rx.max_message());
+  std::thread receiver([&] {
+    tid = test::this_tid();
+    result = rx.receive(buffer, Deadline::after(60s));
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  EXPECT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex));
+  {
+    Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+    ASSERT_TRUE(tx.try_send(text("first")));
+  }
+  receiver.join();
+  ASSERT_EQ(result.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "first");
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+}
+
+TEST(ChannelShm, BusyPollModeDeliversWithoutSleeping) {
+  ShmName name;
+  ChannelOptions busy;
+  busy.spin = std::chrono::nanoseconds::max();
+  Channel rx = Channel::listen(name.url(), busy);
+  Channel tx = Channel::connect(rx.url(), busy, Deadline::after(10s));
+  std::vector<std::byte> buffer(rx.max_message());
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(20ms)).status, ChannelStatus::timed_out);
+  std::thread sender([&] {
+    for (std::uint32_t i = 0; i < 5000; ++i)
+      ASSERT_EQ(tx.send(numbered(i), Deadline::after(30s)).status, ChannelStatus::ok);
+  });
+  for (std::uint32_t i = 0; i < 5000; ++i) {
+    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, ChannelStatus::ok) << i;
+    ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
+  }
+  sender.join();
+}
+
+}  // namespace
+}  // namespace ipckit
