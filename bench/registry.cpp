@@ -16,6 +16,8 @@ std::unique_ptr<Mechanism> make_unix_mechanism();
 std::unique_ptr<Mechanism> make_tcp_mechanism();
 std::unique_ptr<Mechanism> make_posix_mq_mechanism();
 std::unique_ptr<Mechanism> make_sysv_msg_mechanism();
+std::unique_ptr<Mechanism> make_shm_mechanism();
+std::unique_ptr<Mechanism> make_shm_blocking_mechanism();
 
 namespace {
 
@@ -30,6 +32,9 @@ constexpr std::array kRegistry{
     Registration{"tcp", "one TCP connection on 127.0.0.1, used both ways", &make_tcp_mechanism},
     Registration{"posix-mq", "two POSIX message queues, one per direction", &make_posix_mq_mechanism},
     Registration{"sysv-msg", "two System V message queues, one per direction", &make_sysv_msg_mechanism},
+    Registration{"shm", "ipckit's shm:// channel, one per direction, busy-polling", &make_shm_mechanism},
+    Registration{"shm-blocking", "ipckit's shm:// channel, one per direction, sleeping on a futex at once",
+                 &make_shm_blocking_mechanism},
 };
 
 std::string_view trim(std::string_view s) {

@@ -1,0 +1,140 @@
+// `shm` and `shm-blocking`: ipckit's shared-memory channel (shm://), one channel per
+// direction, through the public Channel API, so the row measures what a user gets.
+//
+// Each process listens on the channel it receives from, then connects to the one it sends
+// to (the connect waits for the other side's listen, bounded by the stall timeout; both
+// listen first, so the two cannot deadlock). Names are /ipckit-bench-<pid>-<n>-to-child and
+// -to-parent; each listener removes its segment when it goes, and cleanup() removes what a
+// killed process left.
+//
+// The two rows differ only in how a waiting end waits:
+//   shm           busy-polls (ChannelOptions::spin = forever): never sleeps, the floor's game
+//   shm-blocking  sleeps at once (spin = 0): every wait is a futex sleep and wake-up, the
+//                 path an idle channel takes, comparable with a pipe's
+// The channel's default (a short spin, then sleep) lies between the two.
+//
+// max_message is the row's size, so a receive lands straight in the engine's buffer; the
+// ring's capacity is at least 1 MiB and four records of the row's size.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "adapter.hpp"
+#include "ipckit/channel.hpp"
+#include "ipckit/error.hpp"
+#include "ipckit/shm.hpp"
+
+namespace ipckit::bench {
+namespace {
+
+std::string stalled(const std::string& url, std::chrono::nanoseconds timeout, const char* what) {
+  return "no " + std::string(what) + " for " +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) + " ms on " + url +
+         ": the other process is stalled";
+}
+
+class ShmSender final : public Sender {
+ public:
+  ShmSender(Channel channel, std::chrono::nanoseconds stall) noexcept : channel_(std::move(channel)), stall_(stall) {}
+
+  Transfer send(std::span<const std::byte> message) override {
+    ChannelResult r = channel_.send(message, Deadline::after(stall_));
+    if (r.ok()) return Transfer::ok;
+    if (r.status == ChannelStatus::peer_closed) return Transfer::closed;
+    throw Error{"Channel::send", channel_.url(), 0, stalled(channel_.url(), stall_, "room")};
+  }
+
+ private:
+  Channel channel_;
+  std::chrono::nanoseconds stall_;
+};
+
+class ShmReceiver final : public Receiver {
+ public:
+  ShmReceiver(Channel channel, std::chrono::nanoseconds stall) noexcept : channel_(std::move(channel)), stall_(stall) {}
+
+  Transfer receive(std::span<std::byte> message) override {
+    ChannelResult r = channel_.receive(message, Deadline::after(stall_));
+    if (r.ok()) {
+      if (r.bytes != message.size()) {
+        throw Error{"Channel::receive", channel_.url(), 0,
+                    "a message of " + std::to_string(r.bytes) + " bytes came where " +
+                        std::to_string(message.size()) + " were expected"};
+      }
+      return Transfer::ok;
+    }
+    if (r.status == ChannelStatus::end_of_stream) return Transfer::closed;
+    throw Error{"Channel::receive", channel_.url(), 0, stalled(channel_.url(), stall_, "message")};
+  }
+
+ private:
+  Channel channel_;
+  std::chrono::nanoseconds stall_;
+};
+
+class ShmMechanism final : public Mechanism {
+ public:
+  explicit ShmMechanism(bool busy_poll) noexcept : busy_poll_(busy_poll) {}
+
+  [[nodiscard]] std::string_view name() const override { return busy_poll_ ? "shm" : "shm-blocking"; }
+  [[nodiscard]] Capabilities capabilities() const override { return {.spins = busy_poll_}; }
+
+  void setup(const RowContext& row) override {
+    static std::atomic<unsigned> counter{0};
+    const std::string base = "ipckit-bench-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    to_child_ = base + "-to-child";
+    to_parent_ = base + "-to-parent";
+    const std::uint64_t record = row.message_size + 16;
+    capacity_ = std::max<std::uint64_t>(std::uint64_t{1} << 20, std::bit_ceil(4 * record));
+  }
+
+  [[nodiscard]] Endpoints open(Side side, const RowContext& row) override {
+    ChannelOptions options;
+    options.max_message = row.message_size;
+    options.spin = busy_poll_ ? std::chrono::nanoseconds::max() : std::chrono::nanoseconds::zero();
+    const std::string& in = side == Side::parent ? to_parent_ : to_child_;
+    const std::string& out = side == Side::parent ? to_child_ : to_parent_;
+    Endpoints ends;
+    ends.receiver = std::make_unique<ShmReceiver>(Channel::listen(url(in), options), row.stall_timeout);
+    ends.sender = std::make_unique<ShmSender>(Channel::connect(url(out), options, Deadline::after(row.stall_timeout)),
+                                              row.stall_timeout);
+    return ends;
+  }
+
+  void cleanup() noexcept override {
+    // A process killed mid-row leaves its listener's segment: remove both names quietly.
+    for (const std::string* name : {&to_child_, &to_parent_}) {
+      if (name->empty()) continue;
+      try {
+        (void)SharedMemory::remove("/ipckit-ch-" + *name);
+      } catch (...) {  // NOLINT(bugprone-empty-catch): cleanup never throws
+      }
+    }
+  }
+
+ private:
+  [[nodiscard]] std::string url(const std::string& name) const {
+    return "shm://" + name + "?capacity=" + std::to_string(capacity_);
+  }
+
+  bool busy_poll_;
+  std::string to_child_;
+  std::string to_parent_;
+  std::uint64_t capacity_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Mechanism> make_shm_mechanism() { return std::make_unique<ShmMechanism>(true); }
+std::unique_ptr<Mechanism> make_shm_blocking_mechanism() { return std::make_unique<ShmMechanism>(false); }
+
+}  // namespace ipckit::bench
