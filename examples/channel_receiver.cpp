@@ -22,7 +22,8 @@ int main(int argc, char** argv) {
   try {
     // The socket file, FIFO or queue this makes is removed again when `channel` goes.
     auto channel = ipckit::Channel::listen(argv[1]);
-    std::cerr << "channel_receiver: listening on " << channel.url() << std::endl;
+    // One write, so whoever watches stderr never sees half the line.
+    std::cerr << ("channel_receiver: listening on " + channel.url() + "\n") << std::flush;
 
     // One buffer of the largest message the channel carries, allocated once.
     std::vector<std::byte> buffer(channel.max_message());

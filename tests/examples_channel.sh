@@ -151,7 +151,7 @@ echo "ok: with --allow-uid $allowed, uid $my_uid was refused: $(cat "$tmp/unix_e
 channel() {
   url=$1 how=$2
   start channel_receiver "$url"
-  wait_for_line "$tmp/channel_receiver.err" "listening on " "listen on $url"
+  wait_for_line "$tmp/channel_receiver.err" "listening on [a-z-]*://.*$" "listen on $url"
   # The URL as the receiver normalised it: with tcp://HOST:0, the port the kernel picked.
   bound=$(sed -n 's/^channel_receiver: listening on //p' "$tmp/channel_receiver.err")
   status=0
