@@ -439,6 +439,34 @@ TEST(ChannelShm, SlotOfASenderThatDiedWhileJoiningIsGivenBack) {
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "joined");
 }
 
+// A sender killed while joining, while the listener sleeps with no sender at all: nobody
+// woke it, yet the next sender must get the slot and be heard (review of issue 6: the sleep
+// was unbounded, and a connect finding no free slot did not wake the listener).
+TEST(ChannelShm, ASenderKilledWhileJoiningDoesNotWedgeASleepingListener) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1");
+  std::atomic<pid_t> tid{0};
+  ChannelResult result{};
+  std::vector<std::byte> buffer(rx.max_message());
+  std::thread receiver([&] {
+    tid = test::this_tid();
+    result = rx.receive(buffer, Deadline::after(60s));
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  ASSERT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex)) << "the listener sleeps first";
+  {
+    // What a sender killed between its claim and its lock-holding exit leaves: claiming, no lock.
+    Fd fd = open_segment(name);
+    const auto state = static_cast<std::uint32_t>(sc::SlotState::claiming);
+    ASSERT_EQ(::pwrite(fd.get(), &state, sizeof state, sizeof(sc::ChannelHeader)), 4);
+  }
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(30s));
+  ASSERT_TRUE(tx.try_send(text("heard")));
+  receiver.join();
+  ASSERT_EQ(result.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "heard");
+}
+
 // --- Crashes --------------------------------------------------------------------------------
 
 // A sender streams numbered messages as fast as it can and is SIGKILLed at some point of that

@@ -199,6 +199,17 @@ bool byte_locked(int fd, std::uint64_t byte) noexcept {
   return l.l_type != F_UNLCK;
 }
 
+// Whether anyone holds a lock anywhere on the object (the listener or any sender).
+bool any_byte_locked(int fd) noexcept {
+  flock l{};
+  l.l_type = F_WRLCK;
+  l.l_whence = SEEK_SET;
+  l.l_start = 0;
+  l.l_len = 0;  // the whole file
+  if (::fcntl(fd, F_OFD_GETLK, &l) == -1) return true;
+  return l.l_type != F_UNLCK;
+}
+
 // --- Names and errors ---------------------------------------------------------------------
 
 std::string object_name(const ChannelUrl& url) {
@@ -350,13 +361,11 @@ class ShmListener final : public Channel::Transport {
       }
       // Every kScanEvery messages, and whenever the rings are empty: the slot table (shared
       // memory only). The locks (a syscall per sender) only when idle, once a period.
+      // The locks are looked at once a period even while busy, so a sender that died beside
+      // a busy one gives its slot back (a syscall per sender, every 50 ms at most).
       since_scan_ = 0;
-      bool in_use = scan(false);
+      bool in_use = scan(liveness_due());
       if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
-      if (liveness_due()) {
-        in_use = scan(true);
-        if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
-      }
       if (joined_ && !in_use) {
         joined_ = false;
         return {ChannelStatus::end_of_stream, 0};
@@ -554,14 +563,24 @@ class ShmListener final : public Channel::Transport {
     return true;
   }
 
+  bool any_slot_taken() noexcept {
+    for (std::uint32_t i = 0; i < seg_.geometry().slot_count; ++i) {
+      if (load_state(seg_.slot(i)) != static_cast<std::uint32_t>(sc::SlotState::free)) return true;
+    }
+    return false;
+  }
+
   // Spins for spin_, then sleeps on receiver_wake until a sender wakes us, the deadline, or
   // the next liveness check.
   // With no sender there (every slot free) there is no lock to look at: it sleeps until the
   // deadline, and a sender that joins wakes it. An idle listener then uses no CPU at all.
   void wait(Deadline deadline) {
     const auto until_spun = spin_end(spin_);
+    // Any slot not free (shared memory: no syscall) bounds the sleep too: a sender killed
+    // while joining or after taking the wake-up flag must not leave us asleep for good.
+    const bool bounded = needs_liveness_ || any_slot_taken();
     const auto wake_at =
-        std::min(deadline.when(), needs_liveness_ ? next_liveness_ : Clock::time_point::max());
+        std::min(deadline.when(), bounded ? std::max(next_liveness_, Clock::now()) : Clock::time_point::max());
     for (;;) {
       if (ready()) return;
       const auto now = Clock::now();
@@ -735,6 +754,11 @@ std::string correct_url(const ChannelUrl& url) {
     sys::fail("shm_open", name, EEXIST,
               "another listener is receiving on " + u + "; a channel has one listener");
   }
+  if (any_byte_locked(other.get())) {
+    sys::fail("shm_open", name, EEXIST,
+              "its listener has gone (killed?) but senders are still attached to " + u +
+                  "; stop them, or remove the name with `ipckit rm --shm " + name + "` (they keep their mapping)");
+  }
   sys::fail("shm_open", name, EEXIST,
             "a stale channel is there: its listener has gone (killed?) without removing it; remove "
             "it with "
@@ -883,9 +907,15 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
     auto* h = reinterpret_cast<sc::ChannelHeader*>(
         const_cast<std::byte*>(std::as_const(head).bytes().data()));
     // acquire: pairs with listen()'s release; the fields below were written before.
-    if (atomic(h->ready).load(std::memory_order_acquire) != 1) {
+    const std::uint32_t ready = atomic(h->ready).load(std::memory_order_acquire);
+    if (ready == 0) {
       problem = "the segment " + name + " was still being made";
       return nullptr;
+    }
+    if (ready != 1) {
+      sys::fail("Channel::connect", name, EPROTO,
+                "the segment of " + u + " has a ready word no listener writes (" + std::to_string(ready) +
+                    "); remove it with `ipckit rm --shm " + name + "` and listen again");
     }
     std::memcpy(&seen, h, sizeof seen);
   }
@@ -969,6 +999,9 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
   }
   slots_full = geometry->slot_count;
   problem = "all " + std::to_string(geometry->slot_count) + " sender slots were taken";
+  // The listener gives back the slots of dead senders when it looks at the locks: wake it.
+  sc::ChannelHeader& h = seg.header();
+  wake_if_waiting(h.receiver_waiting, h.receiver_wake);
   return nullptr;
 }
 
