@@ -197,19 +197,41 @@ struct Peeked {
   std::span<const std::byte> message{};
 };
 
-/// The writing side. Keeps its own position and a cached copy of the reader's, refreshed only
-/// when the ring looks full. Not thread-safe: one writer per ring.
-class Writer {
+namespace detail {
+
+// What both ends keep of the segment after check(): where the header and data are, and the
+// capacity and key read once.
+class End {
  public:
-  /// Attaches to a segment: check()'s status (empty while it is not initialised yet), or
-  /// corrupt when the positions in it are inconsistent. One writer for the ring's life.
-  [[nodiscard]] Status attach(std::span<std::byte> segment) noexcept {
+  [[nodiscard]] Header* header() const noexcept { return header_; }
+
+ protected:
+  Status bind(std::span<std::byte> segment) noexcept {
     const Check c = check(segment);
     if (c.status != Status::ok) return c.status;
     header_ = reinterpret_cast<Header*>(segment.data());
     data_ = segment.data() + sizeof(Header);
     capacity_ = c.capacity;
     key_ = c.key;
+    return Status::ok;
+  }
+
+  Header* header_ = nullptr;
+  std::byte* data_ = nullptr;
+  std::uint64_t capacity_ = 0;
+  std::uint64_t key_ = 0;
+};
+
+}  // namespace detail
+
+/// The writing side. Keeps its own position and a cached copy of the reader's, refreshed only
+/// when the ring looks full. Not thread-safe: one writer per ring.
+class Writer : public detail::End {
+ public:
+  /// Attaches to a segment: check()'s status (empty while it is not initialised yet), or
+  /// corrupt when the positions in it are inconsistent. One writer for the ring's life.
+  [[nodiscard]] Status attach(std::span<std::byte> segment) noexcept {
+    if (Status s = bind(segment); s != Status::ok) return s;
     // acquire: the reader's releases before it published read_pos.
     read_pos_ = detail::atomic(header_->read_pos).load(std::memory_order_acquire);
     pos_ = detail::atomic(header_->write_pos).load(std::memory_order_relaxed);
@@ -256,7 +278,6 @@ class Writer {
     return Status::ok;
   }
 
-  [[nodiscard]] Header* header() const noexcept { return header_; }
 
  private:
   Status make_room(std::uint64_t bytes) noexcept {
@@ -277,25 +298,18 @@ class Writer {
     detail::atomic(*reinterpret_cast<std::uint64_t*>(record)).store((pos + 1) ^ key_, std::memory_order_release);
   }
 
-  Header* header_ = nullptr;
-  std::byte* data_ = nullptr;
-  std::uint64_t capacity_ = 0;
-  std::uint64_t key_ = 0;
   std::uint64_t pos_ = 0;       // where the next record goes
   std::uint64_t read_pos_ = 0;  // the reader's position, as last seen
 };
 
 /// The reading side. Polls the tag at its own position (one cache line per small message)
 /// and publishes what it has released. Not thread-safe: one reader per ring.
-class Reader {
+class Reader : public detail::End {
  public:
+  /// Attaches to a segment: check()'s status, or corrupt when its read position is not a
+  /// record boundary. One reader for the ring's life.
   [[nodiscard]] Status attach(std::span<std::byte> segment) noexcept {
-    const Check c = check(segment);
-    if (c.status != Status::ok) return c.status;
-    header_ = reinterpret_cast<Header*>(segment.data());
-    data_ = segment.data() + sizeof(Header);
-    capacity_ = c.capacity;
-    key_ = c.key;
+    if (Status s = bind(segment); s != Status::ok) return s;
     pos_ = detail::atomic(header_->read_pos).load(std::memory_order_relaxed);
     if (pos_ % kRecordAlign != 0) return Status::corrupt;
     return Status::ok;
@@ -352,13 +366,8 @@ class Reader {
     return Status::ok;
   }
 
-  [[nodiscard]] Header* header() const noexcept { return header_; }
 
  private:
-  Header* header_ = nullptr;
-  std::byte* data_ = nullptr;
-  std::uint64_t capacity_ = 0;
-  std::uint64_t key_ = 0;
   std::uint64_t pos_ = 0;      // the next record to read
   std::uint64_t pending_ = 0;  // the size of the record peek() returned
 };

@@ -59,6 +59,7 @@
 #include "ipckit/mqueue.hpp"
 #include "ipckit/sysv.hpp"
 #include "transport.hpp"
+#include "undo.hpp"
 
 namespace ipckit::detail {
 namespace {
@@ -104,29 +105,6 @@ auto for_channel(const std::string& url, F&& f) -> decltype(f()) {
     throw Error{e.syscall(), e.object(), e.errnum(), hint + "this is the queue of channel " + url};
   }
 }
-
-// Runs `undo` when destroyed while armed: a queue listen() made is removed again when a later
-// step of listen() fails.
-template <class F>
-class UndoUnlessDone {
- public:
-  explicit UndoUnlessDone(F undo) : undo_(std::move(undo)) {}
-  UndoUnlessDone(const UndoUnlessDone&) = delete;
-  UndoUnlessDone& operator=(const UndoUnlessDone&) = delete;
-  ~UndoUnlessDone() {
-    if (!done_) {
-      try {
-        undo_();
-      } catch (const std::exception&) {  // the first error is the one to report
-      }
-    }
-  }
-  void done() noexcept { done_ = true; }
-
- private:
-  F undo_;
-  bool done_ = false;
-};
 
 [[noreturn]] void no_listener(const ChannelUrl& url, const std::string& problem) {
   const std::string u = url.to_string();

@@ -74,6 +74,7 @@
 #include "ipckit/shm.hpp"
 #include "shm_layout.hpp"
 #include "transport.hpp"
+#include "undo.hpp"
 
 namespace ipckit::detail {
 namespace {
@@ -243,23 +244,6 @@ std::uint64_t random_key() noexcept {
   }
   return key;
 }
-
-// Runs `undo` when destroyed while armed.
-template <class F>
-class UndoUnlessDone {
- public:
-  explicit UndoUnlessDone(F undo) : undo_(std::move(undo)) {}
-  UndoUnlessDone(const UndoUnlessDone&) = delete;
-  UndoUnlessDone& operator=(const UndoUnlessDone&) = delete;
-  ~UndoUnlessDone() {
-    if (!done_) undo_();
-  }
-  void done() noexcept { done_ = true; }
-
- private:
-  F undo_;
-  bool done_ = false;
-};
 
 ChannelResult expired(Deadline deadline) noexcept {
   return {deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out, 0};
