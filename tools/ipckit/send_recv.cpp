@@ -1,6 +1,6 @@
 // `ipckit send URL [MESSAGE...]` and `ipckit recv URL [--count N] [--timeout SECONDS]`: the
 // two ends of an ipckit channel (include/ipckit/channel.hpp) from a shell, for any transport
-// the URL names (unix, tcp, fifo, mq, sysv-msg).
+// the URL names (unix, tcp, fifo, mq, sysv-msg, shm).
 //
 //   ipckit recv unix:///tmp/app.sock --count 2 &
 //   ipckit send unix:///tmp/app.sock hello world        # recv prints "hello\nworld\n"
@@ -47,6 +47,8 @@ constexpr const char* kUrlForms =
     "  fifo:///tmp/app.fifo      a named pipe (an absolute path)\n"
     "  mq:///app                 a POSIX message queue (three slashes: the queue is /app)\n"
     "  sysv-msg://0x162e         a System V message queue (the key in hex)\n"
+    "  shm://app?capacity=1048576  ipckit's shared-memory channel (a ring per sender in\n"
+    "                            /dev/shm/ipckit-ch-app; recv creates it)\n"
     "On unix, tcp and fifo each message is a 4-byte little-endian length, then the bytes, so any\n"
     "language can be the other end (docs/send-recv.md has a Python peer).";
 
