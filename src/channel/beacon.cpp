@@ -88,39 +88,6 @@ std::string beacon_name(const ChannelUrl& url, std::string_view step) {
   return name;
 }
 
-std::chrono::nanoseconds Backoff::step(Deadline deadline) noexcept {
-  const std::chrono::nanoseconds sleep = std::min(next, deadline.remaining());
-  next = std::min(next * 2, cap);
-  return sleep;
-}
-
-std::chrono::nanoseconds until(Deadline deadline) noexcept {
-  return deadline.is_never() ? std::chrono::nanoseconds(-1) : deadline.remaining();
-}
-
-int poll_for(std::span<pollfd> fds, std::chrono::nanoseconds timeout, std::string_view object) {
-  if (timeout.count() == 0) {  // a look, not a wait: no clock to read
-    for (;;) {
-      const int rc = ::poll(fds.data(), fds.size(), 0);
-      if (rc >= 0) return rc;
-      if (errno != EINTR) sys::fail("poll", object, errno);
-    }
-  }
-  const bool forever = timeout.count() < 0;
-  const auto end = forever ? Deadline::never() : Deadline::after(timeout);
-  for (;;) {
-    timespec ts{};
-    if (!forever) {
-      const auto left = end.remaining();
-      ts.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
-    }
-    const int rc = ::ppoll(fds.data(), fds.size(), forever ? nullptr : &ts, nullptr);
-    if (rc >= 0) return rc;
-    if (errno != EINTR) sys::fail("poll", object, errno);
-  }
-}
-
 // --- BeaconListener ---------------------------------------------------------------------
 
 BeaconListener BeaconListener::bind(const ChannelUrl& url) {

@@ -12,6 +12,7 @@
 #include "ipckit/deadline.hpp"
 #include "ipckit/fd.hpp"
 #include "url.hpp"
+#include "wait.hpp"
 
 // Private: the liveness socket ("beacon") of the datagram channels, mq:// and sysv-msg://.
 // A queue tells nobody who uses it, so beside each queue the listener binds a listening
@@ -35,22 +36,6 @@ namespace ipckit::detail {
 /// "ipckit/mq/orders", "ipckit/sysv-msg/0x0000162e". Throws Error when it does not fit a
 /// Unix socket address (a queue name above 97 characters), naming `step` and the URL.
 [[nodiscard]] std::string beacon_name(const ChannelUrl& url, std::string_view step);
-
-/// The first and the longest sleep between two tries of a queue that cannot be polled (a
-/// System V queue) or of a connect to a listener that is not there yet.
-struct Backoff {
-  std::chrono::nanoseconds next;
-  std::chrono::nanoseconds cap;
-  /// The sleep to take now (never past `deadline`), and doubles the next one up to the cap.
-  [[nodiscard]] std::chrono::nanoseconds step(Deadline deadline) noexcept;
-};
-
-/// poll(2) on `fds` for at most `timeout` (negative: until an event), retrying EINTR with the
-/// time left. Returns the number of descriptors with events (0: the time passed). Throws
-/// Error naming `object`.
-int poll_for(std::span<pollfd> fds, std::chrono::nanoseconds timeout, std::string_view object);
-/// The timeout for poll_for until `deadline` (negative for Deadline::never()).
-[[nodiscard]] std::chrono::nanoseconds until(Deadline deadline) noexcept;
 
 /// The listener's side: the listening socket and one connection per sender that joined.
 /// Move-only.

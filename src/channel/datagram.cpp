@@ -84,16 +84,11 @@ constexpr unsigned long long kDefaultSysvMsgmax = 8192;
 // closes the connections of those gone (their descriptors must not pile up).
 constexpr unsigned kRefreshEvery = 64;
 
-// Connect: retry while no listener is there yet.
-constexpr Backoff kConnectBackoff{1ms, 50ms};
 // System V queues cannot be polled: the sleeps between tries.
 constexpr Backoff kSysvBackoff{50us, 5ms};
 // A System V sender looks at the beacon at least this often (and whenever the queue is full).
 constexpr std::chrono::steady_clock::duration kSysvBeaconPeriod = 1ms;
 
-ChannelResult expired(Deadline deadline) noexcept {
-  return {deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out, 0};
-}
 
 // Runs `f`; an Error from a mechanism's class gets the channel named in its hint.
 template <class F>

@@ -92,8 +92,6 @@ constexpr std::chrono::nanoseconds kLivenessPeriod = 50ms;
 constexpr unsigned kScanEvery = 64;
 // A sender with room in its ring looks at the listener's lock at most every so many sends.
 constexpr unsigned kLockCheckEvery = 1024;
-// connect: retry while there is no listener (or no free slot) yet.
-constexpr Backoff kConnectBackoff{1ms, 50ms};
 
 template <class T>
 std::atomic_ref<T> atomic(T& field) noexcept {
@@ -245,9 +243,6 @@ std::uint64_t random_key() noexcept {
   return key;
 }
 
-ChannelResult expired(Deadline deadline) noexcept {
-  return {deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out, 0};
-}
 
 Clock::time_point spin_end(std::chrono::nanoseconds spin) noexcept {
   const auto now = Clock::now();

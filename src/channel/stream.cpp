@@ -36,6 +36,7 @@
 #include "ipckit/fifo.hpp"
 #include "ipckit/socket.hpp"
 #include "transport.hpp"
+#include "wait.hpp"
 
 namespace ipckit::detail {
 namespace {
@@ -58,30 +59,13 @@ std::uint32_t get_length(const std::byte* in) noexcept {
   return n;
 }
 
-ChannelStatus expired_status(Deadline deadline) noexcept {
-  return deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out;
-}
-
-// poll(2) retrying EINTR; a timeout only when the deadline has really passed.
-int poll_until(std::vector<pollfd>& fds, Deadline deadline, std::string_view object) {
-  for (;;) {
-    int rc = ::poll(fds.data(), fds.size(), deadline.is_now() ? 0 : deadline.poll_timeout_ms());
-    if (rc > 0) return rc;
-    if (rc == 0) {
-      if (deadline.is_now() || deadline.expired()) return 0;
-      continue;
-    }
-    if (errno != EINTR) sys::fail("poll", object, errno);
-  }
-}
-
 // Runs `attempt` until it returns, retrying while nobody listens at the URL yet (ENOENT,
 // ECONNREFUSED, ENXIO) with a back-off from 1 to 50 ms, until the deadline.
 // `timeout_means_nobody`: a FIFO open times out when no reader came; a socket connect times
 // out when a listener is there but its backlog is full, which retrying would only hide.
 template <class Attempt>
 auto connect_with_retry(const std::string& url, Deadline deadline, bool timeout_means_nobody, Attempt&& attempt) {
-  auto pause = 1ms;
+  Backoff backoff = kConnectBackoff;
   for (;;) {
     try {
       return attempt();
@@ -95,8 +79,7 @@ auto connect_with_retry(const std::string& url, Deadline deadline, bool timeout_
                       "); start the receiving side (Channel::listen, ipckit recv) first");
       }
     }
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline.remaining()));
-    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(backoff.step(deadline));
   }
 }
 
@@ -130,7 +113,7 @@ class StreamSender : public Channel::Transport {
       }
       if (w.status == IoStatus::peer_closed) return {ChannelStatus::peer_closed};
       if (deadline.is_now() || !fd_.wait_writable(deadline)) {
-        if (done == 0) return {expired_status(deadline)};
+        if (done == 0) return expired(deadline);
         // Part of the frame is in the kernel: keep the rest, it goes first next time.
         pending_.assign(header + std::min(done, kHeader), header + kHeader);
         auto rest = message.subspan(done > kHeader ? done - kHeader : 0);
@@ -177,7 +160,7 @@ class StreamSender : public Channel::Transport {
         break;
       }
       if (w.status == IoStatus::peer_closed) return {ChannelStatus::peer_closed};
-      if (deadline.is_now() || !fd_.wait_writable(deadline)) return {expired_status(deadline)};
+      if (deadline.is_now() || !fd_.wait_writable(deadline)) return expired(deadline);
     }
     after_frame();
     return {};
@@ -242,12 +225,11 @@ class FifoSender final : public StreamSender {
     if (kHeader + size <= PIPE_BUF) {
       if (shared_ || exclusive_) return ChannelStatus::ok;
       // A large frame of another sender is on its way (it holds the lock exclusively).
-      auto pause = 100us;
+      Backoff backoff{100us, 10ms};
       while (::flock(fd_.get(), LOCK_SH | LOCK_NB) == -1) {
         if (errno != EWOULDBLOCK && errno != EINTR) sys::fail("flock(LOCK_SH)", url_, errno);
-        if (deadline.is_now() || deadline.expired()) return expired_status(deadline);
-        std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline.remaining()));
-        pause = std::min(pause * 2, std::chrono::microseconds(10ms));
+        if (deadline.is_now() || deadline.expired()) return expired(deadline).status;
+        std::this_thread::sleep_for(backoff.step(deadline));
       }
       shared_ = true;
       return ChannelStatus::ok;
@@ -399,7 +381,7 @@ class SocketReceiver final : public Channel::Transport {
         joined_ = false;
         return {ChannelStatus::end_of_stream};
       }
-      if (!wait(deadline)) return {expired_status(deadline)};
+      if (!wait(deadline)) return expired(deadline);
     }
   }
 
@@ -512,7 +494,7 @@ class SocketReceiver final : public Channel::Transport {
     if (accept_paused_ && !busy && !deadline.is_now() && deadline.remaining() > kAcceptRetry) {
       until = Deadline::after(kAcceptRetry);
     }
-    int rc = poll_until(fds_, until, url_);
+    int rc = poll_for(fds_, detail::until(until), url_);
     if (accept_paused_ && (rc == 0 || until.expired())) {
       accept_paused_ = false;  // try accepting again
       if (accept_all()) return true;
@@ -596,7 +578,7 @@ class FifoReceiver final : public Channel::Transport {
       }
       pollfd p{in_.fd.get(), POLLIN, 0};
       std::vector<pollfd> fds{p};
-      if (poll_until(fds, deadline, url_) == 0) return {expired_status(deadline)};
+      if (poll_for(fds, detail::until(deadline), url_) == 0) return expired(deadline);
       if ((fds[0].revents & POLLIN) != 0) {
         in_.ready = true;
         continue;
@@ -620,7 +602,7 @@ class FifoReceiver final : public Channel::Transport {
     // (no POLLHUP) or left data there; either way the old end still tells its story.
     pollfd p{in_.fd.get(), POLLIN, 0};
     std::vector<pollfd> fds{p};
-    poll_until(fds, Deadline::now(), url_);
+    (void)poll_for(fds, std::chrono::nanoseconds(0), url_);
     if ((fds[0].revents & POLLIN) != 0 || (fds[0].revents & POLLHUP) == 0) {
       in_.ready = true;
       return false;

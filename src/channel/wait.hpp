@@ -1,0 +1,72 @@
+#pragma once
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <span>
+#include <string_view>
+
+#include "../sys.hpp"
+#include "ipckit/channel.hpp"
+#include "ipckit/deadline.hpp"
+
+// Private: the waiting pieces every transport shares (stream, datagram, shm).
+
+namespace ipckit::detail {
+
+/// What a call that ran out of time reports: would_block for Deadline::now(), else timed_out.
+[[nodiscard]] inline ChannelResult expired(Deadline deadline) noexcept {
+  return {deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out, 0};
+}
+
+/// The first and the longest sleep between two tries of something that cannot be waited on
+/// (a System V queue, a listener that is not there yet, a lock).
+struct Backoff {
+  std::chrono::nanoseconds next;
+  std::chrono::nanoseconds cap;
+  /// The sleep to take now (never past `deadline`), and doubles the next one up to the cap.
+  [[nodiscard]] std::chrono::nanoseconds step(Deadline deadline) noexcept {
+    const std::chrono::nanoseconds sleep = std::min(next, deadline.remaining());
+    next = std::min(next * 2, cap);
+    return sleep;
+  }
+};
+
+/// Retrying a connect while no listener is there yet: 1 ms, doubling to 50 ms.
+inline constexpr Backoff kConnectBackoff{std::chrono::milliseconds(1), std::chrono::milliseconds(50)};
+
+/// The timeout for poll_for until `deadline` (negative for Deadline::never()).
+[[nodiscard]] inline std::chrono::nanoseconds until(Deadline deadline) noexcept {
+  return deadline.is_never() ? std::chrono::nanoseconds(-1) : deadline.remaining();
+}
+
+/// poll(2) on `fds` for at most `timeout` (negative: until an event), retrying EINTR with the
+/// time left. Returns the number of descriptors with events (0: the time passed). Throws
+/// Error naming `object`.
+inline int poll_for(std::span<pollfd> fds, std::chrono::nanoseconds timeout, std::string_view object) {
+  if (timeout.count() == 0) {  // a look, not a wait: no clock to read
+    for (;;) {
+      const int rc = ::poll(fds.data(), fds.size(), 0);
+      if (rc >= 0) return rc;
+      if (errno != EINTR) sys::fail("poll", object, errno);
+    }
+  }
+  const bool forever = timeout.count() < 0;
+  const auto end = forever ? Deadline::never() : Deadline::after(timeout);
+  for (;;) {
+    timespec ts{};
+    if (!forever) {
+      const auto left = end.remaining();
+      ts.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
+      ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
+    }
+    const int rc = ::ppoll(fds.data(), fds.size(), forever ? nullptr : &ts, nullptr);
+    if (rc >= 0) return rc;
+    if (errno != EINTR) sys::fail("poll", object, errno);
+  }
+}
+
+}  // namespace ipckit::detail
