@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -610,6 +612,180 @@ TEST(ChannelShm, BusyPollModeDeliversWithoutSleeping) {
     ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
   }
   sender.join();
+}
+
+// Each end says in the segment whether it busy-polls; its peer then skips the wake-up check.
+// A sender that may sleep on a full ring is still woken by a listener that busy-polls.
+TEST(ChannelShm, ASenderAsleepOnAFullRingIsWokenByABusyPollingListener) {
+  ShmName name;
+  ChannelOptions busy;
+  busy.spin = std::chrono::nanoseconds::max();
+  Channel rx = Channel::listen(name.url() + "?capacity=4096", busy);
+  ChannelOptions sleepy;
+  sleepy.spin = 0ns;
+  Channel tx = Channel::connect(rx.url(), sleepy, Deadline::after(10s));
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> sent_all{false};
+  std::thread sender([&] {
+    tid = test::this_tid();
+    for (std::uint32_t i = 0; i < 200; ++i)  // 200 x 8..2000 bytes: the 4 KiB ring fills
+      ASSERT_EQ(tx.send(numbered(i), Deadline::after(60s)).status, ChannelStatus::ok) << i;
+    sent_all = true;
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  EXPECT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex))
+      << "a sender with spin 0 must sleep on its full ring";
+  std::vector<std::byte> buffer(rx.max_message());
+  for (std::uint32_t i = 0; i < 200; ++i) {
+    const ChannelResult r = rx.receive(buffer, Deadline::after(60s));
+    ASSERT_EQ(r.status, ChannelStatus::ok) << i;
+    ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
+  }
+  sender.join();
+  EXPECT_TRUE(sent_all.load());
+}
+
+// --- The readiness descriptor ---------------------------------------------------------------
+
+bool readable(int fd, int timeout_ms = 0) {
+  pollfd p{fd, POLLIN, 0};
+  const int n = ::poll(&p, 1, timeout_ms);
+  EXPECT_NE(n, -1) << std::strerror(errno);
+  return n == 1 && (p.revents & POLLIN) != 0;
+}
+
+// Takes everything there is: the results up to (not including) would_block.
+std::vector<ChannelResult> drain(Channel& rx, std::vector<std::byte>& buffer,
+                                 std::vector<std::string>* texts = nullptr) {
+  std::vector<ChannelResult> got;
+  for (;;) {
+    const ChannelResult r = rx.try_receive(buffer);
+    if (r.status == ChannelStatus::would_block) return got;
+    if (texts != nullptr && r.ok()) texts->push_back(as_text(std::span{buffer}.first(r.bytes)));
+    got.push_back(r);
+    if (got.size() > 100000) {
+      ADD_FAILURE() << "try_receive never says would_block";
+      return got;
+    }
+  }
+}
+
+TEST(ChannelShm, ReadinessDescriptorIsReadableFirstThenOnlyWhenSomethingCame) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  const int fd = rx.readiness_fd();
+  EXPECT_EQ(rx.readiness_fd(), fd) << "one descriptor per channel";
+  EXPECT_TRUE(readable(fd, 10000)) << "readable at first, so the first try_receive arms it";
+  std::vector<std::byte> buffer(rx.max_message());
+  EXPECT_TRUE(drain(rx, buffer).empty());
+  EXPECT_FALSE(readable(fd)) << "armed, nothing came";
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  EXPECT_TRUE(readable(fd, 10000)) << "a sender joining rings";
+  EXPECT_TRUE(drain(rx, buffer).empty());
+  ASSERT_TRUE(tx.try_send(text("one")));
+  ASSERT_TRUE(tx.try_send(text("two")));
+  EXPECT_TRUE(readable(fd, 10000)) << "a message rings";
+  std::vector<std::string> texts;
+  EXPECT_EQ(drain(rx, buffer, &texts).size(), 2U);
+  EXPECT_EQ(texts, (std::vector<std::string>{"one", "two"}));
+}
+
+// The descriptor in an epoll set beside a pipe, the way an event loop holds it; the sender is
+// another process, and its going gives end of stream.
+TEST(ChannelShm, ReadinessDescriptorWorksInEpollWithASenderInAnotherProcess) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  Pipe other = Pipe::create();  // never written: the loop must wake for the channel only
+  Pipe go = Pipe::create();
+  const Fd ep{::epoll_create1(EPOLL_CLOEXEC)};
+  ASSERT_TRUE(ep.valid()) << std::strerror(errno);
+  for (const int fd : {rx.readiness_fd(), other.read_end.get()}) {
+    epoll_event e{};
+    e.events = EPOLLIN;
+    e.data.fd = fd;
+    ASSERT_EQ(::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e), 0) << std::strerror(errno);
+  }
+  Forked sender([&] {
+    if (!test::await(go.read_end)) return 2;
+    Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+    }
+    return 0;
+  });
+  test::notify(go.write_end);
+  std::vector<std::byte> buffer(rx.max_message());
+  std::uint32_t next = 0;
+  bool ended = false;
+  while (!ended) {
+    epoll_event e{};
+    const int n = ::epoll_wait(ep.get(), &e, 1, 30000);
+    ASSERT_EQ(n, 1) << "no readiness within 30 s after message " << next;
+    ASSERT_EQ(e.data.fd, rx.readiness_fd());
+    for (;;) {
+      const ChannelResult r = rx.try_receive(buffer);
+      if (r.status == ChannelStatus::would_block) break;
+      if (r.status == ChannelStatus::end_of_stream) {
+        ended = true;
+        break;
+      }
+      ASSERT_EQ(r.status, ChannelStatus::ok);
+      ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next)) << next;
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, 1000U);
+  EXPECT_TRUE(sender.wait().success());
+}
+
+// A SIGKILLed sender rings nothing: the liveness timer makes the descriptor readable, and the
+// try_receive that follows gives what it sent, then end of stream.
+TEST(ChannelShm, ReadinessDescriptorTellsOfASenderKilledWhileIdle) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  const int fd = rx.readiness_fd();
+  Pipe sent = Pipe::create();
+  Pipe never = Pipe::create();
+  Forked sender([&] {
+    Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
+    if (!tx.try_send(text("last words"))) return 1;
+    test::notify(sent.write_end);
+    (void)test::await(never.read_end);  // idle until killed
+    return 0;
+  });
+  ASSERT_TRUE(test::await(sent.read_end));
+  std::vector<std::byte> buffer(rx.max_message());
+  std::vector<std::string> texts;
+  ASSERT_TRUE(readable(fd, 30000));
+  for (const ChannelResult& r : drain(rx, buffer, &texts)) ASSERT_TRUE(r.ok());
+  EXPECT_EQ(texts, std::vector<std::string>{"last words"});
+  ASSERT_EQ(::kill(sender.pid(), SIGKILL), 0);
+  ASSERT_EQ(sender.wait().signal, SIGKILL);
+  bool ended = false;
+  for (int round = 0; round < 100 && !ended; ++round) {  // each round: one liveness period
+    ASSERT_TRUE(readable(fd, 30000)) << "the descriptor must turn readable for a dead sender";
+    for (const ChannelResult& r : drain(rx, buffer)) ended |= r.status == ChannelStatus::end_of_stream;
+  }
+  EXPECT_TRUE(ended);
+}
+
+TEST(ChannelShm, ReadinessDescriptorErrorsNameWhatIsWrong) {
+  ShmName name;
+  ChannelOptions busy;
+  busy.spin = std::chrono::nanoseconds::max();
+  {
+    Channel rx = Channel::listen(name.url(), busy);
+    const Error e = test::error_from([&] { (void)rx.readiness_fd(); });
+    EXPECT_EQ(e.errnum(), EINVAL);
+    EXPECT_TRUE(has_substring(e.what(), "busy-polls"));
+  }
+  Channel rx = Channel::listen(name.url());
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  EXPECT_EQ(test::error_from([&] { (void)tx.readiness_fd(); }).errnum(), EBADF);
+  Channel unix_rx = Channel::listen("unix://@" + test::unique_name());
+  const Error e = test::error_from([&] { (void)unix_rx.readiness_fd(); });
+  EXPECT_EQ(e.errnum(), ENOTSUP);
+  EXPECT_TRUE(has_substring(e.what(), "shm://"));
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 
 #include "ipckit/deadline.hpp"
 
-// STATUS: every scheme below works; shm:// (issue 6) is new: its `ipckit ls`/`rm --stale`
-// support and bench rows come separately. The README's table says what is done.
+// STATUS: every scheme below works. shm:// (issue 6) is new: its memfd variant (nothing in
+// /dev/shm) is not there yet. The README's table says what is done.
 //
 // A channel (floor 3) carries whole messages one way, in order, nothing lost or duplicated,
 // over any kernel transport, chosen by URL (DESIGN.md, "Channel contract"):
@@ -56,7 +56,7 @@
 // parent's), so a killed peer is noticed within ~50 ms by an end that waits; a send with room
 // in its ring succeeds even after the listener died, until the ring fills or the next
 // periodic check (every 1024 sends, at most every 50 ms). Idle ends sleep in futex after
-// options.spin.
+// options.spin; a listener can instead wait in poll/epoll on readiness_fd().
 //
 //   auto rx = ipckit::Channel::listen("unix:///run/app.sock");
 //   auto tx = ipckit::Channel::connect("unix:///run/app.sock");
@@ -143,6 +143,32 @@ class Channel {
 
   /// True for the end made by listen().
   [[nodiscard]] bool is_listener() const noexcept;
+
+  /// A descriptor for poll/epoll/asio, so a listening end can wait beside sockets (shm://
+  /// only so far). It becomes readable (POLLIN) when receive() may have something to give: a
+  /// message, end of stream, a sender coming or going. It stays readable until a
+  /// try_receive() returns would_block, which re-arms it; readiness can be spurious
+  /// (try_receive() then gives would_block at once). Level-triggered use:
+  ///
+  ///   pollfd p{rx.readiness_fd(), POLLIN, 0};
+  ///   while (::poll(&p, 1, -1) >= 0) {      // or epoll_wait, or asio's async_wait(wait_read)
+  ///     for (;;) {
+  ///       ipckit::ChannelResult r = rx.try_receive(buf);
+  ///       if (r.status == ipckit::ChannelStatus::would_block) break;
+  ///       ...                                  // ok or end_of_stream
+  ///     }
+  ///   }
+  ///
+  /// While the listener keeps finding messages, neither side makes a syscall: a sender rings
+  /// only after a try_receive() found every ring empty and armed the descriptor. While a
+  /// sender is connected, the descriptor also turns readable once per liveness period (50 ms)
+  /// so that a sender that died is noticed. The channel owns it: do not read or close it, and
+  /// do not use it after the channel is gone. The first call sets it up (an epoll instance, a
+  /// timerfd and an abstract datagram socket "@ipckit/shm-bell/<random token>" that senders
+  /// ring; senders in another network namespace cannot ring it and are seen within a liveness
+  /// period instead). Throws Error: a sending end (EBADF), a listener that busy-polls (spin =
+  /// nanoseconds::max(), EINVAL: it never sleeps, so nothing rings), other schemes (ENOTSUP).
+  [[nodiscard]] int readiness_fd();
 
   /// A transport behind the contract (one per scheme, in src/channel/).
   class Transport;

@@ -116,4 +116,20 @@ const std::string& Channel::url() const noexcept {
 
 bool Channel::is_listener() const noexcept { return transport_ && transport_->listener(); }
 
+int Channel::readiness_fd() {
+  if (!transport_) sys::fail("Channel::readiness_fd", "a moved-from channel", EBADF);
+  if (!transport_->listener()) {
+    sys::fail("Channel::readiness_fd", transport_->url(), EBADF,
+              "this end was made by connect() and sends; a readiness descriptor tells a listening end "
+              "that a message came");
+  }
+  return transport_->readiness_fd();
+}
+
+int Channel::Transport::readiness_fd() {
+  sys::fail("Channel::readiness_fd", url_, ENOTSUP,
+            "only shm:// channels have a readiness descriptor so far; on this transport, receive on a "
+            "thread of its own, or use shm://");
+}
+
 }  // namespace ipckit

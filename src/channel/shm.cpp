@@ -22,7 +22,10 @@
 //
 // Waiting. The hot path makes no syscall: a send that finds room copies and commits, then
 // reads receiver_waiting (a clean shared line) after a seq_cst fence; only when the listener
-// announced that it sleeps does the sender add to receiver_wake and FUTEX_WAKE it. The
+// announced that it sleeps does the sender add to receiver_wake and FUTEX_WAKE it. An end that
+// busy-polls (spin = nanoseconds::max()) never sleeps and says so in the segment
+// (receiver_spins, a slot's sender_spins): its peer then skips the fence and the check, which
+// otherwise make every message wait for its stores to reach the other core. The
 // listener, when every ring is empty, spins for options.spin, then stores receiver_waiting =
 // 1, fences, looks at every ring once more, and sleeps in FUTEX_WAIT on receiver_wake (the
 // value it read before the second look, so a wake in between is never lost). The same
@@ -50,7 +53,11 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,10 +66,12 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -92,6 +101,10 @@ constexpr std::chrono::nanoseconds kLivenessPeriod = 50ms;
 constexpr unsigned kScanEvery = 64;
 // A sender with room in its ring looks at the listener's lock at most every so many sends.
 constexpr unsigned kLockCheckEvery = 1024;
+// A spinning end reads the clock (for its spin time, deadline and liveness period) once every
+// so many looks at the ring: a few microseconds of pauses, so a message that comes is seen a
+// pause later, not a clock read later.
+constexpr unsigned kClockEvery = 64;
 
 template <class T>
 std::atomic_ref<T> atomic(T& field) noexcept {
@@ -130,9 +143,61 @@ void futex_wake(std::uint32_t* word, int count) noexcept {
   (void)::syscall(SYS_futex, word, FUTEX_WAKE, count, nullptr, nullptr, 0);
 }
 
+// --- The doorbell of a readiness descriptor ------------------------------------------------
+
+// "ipckit/shm-bell/<32 hex digits>": the abstract datagram socket a listener that waits in
+// poll binds (Channel::readiness_fd) and senders ring. The token is random and lives only in
+// the 0600 segment, so another user cannot name the bell before the listener binds it.
+struct BellAddress {
+  sockaddr_un addr{};
+  socklen_t length = 0;
+};
+
+std::string bell_name(const std::uint8_t (&token)[16]) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name = "ipckit/shm-bell/";
+  for (const std::uint8_t byte : token) {
+    name += kHex[byte >> 4];
+    name += kHex[byte & 15];
+  }
+  return name;
+}
+
+BellAddress bell_address(const std::string& name) noexcept {
+  BellAddress a;
+  a.addr.sun_family = AF_UNIX;
+  // sun_path[0] stays NUL (abstract); the name (48 bytes) follows without a terminator.
+  std::memcpy(a.addr.sun_path + 1, name.data(), name.size());
+  a.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return a;
+}
+
+// A sender's side of the bell: one datagram socket, made the first time it rings.
+class Bell {
+ public:
+  explicit Bell(const std::uint8_t (&token)[16]) : address_(bell_address(bell_name(token))) {}
+
+  // Best effort: a full queue (EAGAIN) means it rings already; a bell that is not there (the
+  // listener closed, or another network namespace) leaves the listener to its liveness timer.
+  void ring() noexcept {
+    if (!socket_) {
+      const int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (s == -1) return;
+      socket_ = Fd{s};
+    }
+    (void)::sendto(socket_.get(), "!", 1, MSG_DONTWAIT | MSG_NOSIGNAL,
+                   reinterpret_cast<const sockaddr*>(&address_.addr), address_.length);
+  }
+
+ private:
+  BellAddress address_;
+  Fd socket_;
+};
+
 // Wakes whoever sleeps on (waiting, wake) if it announced so: the other half of the sleeper's
-// "waiting = 1; fence; look again; FUTEX_WAIT(wake, seen)". Called after a commit or release.
-void wake_if_waiting(std::uint32_t& waiting, std::uint32_t& wake) noexcept {
+// "waiting = 1; fence; look again; FUTEX_WAIT(wake, seen)" (or, with a bell, of a listener's
+// "waiting = 2; fence; look again; return would_block"). Called after a commit or release.
+void wake_if_waiting(std::uint32_t& waiting, std::uint32_t& wake, Bell* bell = nullptr) noexcept {
   // seq_cst fence: orders our commit (or release) before the load of `waiting`, as the
   // sleeper's fence orders its store of `waiting` before its second look: one of us sees the
   // other's store, so a sleeper never misses the message that would wake it.
@@ -143,7 +208,12 @@ void wake_if_waiting(std::uint32_t& waiting, std::uint32_t& wake) noexcept {
   // scheduled do not each make a FUTEX_WAKE. Safe: before it sleeps again the sleeper sets
   // the flag anew, fences and looks at every ring, so a commit that saw the flag cleared is
   // either seen by that look or sees the new flag.
-  if (atomic(waiting).exchange(0, std::memory_order_relaxed) == 0) return;
+  const std::uint32_t was = atomic(waiting).exchange(sc::kAwake, std::memory_order_relaxed);
+  if (was == sc::kAwake) return;
+  if (was == sc::kWaitingOnBell && bell != nullptr) {
+    bell->ring();
+    return;
+  }
   // release: the futex word changes after our commit; the sleeper's FUTEX_WAIT compares it.
   atomic(wake).fetch_add(1, std::memory_order_release);
   futex_wake(&wake, INT_MAX);
@@ -156,12 +226,12 @@ void sleep_on(std::uint32_t& waiting, std::uint32_t& wake, std::chrono::nanoseco
   // acquire: a wake that happened before this load is seen in `seen`; a later one changes
   // the word, and FUTEX_WAIT then returns at once.
   const std::uint32_t seen = atomic(wake).load(std::memory_order_acquire);
-  atomic(waiting).store(1, std::memory_order_relaxed);
+  atomic(waiting).store(sc::kAsleepOnFutex, std::memory_order_relaxed);
   // seq_cst fence: the store above before the second look (see wake_if_waiting).
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (!ready()) futex_wait(&wake, seen, timeout);
   // relaxed: only spares the peer a wake-up; a late clear costs one useless FUTEX_WAKE.
-  atomic(waiting).store(0, std::memory_order_relaxed);
+  atomic(waiting).store(sc::kAwake, std::memory_order_relaxed);
 }
 
 // --- Locks (liveness) ---------------------------------------------------------------------
@@ -288,9 +358,10 @@ class Segment {
 class ShmListener final : public Channel::Transport {
  public:
   ShmListener(std::string url, std::size_t max_message, Segment segment,
-              const ChannelOptions& options)
+              const ChannelOptions& options, std::string bell_name)
       : Transport(std::move(url), max_message, true),
         seg_(std::move(segment)),
+        bell_name_(std::move(bell_name)),
         spin_(options.spin),
         on_dropped_(options.on_sender_dropped),
         local_(seg_.geometry().slot_count) {}
@@ -349,15 +420,107 @@ class ShmListener final : public Channel::Transport {
         joined_ = false;
         return {ChannelStatus::end_of_stream, 0};
       }
-      if (deadline.expired()) return expired(deadline);
+      if (deadline.expired()) {
+        // A try_receive that finds nothing re-arms the readiness descriptor; something that
+        // came meanwhile is taken now instead.
+        if (deadline.is_now() && readiness_ && !arm()) continue;
+        return expired(deadline);
+      }
       wait(deadline);
     }
   }
 
+  int readiness_fd() override {
+    if (spin_ == std::chrono::nanoseconds::max()) {
+      sys::fail("Channel::readiness_fd", url_, EINVAL,
+                "this listener busy-polls (ChannelOptions::spin = nanoseconds::max()) and never "
+                "sleeps, so no sender rings it; listen with a finite spin to wait in poll/epoll");
+    }
+    if (!readiness_) readiness_ = make_readiness();
+    return readiness_->epoll.get();
+  }
+
  private:
+  // The readiness descriptor (Channel::readiness_fd): an epoll instance holding the doorbell
+  // senders ring and a timer for the liveness period.
+  struct Readiness {
+    Fd epoll;
+    Fd bell;
+    Fd timer;
+  };
+
+  Readiness make_readiness() {
+    Readiness r;
+    r.epoll = Fd{sys::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1", url_,
+                            "making the readiness descriptor")};
+    r.bell = Fd{sys::check(::socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), "socket",
+                           url_, "making the readiness doorbell")};
+    // Our own copy of the name: a sender could have rewritten the header.
+    const std::string& name = bell_name_;
+    const BellAddress a = bell_address(name);
+    if (::bind(r.bell.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.length) == -1) {
+      const int err = errno;
+      sys::fail("bind", "@" + name, err,
+                err == EADDRINUSE
+                    ? "the doorbell of " + url_ + " is taken: someone who read its segment bound it first"
+                    : "binding the readiness doorbell of " + url_);
+    }
+    r.timer = Fd{sys::check(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+                            "timerfd_create", url_, "making the readiness timer")};
+    for (const Fd* fd : {&r.bell, &r.timer}) {
+      epoll_event e{};
+      e.events = EPOLLIN;
+      e.data.fd = fd->get();
+      sys::check(::epoll_ctl(r.epoll.get(), EPOLL_CTL_ADD, fd->get(), &e), "epoll_ctl", url_,
+                 "making the readiness descriptor");
+    }
+    // Readable at first: what came before the caller first polls is taken by its first
+    // try_receive, which then arms the descriptor.
+    set_timer(r.timer.get(), 1ns);
+    return r;
+  }
+
+  // Sets the readiness timer to fire once after `after` (0: never).
+  void set_timer(int timer, std::chrono::nanoseconds after) {
+    itimerspec t{};
+    t.it_value.tv_sec = static_cast<time_t>(after.count() / 1'000'000'000);
+    t.it_value.tv_nsec = static_cast<long>(after.count() % 1'000'000'000);
+    sys::check(::timerfd_settime(timer, 0, &t, nullptr), "timerfd_settime", url_,
+               "arming the readiness timer");
+  }
+
+  // After a try_receive found nothing: empties the bell and the timer, announces that the
+  // listener waits on its bell, and looks once more (the sleeper's half of wake_if_waiting).
+  // False when something came meanwhile (the caller takes it); true when armed.
+  bool arm() {
+    std::array<char, 64> drain{};
+    while (::recv(readiness_->bell.get(), drain.data(), drain.size(), MSG_DONTWAIT) >= 0 || errno == EINTR) {
+    }
+    std::uint64_t expirations = 0;
+    (void)::read(readiness_->timer.get(), &expirations, sizeof expirations);
+    sc::ChannelHeader& h = seg_.header();
+    atomic(h.receiver_waiting).store(sc::kWaitingOnBell, std::memory_order_relaxed);
+    // seq_cst fence: the store above before the look below (see wake_if_waiting).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (ready()) {
+      atomic(h.receiver_waiting).store(sc::kAwake, std::memory_order_relaxed);
+      return false;
+    }
+    // With a sender there, the timer brings the caller back once a liveness period, to see
+    // whether it died (its lock is not pollable).
+    if (needs_liveness_ || any_slot_taken()) {
+      set_timer(readiness_->timer.get(),
+                std::max<std::chrono::nanoseconds>(next_liveness_ - Clock::now(), 1ns));
+    } else {
+      set_timer(readiness_->timer.get(), 0ns);
+    }
+    return true;
+  }
+
   struct Local {
-    bool attached = false;  // reader_ reads the slot's ring
-    bool dead = false;      // its sender's lock is gone: drain, then free
+    bool attached = false;      // reader_ reads the slot's ring
+    bool dead = false;          // its sender's lock is gone: drain, then free
+    bool sender_spins = false;  // it said it never sleeps (sc::SlotEntry::sender_spins)
     ring::Reader reader{};
   };
 
@@ -382,8 +545,12 @@ class ShmListener final : public Channel::Transport {
       if (!p.message.empty()) std::memcpy(buffer.data(), p.message.data(), p.message.size());
       size = p.message.size();
       l.reader.release();
-      ring::Header* rh = l.reader.header();
-      wake_if_waiting(rh->writer_waiting, rh->writer_wake);
+      // A sender that busy-polls never sleeps on a full ring: no wake-up check (its fence)
+      // per message.
+      if (!l.sender_spins) {
+        ring::Header* rh = l.reader.header();
+        wake_if_waiting(rh->writer_waiting, rh->writer_wake);
+      }
       next_ = at + 1;
       return true;
     }
@@ -472,6 +639,8 @@ class ShmListener final : public Channel::Transport {
     }
     l.attached = true;
     l.dead = false;
+    // relaxed: written before the state we read with acquire (active or closed).
+    l.sender_spins = atomic(seg_.slot(i).sender_spins).load(std::memory_order_relaxed) == 1;
     attached_[attached_count_++] = i;
     joined_ = true;
     return true;
@@ -560,11 +729,13 @@ class ShmListener final : public Channel::Transport {
     const bool bounded = needs_liveness_ || any_slot_taken();
     const auto wake_at =
         std::min(deadline.when(), bounded ? std::max(next_liveness_, Clock::now()) : Clock::time_point::max());
-    for (;;) {
+    for (unsigned spins = 0;; ++spins) {
       if (ready()) return;
-      const auto now = Clock::now();
-      if (now >= wake_at) return;
-      if (now >= until_spun) break;
+      if (spins % kClockEvery == 0) {
+        const auto now = Clock::now();
+        if (now >= wake_at) return;
+        if (now >= until_spun) break;
+      }
       cpu_relax();
     }
     const auto now = Clock::now();
@@ -574,6 +745,7 @@ class ShmListener final : public Channel::Transport {
   }
 
   Segment seg_;
+  std::string bell_name_;
   std::chrono::nanoseconds spin_;
   std::function<void(const std::string&)> on_dropped_;
   std::vector<Local> local_;
@@ -584,6 +756,7 @@ class ShmListener final : public Channel::Transport {
   bool joined_ = false;               // a sender joined since the last end of stream
   bool needs_liveness_ = false;       // the last scan saw a slot whose owner's lock matters
   Clock::time_point next_liveness_{};
+  std::optional<Readiness> readiness_;
 };
 
 // --- A sending end ------------------------------------------------------------------------
@@ -591,12 +764,14 @@ class ShmListener final : public Channel::Transport {
 class ShmSender final : public Channel::Transport {
  public:
   ShmSender(std::string url, std::size_t max_message, Segment segment, std::uint32_t slot,
-            ring::Writer writer, std::chrono::nanoseconds spin)
+            ring::Writer writer, std::chrono::nanoseconds spin, bool receiver_spins, Bell bell)
       : Transport(std::move(url), max_message, false),
         seg_(std::move(segment)),
         slot_(slot),
         writer_(writer),
-        spin_(spin) {}
+        spin_(spin),
+        receiver_spins_(receiver_spins),
+        bell_(std::move(bell)) {}
   ShmSender(const ShmSender&) = delete;
   ShmSender& operator=(const ShmSender&) = delete;
 
@@ -609,7 +784,7 @@ class ShmSender final : public Channel::Transport {
         .compare_exchange_strong(expected, static_cast<std::uint32_t>(sc::SlotState::closed),
                                  std::memory_order_release, std::memory_order_relaxed);
     sc::ChannelHeader& h = seg_.header();
-    wake_if_waiting(h.receiver_waiting, h.receiver_wake);
+    wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell_);
     // Then the descriptor closes (a member), which drops the slot's lock.
   }
 
@@ -648,8 +823,11 @@ class ShmSender final : public Channel::Transport {
     if (s != ring::Status::ok) return s == ring::Status::full ? s : ring::Status::corrupt;
     if (!message.empty()) std::memcpy(room.data(), message.data(), message.size());
     writer_.commit(message.size());
-    sc::ChannelHeader& h = seg_.header();
-    wake_if_waiting(h.receiver_waiting, h.receiver_wake);
+    // A listener that busy-polls never sleeps: no wake-up check (its fence) per message.
+    if (!receiver_spins_) {
+      sc::ChannelHeader& h = seg_.header();
+      wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell_);
+    }
     return ring::Status::ok;
   }
 
@@ -675,10 +853,12 @@ class ShmSender final : public Channel::Transport {
 
   ChannelResult wait_for_room(std::span<const std::byte> message, Deadline deadline) {
     const auto until_spun = spin_end(deadline.is_now() ? 0ns : spin_);
-    for (;;) {  // spinning
-      if (listener_gone(liveness_due())) return gone();
-      if (deadline.expired()) return expired(deadline);
-      if (Clock::now() >= until_spun) break;
+    for (unsigned spins = 0;; ++spins) {  // spinning
+      if (spins % kClockEvery == 0) {
+        if (listener_gone(liveness_due())) return gone();
+        if (deadline.expired()) return expired(deadline);
+        if (Clock::now() >= until_spun) break;
+      }
       cpu_relax();
       const ring::Status s = try_put(message);
       if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
@@ -707,6 +887,8 @@ class ShmSender final : public Channel::Transport {
   std::uint32_t slot_;
   ring::Writer writer_;
   std::chrono::nanoseconds spin_;
+  bool receiver_spins_;  // the listener said it never sleeps (sc::ChannelHeader::receiver_spins)
+  Bell bell_;            // rings a listener that waits in poll (receiver_waiting == 2)
   bool peer_gone_ = false;
   unsigned sends_since_check_ = 0;
   Clock::time_point next_liveness_{};
@@ -824,10 +1006,14 @@ TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options) {
   h->total_size = geometry->total_size;
   h->max_message = max;
   h->receiver_pid = ::getpid();
+  h->receiver_spins = options.spin == std::chrono::nanoseconds::max() ? 1 : 0;
+  const std::uint64_t token[2] = {random_key(), random_key()};
+  std::memcpy(h->bell_token, token, sizeof token);
+  std::string bell = bell_name(h->bell_token);
   // release: every field above is visible to a sender that sees ready == 1 (acquire).
   atomic(h->ready).store(1, std::memory_order_release);
   auto transport = std::make_unique<ShmListener>(
-      u, max, Segment{name, std::move(fd), std::move(mapping), *geometry}, options);
+      u, max, Segment{name, std::move(fd), std::move(mapping), *geometry}, options, std::move(bell));
   unlink.done();
   return transport;
 }
@@ -956,6 +1142,8 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
       continue;
     }
     atomic(slot.sender_pid).store(::getpid(), std::memory_order_relaxed);
+    atomic(slot.sender_spins).store(options.spin == std::chrono::nanoseconds::max() ? 1 : 0,
+                                    std::memory_order_relaxed);
     // A fresh key: bytes of the previous sender's records never match this ring's tags.
     const std::span<std::byte> ring_bytes = seg.ring(i);
     ring::Writer writer;
@@ -970,17 +1158,20 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
     atomic(slot.state)
         .store(static_cast<std::uint32_t>(sc::SlotState::active), std::memory_order_release);
     sc::ChannelHeader& h = seg.header();
-    wake_if_waiting(h.receiver_waiting, h.receiver_wake);
+    Bell bell{seen.bell_token};
+    wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell);
     const std::size_t max =
         std::min<std::size_t>({options.max_message, static_cast<std::size_t>(seen.max_message),
                                static_cast<std::size_t>(writer.max_message())});
-    return std::make_unique<ShmSender>(u, max, std::move(seg), i, writer, options.spin);
+    return std::make_unique<ShmSender>(u, max, std::move(seg), i, writer, options.spin,
+                                       seen.receiver_spins == 1, std::move(bell));
   }
   slots_full = geometry->slot_count;
   problem = "all " + std::to_string(geometry->slot_count) + " sender slots were taken";
   // The listener gives back the slots of dead senders when it looks at the locks: wake it.
   sc::ChannelHeader& h = seg.header();
-  wake_if_waiting(h.receiver_waiting, h.receiver_wake);
+  Bell bell{seen.bell_token};
+  wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell);
   return nullptr;
 }
 

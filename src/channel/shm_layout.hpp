@@ -21,7 +21,7 @@
 // Channel header:
 //   offset  size  field             written by   meaning
 //   0       8     magic             listener     "IPCKCHAN" (0x4e4148434b435049)
-//   8       4     version           listener     1
+//   8       4     version           listener     2
 //   12      4     header_size       listener     256
 //   16      4     slot_count        listener     senders at once (1..kMaxSlots)
 //   20      4     slot_size         listener     16: sizeof(SlotEntry)
@@ -32,11 +32,24 @@
 //   56      8     max_message       listener     the largest message the listener takes
 //   64      4     receiver_pid      listener     for `ipckit ls` only, never for liveness
 //   68      4     ready             listener     0 while initialising, then 1 (release store)
+//   72      4     receiver_spins    listener     1: the listener busy-polls and never sleeps, so
+//                                                senders skip the wake-up check (0: it may sleep)
+//   80      16    bell_token        listener     random; names the readiness descriptor's doorbell,
+//                                                the abstract datagram socket
+//                                                "@ipckit/shm-bell/<32 hex digits of the 16 bytes>"
 //   128     4     receiver_closed   listener     1 once the listener has closed (clean close)
-//   192     4     receiver_waiting  listener     1 while the listener sleeps on receiver_wake
-//   196     4     receiver_wake     senders      futex word: a sender adds 1 and wakes it
+//   192     4     receiver_waiting  listener     0 awake; 1 asleep in FUTEX_WAIT on receiver_wake;
+//                                                2 waiting in poll on its readiness descriptor
+//   196     4     receiver_wake     senders      futex word: a sender that finds receiver_waiting
+//                                                not 0 swaps it to 0 and then adds 1 here and
+//                                                FUTEX_WAKEs (1), or sends one datagram to the
+//                                                doorbell (2)
 //
-// Slot entry (16 bytes): state (4: SlotState), sender_pid (4, for ls only), 8 reserved.
+// Slot entry (16 bytes): state (4: SlotState), sender_pid (4, for ls only), sender_spins (4:
+// 1 when the sender busy-polls on a full ring and never sleeps, so the listener skips the
+// wake-up check after each message it takes; written before the slot becomes active), 4 reserved.
+// A peer that says it spins but sleeps only harms itself: nobody wakes it, and its sleeps are
+// bounded by the liveness period.
 //
 // Liveness is not in the segment: open-file-description locks (fcntl F_OFD_SETLK) on the
 // object's bytes. The listener holds a write lock on byte kReceiverLockByte, the sender in
@@ -45,8 +58,13 @@
 namespace ipckit::detail::shm_channel {
 
 inline constexpr std::uint64_t kMagic = 0x4e4148434b435049ULL;  // "IPCKCHAN" read as LE
-inline constexpr std::uint32_t kVersion = 1;
+inline constexpr std::uint32_t kVersion = 2;
 inline constexpr std::uint32_t kMaxSlots = 64;
+
+/// receiver_waiting's values.
+inline constexpr std::uint32_t kAwake = 0;
+inline constexpr std::uint32_t kAsleepOnFutex = 1;
+inline constexpr std::uint32_t kWaitingOnBell = 2;
 inline constexpr const char* kObjectPrefix = "/ipckit-ch-";
 
 /// A slot's life: free → claiming (a sender won the CAS and is initialising its ring) →
@@ -74,6 +92,9 @@ struct ChannelHeader {
   std::uint64_t max_message;
   std::int32_t receiver_pid;
   std::uint32_t ready;
+  std::uint32_t receiver_spins;
+  std::uint32_t reserved0;
+  std::uint8_t bell_token[16];
   // Written once by the listener as it closes; read by senders on every send (a shared,
   // clean line: no coherence traffic on the hot path).
   alignas(ring::kCacheLine) std::uint32_t receiver_closed;
@@ -86,7 +107,8 @@ struct ChannelHeader {
 struct SlotEntry {
   std::uint32_t state;
   std::int32_t sender_pid;
-  std::uint64_t reserved;
+  std::uint32_t sender_spins;
+  std::uint32_t reserved;
 };
 
 static_assert(offsetof(ChannelHeader, magic) == 0);
@@ -101,6 +123,8 @@ static_assert(offsetof(ChannelHeader, total_size) == 48);
 static_assert(offsetof(ChannelHeader, max_message) == 56);
 static_assert(offsetof(ChannelHeader, receiver_pid) == 64);
 static_assert(offsetof(ChannelHeader, ready) == 68);
+static_assert(offsetof(ChannelHeader, receiver_spins) == 72);
+static_assert(offsetof(ChannelHeader, bell_token) == 80);
 static_assert(offsetof(ChannelHeader, receiver_closed) == 128);
 static_assert(offsetof(ChannelHeader, receiver_waiting) == 192);
 static_assert(offsetof(ChannelHeader, receiver_wake) == 196);
@@ -108,6 +132,7 @@ static_assert(sizeof(ChannelHeader) == 256);
 static_assert(sizeof(SlotEntry) == 16);
 static_assert(offsetof(SlotEntry, state) == 0);
 static_assert(offsetof(SlotEntry, sender_pid) == 4);
+static_assert(offsetof(SlotEntry, sender_spins) == 8);
 
 inline constexpr std::uint64_t kReceiverLockByte = 0;
 [[nodiscard]] constexpr std::uint64_t sender_lock_byte(std::uint32_t slot) noexcept {

@@ -26,6 +26,8 @@ class Channel::Transport {
   virtual ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) = 0;
   /// Sends what a stream end still holds of a message (Channel::flush). Datagrams: nothing.
   virtual ChannelResult flush(Deadline) { return {}; }
+  /// Channel::readiness_fd on a listening end; transports without one throw ENOTSUP.
+  virtual int readiness_fd();
 
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
   [[nodiscard]] std::size_t max_message() const noexcept { return max_message_; }
