@@ -7,7 +7,7 @@
 // Every case runs over every transport. A transport is one TransportCase: how to make a fresh
 // URL, what to remove if a test dies half-way, and the few facts the cases need (a byte stream
 // or datagrams, how large a message fills its buffer, what several senders may send, its
-// largest message). shm:// is added by adding one TransportCase to kTransports.
+// largest message). shm:// runs twice: named (/dev/shm) and the memfd variant (shm://@NAME).
 //
 // Processes: senders that must be separate processes are forked (test::Forked) BEFORE the
 // listener exists and get its URL through a pipe, so no child holds a copy of the listener's
@@ -162,6 +162,10 @@ std::string sysv_url(const test::TempDir&) {
 std::string shm_url(const test::TempDir&) {
   return "shm://" + test::unique_name();
 }
+// The memfd variant: nothing in /dev/shm to remove, ever.
+std::string shm_memfd_url(const test::TempDir&) {
+  return "shm://@" + test::unique_name();
+}
 // The segment of "shm://NAME" is the POSIX shm object "/ipckit-ch-NAME".
 std::size_t shm_max() {
   return (std::size_t{1} << 20) / 2 - 16;  // ring::max_message_for(the default 1 MiB)
@@ -228,6 +232,13 @@ const TransportCase kTransports[] = {
     {.name = "shm",
      .make_url = shm_url,
      .remove_leftovers = remove_shm,
+     .default_max = shm_max,
+     .byte_stream = false,
+     .fill_message = 0,
+     .several_senders_max = kSixteenMiB},
+    {.name = "shm_memfd",
+     .make_url = shm_memfd_url,
+     .remove_leftovers = nullptr,
      .default_max = shm_max,
      .byte_stream = false,
      .fill_message = 0,

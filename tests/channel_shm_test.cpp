@@ -31,6 +31,7 @@
 #include "ipckit/error.hpp"
 #include "ipckit/pipe.hpp"
 #include "ipckit/ring.hpp"
+#include "ipckit/socket.hpp"
 #include "test_util.hpp"
 
 namespace ipckit {
@@ -786,6 +787,138 @@ TEST(ChannelShm, ReadinessDescriptorErrorsNameWhatIsWrong) {
   const Error e = test::error_from([&] { (void)unix_rx.readiness_fd(); });
   EXPECT_EQ(e.errnum(), ENOTSUP);
   EXPECT_TRUE(has_substring(e.what(), "shm://"));
+}
+
+// --- The memfd variant: shm://@NAME -----------------------------------------------------------
+
+// Every name in /dev/shm that contains `part`.
+std::vector<std::string> dev_shm_entries_with(const std::string& part) {
+  std::vector<std::string> found;
+  for (const auto& e : std::filesystem::directory_iterator("/dev/shm")) {
+    const std::string n = e.path().filename().string();
+    if (n.find(part) != std::string::npos) found.push_back(n);
+  }
+  return found;
+}
+
+TEST(ChannelShm, MemfdVariantCarriesMessagesAndLeavesNothingInDevShm) {
+  const std::string name = test::unique_name();
+  Pipe go = Pipe::create();
+  Forked sender([&] {
+    if (!test::await(go.read_end)) return 2;
+    Channel tx = Channel::connect("shm://@" + name, {}, Deadline::after(10s));
+    for (std::uint32_t i = 0; i < 2000; ++i) {
+      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+    }
+    return 0;
+  });
+  Channel rx = Channel::listen("shm://@" + name + "?capacity=65536");
+  EXPECT_EQ(rx.url(), "shm://@" + name + "?capacity=65536");
+  test::notify(go.write_end);
+  std::vector<std::byte> buffer(rx.max_message());
+  for (std::uint32_t i = 0; i < 2000; ++i) {
+    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, ChannelStatus::ok) << i;
+    ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
+    if (i == 0) EXPECT_EQ(dev_shm_entries_with(name), std::vector<std::string>{}) << "nothing named";
+  }
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(30s)).status, ChannelStatus::end_of_stream);
+  EXPECT_TRUE(sender.wait().success());
+}
+
+// What a sender is handed: a memfd whose size is sealed for good, so no peer can shrink it
+// under a mapping (SIGBUS).
+TEST(ChannelShm, MemfdVariantHandsOutASizeSealedMemfd) {
+  const std::string name = test::unique_name();
+  Channel rx = Channel::listen("shm://@" + name);
+  Socket s = Socket::connect_unix(UnixAddress::abstract("ipckit/shm/" + name), SocketType::seqpacket,
+                                  Deadline::after(10s));
+  std::array<std::byte, 256> bytes{};
+  Received got = s.receive_fds(bytes, Deadline::after(10s));
+  ASSERT_EQ(got.status, IoStatus::ok);
+  ASSERT_EQ(got.fds.size(), 1U);
+  const int seals = ::fcntl(got.fds[0].get(), F_GET_SEALS);
+  EXPECT_EQ(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+  EXPECT_EQ(::ftruncate(got.fds[0].get(), 4096), -1);
+  EXPECT_EQ(errno, EPERM);
+}
+
+TEST(ChannelShm, MemfdVariantHasOneListenerAndConnectWaitsForIt) {
+  const std::string url = "shm://@" + test::unique_name();
+  Error e = test::error_from([&] { (void)Channel::connect(url, {}, Deadline::after(50ms)); });
+  EXPECT_EQ(e.errnum(), ETIMEDOUT);
+  EXPECT_TRUE(has_substring(e.what(), url));
+  Channel rx = Channel::listen(url);
+  e = test::error_from([&] { (void)Channel::listen(url); });
+  EXPECT_EQ(e.errnum(), EADDRINUSE);
+  EXPECT_TRUE(has_substring(e.what(), "another listener"));
+}
+
+// The socket has no permissions of its own (abstract), so both sides ask who is there
+// (SO_PEERCRED): the listener hands its memfd only to its own user, and a sender sends only to
+// a listener of its own user.
+TEST(ChannelShm, MemfdVariantJoinsOnlyProcessesOfOneUser) {
+  const std::string url = "shm://@" + test::unique_name();
+  Pipe go = Pipe::create();
+  Pipe said = Pipe::create();
+  Forked stranger([&] {
+    if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) return 10;
+    if (!test::await(go.read_end)) return 2;
+    std::string report;
+    // Through the channel: the sender refuses a listener of another user.
+    try {
+      (void)Channel::connect(url, {}, Deadline::after(10s));
+      report = "joined\n";
+    } catch (const Error& e) {
+      report = std::to_string(e.errnum()) + " " + e.what() + "\n";
+    }
+    // By hand, past that check: the listener refuses to hand its memfd out.
+    const std::string name = url.substr(std::string_view("shm://@").size());
+    Socket s = Socket::connect_unix(UnixAddress::abstract("ipckit/shm/" + name), SocketType::seqpacket,
+                                    Deadline::after(10s));
+    std::array<std::byte, 512> bytes{};
+    Received got = s.receive_fds(bytes, Deadline::after(30s));
+    report += std::to_string(got.fds.size()) + " " +
+              std::string(reinterpret_cast<const char*>(bytes.data()), got.bytes);
+    return ::write(said.write_end.get(), report.data(), report.size()) == static_cast<ssize_t>(report.size())
+               ? 0
+               : 3;
+  });
+  Channel rx = Channel::listen(url);
+  test::notify(go.write_end);
+  EXPECT_TRUE(stranger.wait().success());
+  std::string text(4096, '\0');
+  const ssize_t n = ::read(said.read_end.get(), text.data(), text.size());
+  text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  const std::string sender_side = text.substr(0, text.find('\n'));
+  const std::string listener_side = text.substr(text.find('\n') + 1);
+  EXPECT_EQ(sender_side.substr(0, sender_side.find(' ')), std::to_string(EACCES)) << text;
+  EXPECT_TRUE(has_substring(sender_side, "refusing to send there")) << text;
+  EXPECT_EQ(listener_side.substr(0, 2), "0 ") << "no descriptor for a stranger: " << text;
+  EXPECT_TRUE(has_substring(listener_side, "takes senders running as")) << text;
+  EXPECT_TRUE(has_substring(listener_side, "65534")) << text;
+}
+
+TEST(ChannelShm, MemfdVariantSenderGetsPeerClosedWhenTheListenerIsKilled) {
+  const std::string url = "shm://@" + test::unique_name();
+  Pipe ready = Pipe::create();
+  Pipe never = Pipe::create();
+  Forked listener([&] {
+    Channel rx = Channel::listen(url + "?capacity=4096");
+    test::notify(ready.write_end);
+    std::vector<std::byte> buffer(rx.max_message());
+    (void)rx.receive(buffer, Deadline::after(30s));  // serves the join, takes one message
+    (void)test::await(never.read_end);               // then takes nothing more until killed
+    return 0;
+  });
+  ASSERT_TRUE(test::await(ready.read_end));
+  Channel tx = Channel::connect(url, {}, Deadline::after(10s));
+  ASSERT_EQ(tx.send(text("first"), Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(::kill(listener.pid(), SIGKILL), 0);
+  ASSERT_EQ(listener.wait().signal, SIGKILL);
+  ChannelResult r{};
+  for (int i = 0; i < 100000 && r.status == ChannelStatus::ok; ++i) r = tx.send(text("more"), Deadline::after(10s));
+  EXPECT_EQ(r.status, ChannelStatus::peer_closed);
 }
 
 }  // namespace

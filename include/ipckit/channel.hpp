@@ -10,14 +10,13 @@
 
 #include "ipckit/deadline.hpp"
 
-// STATUS: every scheme below works. shm:// (issue 6) is new: its memfd variant (nothing in
-// /dev/shm) is not there yet. The README's table says what is done.
+// STATUS: every scheme below works. The README's table says what is done.
 //
 // A channel (floor 3) carries whole messages one way, in order, nothing lost or duplicated,
 // over any kernel transport, chosen by URL (DESIGN.md, "Channel contract"):
 //
 //   fifo:///ABS/PATH   unix:///ABS/PATH   unix://@NAME   tcp://HOST:PORT
-//   mq:///NAME         sysv-msg://0xKEY   shm://NAME?capacity=BYTES
+//   mq:///NAME         sysv-msg://0xKEY   shm://NAME?capacity=BYTES   shm://@NAME (memfd)
 //
 // On byte streams (fifo, unix, tcp) each message is a 4-byte little-endian length and then
 // that many bytes; a length above max_message is a protocol error that closes that one
@@ -57,6 +56,14 @@
 // in its ring succeeds even after the listener died, until the ring fills or the next
 // periodic check (every 1024 sends, at most every 50 ms). Idle ends sleep in futex after
 // options.spin; a listener can instead wait in poll/epoll on readiness_fd().
+//
+// shm://@NAME?capacity=BYTES&senders=N: the same channel in a sealed memfd that has no name,
+// so nothing appears in /dev/shm and nothing is left behind by a crash. A sender gets the
+// memfd over the abstract seqpacket socket "@ipckit/shm/NAME" the listener binds (only
+// processes of the listener's user get it: SO_PEERCRED), checks that its size is sealed (no
+// peer can shrink it: no SIGBUS), then joins as above. A thread of the listener's, asleep in
+// poll until a sender comes, hands the memfd out. `ipckit ls` does not list these channels
+// (no name to find them by).
 //
 //   auto rx = ipckit::Channel::listen("unix:///run/app.sock");
 //   auto tx = ipckit::Channel::connect("unix:///run/app.sock");

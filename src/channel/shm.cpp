@@ -49,11 +49,13 @@
 
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -73,6 +75,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../sys.hpp"
@@ -81,6 +84,7 @@
 #include "ipckit/mapping.hpp"
 #include "ipckit/ring.hpp"
 #include "ipckit/shm.hpp"
+#include "ipckit/socket.hpp"
 #include "shm_layout.hpp"
 #include "transport.hpp"
 #include "undo.hpp"
@@ -287,6 +291,97 @@ std::string object_name(const ChannelUrl& url) {
   return name;
 }
 
+// The memfd variant, shm://@NAME: its segment is a memfd (shown in /proc/PID/fd as
+// "memfd:ipckit-ch-NAME"), handed out over the abstract seqpacket socket "@ipckit/shm/NAME".
+bool is_memfd(const ChannelUrl& url) noexcept { return !url.name.empty() && url.name.front() == '@'; }
+
+std::string memfd_name(const ChannelUrl& url) { return "memfd:ipckit-ch-" + url.name.substr(1); }
+
+UnixAddress rendezvous_address(const ChannelUrl& url) {
+  const std::string name = url.name.substr(1);
+  if (name.empty()) {
+    sys::fail("Channel", url.to_string(), EINVAL, "the name after @ is missing, e.g. shm://@app");
+  }
+  constexpr std::string_view kPrefix = "ipckit/shm/";
+  constexpr std::size_t kMaxName = sizeof(sockaddr_un::sun_path) - 1 - kPrefix.size();
+  if (name.size() > kMaxName) {
+    sys::fail("Channel", url.to_string(), ENAMETOOLONG,
+              "a memfd channel's name is at most " + std::to_string(kMaxName) +
+                  " bytes (its socket's name, \"@ipckit/shm/NAME\", must fit in a sockaddr_un)");
+  }
+  return UnixAddress::abstract(std::string(kPrefix) + name);
+}
+
+UnixListener bind_rendezvous(const ChannelUrl& url) {
+  try {
+    return UnixListener::bind({.address = rendezvous_address(url), .type = SocketType::seqpacket});
+  } catch (const Error& e) {
+    if (e.errnum() != EADDRINUSE) throw;
+    sys::fail("Channel::listen", url.to_string(), EADDRINUSE,
+              "another listener is receiving on " + url.to_string() + "; a channel has one listener");
+  }
+}
+
+// The memfd variant's rendezvous: a thread blocked in poll on the listening socket that hands
+// the memfd to every caller running as our user (the abstract socket has no permissions:
+// SO_PEERCRED is the check) and a sentence saying why to the others. A thread, so that a
+// connect is served whatever the listener is doing (a listener need not be in receive()).
+class Rendezvous {
+ public:
+  Rendezvous(UnixListener listener, int memfd, std::string url)
+      : listener_(std::move(listener)),
+        stop_(sys::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd", url,
+                         "making the memfd channel's rendezvous")),
+        memfd_(memfd),
+        url_(std::move(url)),
+        thread_([this] { serve(); }) {}
+  Rendezvous(const Rendezvous&) = delete;
+  Rendezvous& operator=(const Rendezvous&) = delete;
+  ~Rendezvous() {
+    const std::uint64_t one = 1;
+    (void)::write(stop_.get(), &one, sizeof one);
+    thread_.join();
+  }
+
+ private:
+  void serve() noexcept {
+    for (;;) {
+      std::array<pollfd, 2> p{{{listener_.fd().get(), POLLIN, 0}, {stop_.get(), POLLIN, 0}}};
+      if (::poll(p.data(), p.size(), -1) == -1) {
+        if (errno == EINTR) continue;
+        return;  // cannot happen with valid descriptors
+      }
+      if (p[1].revents != 0) return;
+      try {
+        while (std::optional<Socket> caller = listener_.accept(Deadline::now())) hand_out(*caller);
+      } catch (const Error&) {
+        // Out of descriptors, or a caller gone: it retries, and poll says when to look again.
+        // Do not spin on a persistent error: wait for the stop or the next caller a little.
+        pollfd stop{stop_.get(), POLLIN, 0};
+        (void)::poll(&stop, 1, 100);
+      }
+    }
+  }
+
+  void hand_out(const Socket& caller) {
+    const PeerCredentials who = caller.peer_credentials();
+    if (who.uid != ::geteuid()) {
+      const std::string why = url_ + " takes senders running as " + sys::user_text(::geteuid()) +
+                              " only; this process (pid " + std::to_string(who.pid) + ") runs as " +
+                              sys::user_text(who.uid);
+      (void)caller.send_fds({}, std::as_bytes(std::span{why.data(), why.size()}), Deadline::now());
+      return;
+    }
+    (void)caller.send_fds(std::span{&memfd_, 1}, std::as_bytes(std::span{"m", 1}), Deadline::now());
+  }
+
+  UnixListener listener_;
+  Fd stop_;
+  int memfd_;
+  std::string url_;
+  std::thread thread_;
+};
+
 std::string dev_shm_space() {
   struct statvfs vfs {};
   if (::statvfs("/dev/shm", &vfs) == -1) return "/dev/shm's free space cannot be read";
@@ -358,10 +453,12 @@ class Segment {
 class ShmListener final : public Channel::Transport {
  public:
   ShmListener(std::string url, std::size_t max_message, Segment segment,
-              const ChannelOptions& options, std::string bell_name)
+              const ChannelOptions& options, std::string bell_name,
+              std::unique_ptr<Rendezvous> rendezvous)
       : Transport(std::move(url), max_message, true),
         seg_(std::move(segment)),
         bell_name_(std::move(bell_name)),
+        rendezvous_(std::move(rendezvous)),
         spin_(options.spin),
         on_dropped_(options.on_sender_dropped),
         local_(seg_.geometry().slot_count) {}
@@ -390,7 +487,7 @@ class ShmListener final : public Channel::Transport {
     struct stat ours {};
     struct stat named {};
     const std::string path = "/dev/shm" + seg_.name();
-    if (::fstat(seg_.fd(), &ours) == 0 && ::stat(path.c_str(), &named) == 0 &&
+    if (!rendezvous_ && ::fstat(seg_.fd(), &ours) == 0 && ::stat(path.c_str(), &named) == 0 &&
         ours.st_dev == named.st_dev && ours.st_ino == named.st_ino) {
       (void)::shm_unlink(seg_.name().c_str());
     }
@@ -467,11 +564,11 @@ class ShmListener final : public Channel::Transport {
     }
     r.timer = Fd{sys::check(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
                             "timerfd_create", url_, "making the readiness timer")};
-    for (const Fd* fd : {&r.bell, &r.timer}) {
+    for (const int fd : {r.bell.get(), r.timer.get()}) {
       epoll_event e{};
       e.events = EPOLLIN;
-      e.data.fd = fd->get();
-      sys::check(::epoll_ctl(r.epoll.get(), EPOLL_CTL_ADD, fd->get(), &e), "epoll_ctl", url_,
+      e.data.fd = fd;
+      sys::check(::epoll_ctl(r.epoll.get(), EPOLL_CTL_ADD, fd, &e), "epoll_ctl", url_,
                  "making the readiness descriptor");
     }
     // Readable at first: what came before the caller first polls is taken by its first
@@ -746,6 +843,9 @@ class ShmListener final : public Channel::Transport {
 
   Segment seg_;
   std::string bell_name_;
+  // The memfd variant's: a thread that hands the memfd to senders. After seg_, so it stops
+  // before the memfd closes.
+  std::unique_ptr<Rendezvous> rendezvous_;
   std::chrono::nanoseconds spin_;
   std::function<void(const std::string&)> on_dropped_;
   std::vector<Local> local_;
@@ -946,19 +1046,28 @@ TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options) {
   const auto geometry = sc::geometry(slots, capacity);
   if (!geometry)
     sys::fail("Channel::listen", u, EINVAL, "no layout for this capacity: " + correct_url(url));
-  const std::string name = object_name(url);
+  const bool memfd = is_memfd(url);
+  // The memfd variant: the rendezvous socket first (it is what keeps a second listener out),
+  // then a memfd nothing names.
+  std::optional<UnixListener> rendezvous;
+  if (memfd) rendezvous.emplace(bind_rendezvous(url));
+  const std::string name = memfd ? memfd_name(url) : object_name(url);
 
-  const int raw = ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const int raw = memfd ? ::memfd_create(name.c_str() + std::string_view("memfd:").size(),
+                                         MFD_CLOEXEC | MFD_ALLOW_SEALING)
+                        : ::shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (raw == -1) {
     const int err = errno;
     if (err == EEXIST) name_taken(url, name);
     sys::fail(
-        "shm_open", name, err,
+        memfd ? "memfd_create" : "shm_open", name, err,
         (err == EMFILE || err == ENFILE ? sys::descriptor_limit_hint(err) + "; " : std::string{}) +
             "creating the segment of channel " + u);
   }
   Fd fd{raw};
-  UndoUnlessDone unlink([&] { (void)::shm_unlink(name.c_str()); });
+  UndoUnlessDone unlink([&] {
+    if (!memfd) (void)::shm_unlink(name.c_str());
+  });
   // The listener's lock first, before the object has a size: a second listen() that finds
   // the name taken sees it held (a window of one syscall remains, where it says "stale").
   if (!try_lock_byte(fd.get(), sc::kReceiverLockByte, name)) {
@@ -978,6 +1087,11 @@ TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options) {
                             std::to_string(capacity) + " bytes): " + dev_shm_space() +
                             "; free space there or ask for a smaller capacity"
                       : "reserving the segment of channel " + u));
+  }
+  if (memfd) {
+    // Its size for good: no sender can shrink it under the others' mappings (SIGBUS).
+    sys::check(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), "fcntl(F_ADD_SEALS)",
+               name, "sealing the size of the segment of channel " + u);
   }
   Mapping mapping = Mapping::map_fd(fd, {.length = geometry->total_size});
   // The listener only reads the senders' data: those pages are read-only here, so no bug of
@@ -1010,10 +1124,14 @@ TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options) {
   const std::uint64_t token[2] = {random_key(), random_key()};
   std::memcpy(h->bell_token, token, sizeof token);
   std::string bell = bell_name(h->bell_token);
+  // Senders may come now: the segment is complete.
+  std::unique_ptr<Rendezvous> serving;
+  if (rendezvous) serving = std::make_unique<Rendezvous>(std::move(*rendezvous), fd.get(), u);
   // release: every field above is visible to a sender that sees ready == 1 (acquire).
   atomic(h->ready).store(1, std::memory_order_release);
   auto transport = std::make_unique<ShmListener>(
-      u, max, Segment{name, std::move(fd), std::move(mapping), *geometry}, options, std::move(bell));
+      u, max, Segment{name, std::move(fd), std::move(mapping), *geometry}, options, std::move(bell),
+      std::move(serving));
   unlink.done();
   return transport;
 }
@@ -1023,24 +1141,86 @@ namespace {
 // One try at joining: the sender, or nothing (with `problem` saying why) when it may work
 // later (no object yet, listener initialising or closing, no free slot). Errors that will not
 // go away throw.
-std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& name,
-                                    const ChannelOptions& options, std::string& problem,
-                                    std::uint32_t& slots_full) {
+// The named segment /ipckit-ch-NAME, or nothing (with `problem`) while there is none.
+std::optional<Fd> open_named(const ChannelUrl& url, const std::string& name, std::string& problem) {
+  const int raw = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
+  if (raw != -1) return Fd{raw};
+  const int err = errno;
+  if (err == ENOENT) {
+    problem = "there is no segment " + name;
+    return std::nullopt;
+  }
+  sys::fail("shm_open", name, err,
+            err == EACCES ? sys::owner_and_mode("/dev/shm" + name, "the segment") + "; this is channel " +
+                                url.to_string()
+                          : "opening the segment of channel " + url.to_string());
+}
+
+// The memfd variant: the listener's memfd, asked for at its rendezvous socket, or nothing
+// (with `problem`) while no listener serves it. The descriptor returned is a new open file
+// description of the memfd (reopened through /proc/self/fd), so this sender's liveness lock
+// is its own and not the listener's.
+std::optional<Fd> open_memfd(const ChannelUrl& url, Deadline deadline, std::string& problem) {
+  const std::string u = url.to_string();
+  const UnixAddress address = rendezvous_address(url);
+  std::optional<Socket> s;
+  try {
+    s = Socket::connect_unix(address, SocketType::seqpacket, Deadline::now());
+  } catch (const Error& e) {
+    if (e.errnum() != ENOENT && e.errnum() != ECONNREFUSED && e.errnum() != EAGAIN &&
+        e.errnum() != ETIMEDOUT) {
+      throw;
+    }
+    problem = "nobody listens on " + address.to_string();
+    return std::nullopt;
+  }
+  // The abstract name has no permissions: whoever bound it must be our user, or our messages
+  // would go to a stranger.
+  const PeerCredentials listener = s->peer_credentials();
+  if (listener.uid != ::geteuid()) {
+    sys::fail("Channel::connect", u, EACCES,
+              address.to_string() + " is held by " + sys::user_text(listener.uid) + " (pid " +
+                  std::to_string(listener.pid) + "), not by this process's user (" +
+                  sys::user_text(::geteuid()) + "): refusing to send there");
+  }
+  std::array<std::byte, 512> said{};
+  Received got = s->receive_fds(said, deadline.is_now() ? Deadline::after(kLivenessPeriod) : deadline);
+  if (got.status != IoStatus::ok) {
+    problem = got.status == IoStatus::end_of_stream ? "its listener was closing"
+                                                    : "the listener did not hand out its segment (busy?)";
+    return std::nullopt;
+  }
+  if (got.fds.size() != 1) {
+    sys::fail("Channel::connect", u, EACCES,
+              "the listener refused: " +
+                  std::string(reinterpret_cast<const char*>(said.data()), got.bytes));
+  }
+  const int seals = ::fcntl(got.fds[0].get(), F_GET_SEALS);
+  if (seals == -1 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW)) {
+    sys::fail("Channel::connect", u, EPROTO,
+              "the segment handed out at " + address.to_string() +
+                  " is not a memfd whose size is sealed (a peer could shrink it under the mapping)");
+  }
+  const std::string self = "/proc/self/fd/" + std::to_string(got.fds[0].get());
+  const int raw = ::open(self.c_str(), O_RDWR | O_CLOEXEC);
+  if (raw == -1) {
+    sys::fail("open", self, errno,
+              "reopening the memfd of " + u + " for this sender's own lock (is /proc mounted?)");
+  }
+  return Fd{raw};
+}
+
+// With the segment open: checks it, claims a free slot and initialises its ring. The sender,
+// or nothing (with `problem` saying why) when it may work later (listener initialising or
+// closing, no free slot). Errors that will not go away throw; `remove_it` says how to get rid
+// of a bad segment.
+std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, Fd fd, bool named,
+                                const ChannelOptions& options, std::string& problem,
+                                std::uint32_t& slots_full) {
   const std::string u = url.to_string();
   slots_full = 0;
-  const int raw = ::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0);
-  if (raw == -1) {
-    const int err = errno;
-    if (err == ENOENT) {
-      problem = "there is no segment " + name;
-      return nullptr;
-    }
-    sys::fail("shm_open", name, err,
-              err == EACCES
-                  ? sys::owner_and_mode("/dev/shm" + name, "the segment") + "; this is channel " + u
-                  : "opening the segment of channel " + u);
-  }
-  Fd fd{raw};
+  const std::string remove_it =
+      named ? "remove it with `ipckit rm --shm " + name + "`" : "restart its listener";
   struct stat st {};
   sys::check(::fstat(fd.get(), &st), "fstat", name);
   if (!S_ISREG(st.st_mode))
@@ -1049,17 +1229,15 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
     sys::fail("Channel::connect", name, EACCES,
               "the segment of " + u + " belongs to " + sys::user_text(st.st_uid) +
                   ", not to this process's user (" + sys::user_text(::geteuid()) +
-                  "): a shm:// channel joins only processes of the user who listens; remove it "
-                  "with `ipckit rm --shm " +
-                  name + "` if it is not yours to use");
+                  "): a shm:// channel joins only processes of the user who listens; " + remove_it +
+                  " if it is not yours to use");
   }
-  if ((st.st_mode & 077) != 0) {
+  // A memfd has no name to be opened by: its mode does not matter.
+  if (named && (st.st_mode & 077) != 0) {
     sys::fail("Channel::connect", name, EACCES,
               "the segment of " + u + " has mode " + sys::mode_text(st.st_mode & 07777) +
                   "; a channel's segment must be 0600 (other users could read or write it): "
-                  "refusing it; remove it "
-                  "with `ipckit rm --shm " +
-                  name + "` and listen again");
+                  "refusing it; " + remove_it + " and listen again");
   }
   if (static_cast<std::uint64_t>(st.st_size) < sizeof(sc::ChannelHeader)) {
     problem = "the segment " + name + " was still being made";
@@ -1080,14 +1258,13 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
     if (ready != 1) {
       sys::fail("Channel::connect", name, EPROTO,
                 "the segment of " + u + " has a ready word no listener writes (" + std::to_string(ready) +
-                    "); remove it with `ipckit rm --shm " + name + "` and listen again");
+                    "); " + remove_it + " and listen again");
     }
     std::memcpy(&seen, h, sizeof seen);
   }
   const auto refuse = [&](const std::string& why) {
     sys::fail("Channel::connect", name, EPROTO,
-              "the segment of " + u + " " + why + "; remove it with `ipckit rm --shm " + name +
-                  "` and listen again");
+              "the segment of " + u + " " + why + "; " + remove_it + " and listen again");
   };
   if (seen.magic != sc::kMagic) refuse("is not an ipckit channel (wrong magic)");
   if (seen.version != sc::kVersion) {
@@ -1116,10 +1293,11 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
     return nullptr;
   }
   if (!byte_locked(fd.get(), sc::kReceiverLockByte)) {
-    problem = "the segment " + name +
-              " is stale (its listener has gone without removing it: `ipckit rm --stale` or "
-              "`ipckit rm --shm " +
-              name + "` removes it)";
+    problem = named ? "the segment " + name +
+                          " is stale (its listener has gone without removing it: `ipckit rm --stale` or "
+                          "`ipckit rm --shm " +
+                          name + "` removes it)"
+                    : "its listener has gone";
     return nullptr;
   }
 
@@ -1179,12 +1357,17 @@ std::unique_ptr<ShmSender> try_join(const ChannelUrl& url, const std::string& na
 
 TransportPtr connect_shm(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
   const std::string u = url.to_string();
-  const std::string name = object_name(url);
+  const bool memfd = is_memfd(url);
+  const std::string name = memfd ? memfd_name(url) : object_name(url);
+  if (memfd) (void)rendezvous_address(url);  // a bad name is an error at once
   Backoff backoff = kConnectBackoff;
   for (;;) {
     std::string problem;
     std::uint32_t slots_full = 0;  // the channel's slot count, when every slot was taken
-    if (auto sender = try_join(url, name, options, problem, slots_full)) return sender;
+    std::optional<Fd> fd = memfd ? open_memfd(url, deadline, problem) : open_named(url, name, problem);
+    if (fd) {
+      if (auto sender = join(url, name, std::move(*fd), !memfd, options, problem, slots_full)) return sender;
+    }
     if (deadline.expired()) {
       if (slots_full != 0) {
         sys::fail("Channel::connect", u, EUSERS,
