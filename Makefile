@@ -1,5 +1,5 @@
 # The two set-up commands: `make run` and `make test`. Both install what is missing first.
-.PHONY: run test deps build-release build-dev bench fuzz format tidy clean
+.PHONY: run test deps build-release build-dev bench stress-long fuzz format tidy clean
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -23,6 +23,13 @@ build-dev:
 
 bench: deps build-release
 	./build/release/tools/ipckit/ipckit bench
+
+# shm:// under long load and many kills: the stress and crash tests of the dev build, scaled up
+# (100 million messages per stress test, 5000 trials per crash test; a failing trial prints
+# the IPCKIT_CRASH_SEED that replays it).
+stress-long: deps build-dev
+	IPCKIT_STRESS_MESSAGES=100000000 ./build/dev/tests/channel_shm_stress_test
+	IPCKIT_CRASH_TRIALS=5000 ./build/dev/tests/channel_shm_crash_test
 
 # The ring's libFuzzer target (tests/fuzz/ring_fuzz.cpp) for FUZZ_SECONDS; its corpus grows in
 # build/fuzz/corpus/ring, a crash is written to build/fuzz/ as crash-<sha1> (replay: pass that file).
