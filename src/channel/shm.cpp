@@ -76,6 +76,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "../sys.hpp"
@@ -409,11 +410,25 @@ std::uint64_t random_key() noexcept {
 }
 
 
-Clock::time_point spin_end(std::chrono::nanoseconds spin) noexcept {
-  const auto now = Clock::now();
+Clock::time_point spin_end(std::chrono::nanoseconds spin, Clock::time_point now = Clock::now()) noexcept {
   if (spin >= Clock::time_point::max() - now) return Clock::time_point::max();
   return now + std::chrono::duration_cast<Clock::duration>(spin);
 }
+
+// When an end next looks at its peers' locks (a syscall each): once per kLivenessPeriod.
+class LivenessTimer {
+ public:
+  // True when a look is due at `now`; the next one is then a period away.
+  [[nodiscard]] bool due(Clock::time_point now = Clock::now()) noexcept {
+    if (now < next_) return false;
+    next_ = now + kLivenessPeriod;
+    return true;
+  }
+  [[nodiscard]] Clock::time_point next() const noexcept { return next_; }
+
+ private:
+  Clock::time_point next_{};
+};
 
 // --- The mapped segment -----------------------------------------------------------------
 
@@ -502,28 +517,36 @@ class ShmListener final : public Channel::Transport {
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     for (;;) {
       // The hot path: a message in an attached ring. No syscall, no slot table.
-      if (since_scan_ < kScanEvery) {
+      const bool counted_out = since_scan_ >= kScanEvery;
+      if (!counted_out) {
         ++since_scan_;
         if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
       }
       // Every kScanEvery messages, and whenever the rings are empty: the slot table (shared
-      // memory only). The locks (a syscall per sender) only when idle, once a period.
-      // The locks are looked at once a period even while busy, so a sender that died beside
-      // a busy one gives its slot back (a syscall per sender, every 50 ms at most).
+      // memory only). The locks (a syscall per sender) once a period, busy or idle, so a
+      // sender that died beside a busy one gives its slot back. The clock that says when is
+      // read once per kScanEvery messages while busy; a blocking receive that found the rings
+      // empty leaves it to wait(), which reads it once before it spins, and a try_receive
+      // reads it every kClockEvery empty tries (every time with a readiness descriptor,
+      // whose timer brings the caller back for this).
       since_scan_ = 0;
-      bool in_use = scan(liveness_due());
+      bool liveness = std::exchange(liveness_pending_, false);
+      if (!liveness && (counted_out || (deadline.is_now() && (readiness_ || ++empty_tries_ % kClockEvery == 0)))) {
+        liveness = liveness_.due();
+      }
+      bool in_use = scan(liveness);
       if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
       if (joined_ && !in_use) {
         joined_ = false;
         return {ChannelStatus::end_of_stream, 0};
       }
-      if (deadline.expired()) {
+      if (deadline.is_now()) {
         // A try_receive that finds nothing re-arms the readiness descriptor; something that
         // came meanwhile is taken now instead.
-        if (deadline.is_now() && readiness_ && !arm()) continue;
+        if (readiness_ && !arm()) continue;
         return expired(deadline);
       }
-      wait(deadline);
+      if (!wait(deadline)) return expired(deadline);
     }
   }
 
@@ -607,7 +630,7 @@ class ShmListener final : public Channel::Transport {
     // whether it died (its lock is not pollable).
     if (needs_liveness_ || any_slot_taken()) {
       set_timer(readiness_->timer.get(),
-                std::max<std::chrono::nanoseconds>(next_liveness_ - Clock::now(), 1ns));
+                std::max<std::chrono::nanoseconds>(liveness_.next() - Clock::now(), 1ns));
     } else {
       set_timer(readiness_->timer.get(), 0ns);
     }
@@ -801,13 +824,6 @@ class ShmListener final : public Channel::Transport {
     return false;
   }
 
-  bool liveness_due() noexcept {
-    const auto now = Clock::now();
-    if (now < next_liveness_) return false;
-    next_liveness_ = now + kLivenessPeriod;
-    return true;
-  }
-
   bool any_slot_taken() noexcept {
     for (std::uint32_t i = 0; i < seg_.geometry().slot_count; ++i) {
       if (load_state(seg_.slot(i)) != static_cast<std::uint32_t>(sc::SlotState::free)) return true;
@@ -819,26 +835,34 @@ class ShmListener final : public Channel::Transport {
   // the next liveness check.
   // With no sender there (every slot free) there is no lock to look at: it sleeps until the
   // deadline, and a sender that joins wakes it. An idle listener then uses no CPU at all.
-  void wait(Deadline deadline) {
-    const auto until_spun = spin_end(spin_);
+  // False once the deadline has passed; true when receive() should look again (something is
+  // ready, the sleep ended, or a liveness look is due: liveness_pending_).
+  bool wait(Deadline deadline) {
+    auto now = Clock::now();
+    if (now >= deadline.when()) return false;
+    if (liveness_.due(now)) {
+      liveness_pending_ = true;
+      return true;
+    }
     // Any slot not free (shared memory: no syscall) bounds the sleep too: a sender killed
     // while joining or after taking the wake-up flag must not leave us asleep for good.
     const bool bounded = needs_liveness_ || any_slot_taken();
-    const auto wake_at =
-        std::min(deadline.when(), bounded ? std::max(next_liveness_, Clock::now()) : Clock::time_point::max());
-    for (unsigned spins = 0;; ++spins) {
-      if (ready()) return;
-      if (spins % kClockEvery == 0) {
-        const auto now = Clock::now();
-        if (now >= wake_at) return;
-        if (now >= until_spun) break;
+    const auto wake_at = std::min(deadline.when(), bounded ? liveness_.next() : Clock::time_point::max());
+    const auto until_spun = spin_end(spin_, now);
+    if (now < until_spun) {
+      for (unsigned spins = 1;; ++spins) {
+        if (ready()) return true;
+        cpu_relax();
+        if (spins % kClockEvery == 0) {
+          now = Clock::now();
+          if (now >= wake_at || now >= until_spun) break;
+        }
       }
-      cpu_relax();
+      if (now >= wake_at) return true;  // the caller sees the deadline or the due look
     }
-    const auto now = Clock::now();
-    if (wake_at <= now) return;
     sc::ChannelHeader& h = seg_.header();
     sleep_on(h.receiver_waiting, h.receiver_wake, wake_at - now, [&] { return ready(); });
+    return true;
   }
 
   Segment seg_;
@@ -855,7 +879,9 @@ class ShmListener final : public Channel::Transport {
   unsigned since_scan_ = kScanEvery;  // the first receive scans
   bool joined_ = false;               // a sender joined since the last end of stream
   bool needs_liveness_ = false;       // the last scan saw a slot whose owner's lock matters
-  Clock::time_point next_liveness_{};
+  bool liveness_pending_ = false;     // wait() found a look at the locks due
+  unsigned empty_tries_ = 0;          // try_receives that found nothing (see receive)
+  LivenessTimer liveness_;
   std::optional<Readiness> readiness_;
 };
 
@@ -897,7 +923,7 @@ class ShmSender final : public Channel::Transport {
     // than one syscall per thousand messages, none on the other sends.
     if (++sends_since_check_ >= kLockCheckEvery) {
       sends_since_check_ = 0;
-      if (liveness_due() && listener_gone(true)) return gone();
+      if (liveness_.due() && listener_gone(true)) return gone();
     }
     // The hot path: room in our ring.
     switch (try_put(message)) {
@@ -944,18 +970,11 @@ class ShmSender final : public Channel::Transport {
     return check_lock && !byte_locked(seg_.fd(), sc::kReceiverLockByte);
   }
 
-  bool liveness_due() noexcept {
-    const auto now = Clock::now();
-    if (now < next_liveness_) return false;
-    next_liveness_ = now + kLivenessPeriod;
-    return true;
-  }
-
   ChannelResult wait_for_room(std::span<const std::byte> message, Deadline deadline) {
     const auto until_spun = spin_end(deadline.is_now() ? 0ns : spin_);
     for (unsigned spins = 0;; ++spins) {  // spinning
       if (spins % kClockEvery == 0) {
-        if (listener_gone(liveness_due())) return gone();
+        if (listener_gone(liveness_.due())) return gone();
         if (deadline.expired()) return expired(deadline);
         if (Clock::now() >= until_spun) break;
       }
@@ -978,7 +997,7 @@ class ShmSender final : public Channel::Transport {
       s = try_put(message);
       if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
       if (s != ring::Status::full) return gone();
-      if (listener_gone(liveness_due())) return gone();
+      if (listener_gone(liveness_.due())) return gone();
       if (deadline.expired()) return expired(deadline);
     }
   }
@@ -991,7 +1010,7 @@ class ShmSender final : public Channel::Transport {
   Bell bell_;            // rings a listener that waits in poll (receiver_waiting == 2)
   bool peer_gone_ = false;
   unsigned sends_since_check_ = 0;
-  Clock::time_point next_liveness_{};
+  LivenessTimer liveness_;
 };
 
 // --- Set-up -------------------------------------------------------------------------------
