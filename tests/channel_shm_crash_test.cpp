@@ -28,7 +28,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
@@ -38,7 +37,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <new>
@@ -52,6 +50,7 @@
 #include "ipckit/inspect.hpp"
 #include "ipckit/mapping.hpp"
 #include "ipckit/pipe.hpp"
+#include "shm_test_util.hpp"
 #include "test_util.hpp"
 
 namespace ipckit {
@@ -59,6 +58,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::Forked;
+using test::ShmName;
 
 constexpr std::uint64_t kDefaultSeed = 0x1bc6'0006'0000'0000ULL;
 constexpr unsigned kDefaultTrials = 200;
@@ -67,124 +67,10 @@ constexpr unsigned kDefaultTrials = 200;
 constexpr auto kEndWithin = 10s;
 constexpr auto kPeerClosedWithin = 10s;
 
-/// A unique channel name; its segment "/ipckit-ch-NAME" is removed at the end, whatever
-/// happened (a killed listener cannot remove it; the test does, and this covers a failure).
-class ShmName {
- public:
-  ShmName() : name_(test::unique_name()) {}
-  ShmName(const ShmName&) = delete;
-  ShmName& operator=(const ShmName&) = delete;
-  ~ShmName() { (void)::shm_unlink(object().c_str()); }
-  [[nodiscard]] const std::string& name() const { return name_; }
-  [[nodiscard]] std::string url() const { return "shm://" + name_; }
-  [[nodiscard]] std::string object() const { return "/ipckit-ch-" + name_; }
-  [[nodiscard]] std::filesystem::path path() const { return "/dev/shm" + object(); }
-
- private:
-  std::string name_;
-};
-
 // Payloads are 0..300 bytes; one message in 64 (2^(64-kBigOneIn)) is bigger, up to
 // kBigPayload (a 4 KiB ring takes up to 2032 bytes): the rings wrap at odd places.
 constexpr std::size_t kBigPayload = 1900;
 constexpr int kBigOneIn = 58;
-
-// --- The messages ---------------------------------------------------------------------------
-//
-// Message (sender, seq): a 16-byte header (sender: 4, checksum: 4, seq: 8, in host order),
-// then a payload whose length and bytes a xorshift generator seeded by (sender, seq) gives.
-// The receiver draws them again and compares every byte (one memcmp: the check must cost
-// little next to the channel, even in a sanitized -O0 build), and the checksum in the header
-// (over sender, seq and the payload) catches a torn or misplaced header.
-
-constexpr std::size_t kHeaderSize = 16;
-constexpr std::size_t kPayloadWords = (kBigPayload + 7) / 8;
-
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// The payload of message (sender, seq) as 64-bit words (the bytes past its end zero) and its
-// checksum; returns its length in bytes.
-std::size_t payload_of(std::uint32_t sender, std::uint64_t seq,
-                       std::uint64_t (&words)[kPayloadWords], std::uint32_t& sum) noexcept {
-  const std::uint64_t seed = mix((std::uint64_t{sender} << 56) ^ seq);
-  const std::size_t length =
-      (seed >> kBigOneIn) == 0 ? 301 + (seed >> 8) % (kBigPayload - 300) : seed % 301;
-  const std::size_t count = (length + 7) / 8;
-  std::uint64_t x = seed | 1;  // xorshift64*: eight bytes a step
-  std::uint64_t h = mix(sender ^ (seq << 20) ^ (std::uint64_t{length} << 4));
-  for (std::size_t i = 0; i < count; ++i) {
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    std::uint64_t w = x * 0x2545f4914f6cdd1dULL;
-    if (i + 1 == count && length % 8 != 0) w &= (std::uint64_t{1} << (8 * (length % 8))) - 1;
-    words[i] = w;
-    h = (h ^ w) * 0x100000001b3ULL;  // FNV-1a's prime, a word at a time
-  }
-  sum = static_cast<std::uint32_t>(mix(h) >> 32);
-  return length;
-}
-
-// Writes message (sender, seq) into `out` (room for kHeaderSize + kBigPayload); its length.
-std::size_t make_message(std::span<std::byte> out, std::uint32_t sender,
-                         std::uint64_t seq) noexcept {
-  std::uint64_t words[kPayloadWords];
-  std::uint32_t sum = 0;
-  const std::size_t length = payload_of(sender, seq, words, sum);
-  std::memcpy(out.data(), &sender, 4);
-  std::memcpy(out.data() + 4, &sum, 4);
-  std::memcpy(out.data() + 8, &seq, 8);
-  std::memcpy(out.data() + kHeaderSize, words, length);
-  return kHeaderSize + length;
-}
-
-// Checks `got` against the stream it claims to belong to: its sender must be below
-// next.size(), its number the one due (next[sender], which it then advances), its length,
-// checksum and every byte right.
-testing::AssertionResult is_next_message(std::span<const std::byte> got,
-                                         std::vector<std::uint64_t>& next) {
-  if (got.size() < kHeaderSize)
-    return testing::AssertionFailure() << "a message of " << got.size() << " bytes (no header)";
-  std::uint32_t sender = 0;
-  std::uint32_t sum = 0;
-  std::uint64_t seq = 0;
-  std::memcpy(&sender, got.data(), 4);
-  std::memcpy(&sum, got.data() + 4, 4);
-  std::memcpy(&seq, got.data() + 8, 8);
-  if (sender >= next.size())
-    return testing::AssertionFailure() << "a message names sender " << sender;
-  if (seq != next[sender]) {
-    return testing::AssertionFailure()
-           << "sender " << sender << ": message " << seq << " arrived where " << next[sender]
-           << " was due (" << (seq < next[sender] ? "a duplicate or reordering" : "a gap") << ")";
-  }
-  std::uint64_t words[kPayloadWords];
-  std::uint32_t want_sum = 0;
-  const std::size_t length = payload_of(sender, seq, words, want_sum);
-  if (got.size() != kHeaderSize + length) {
-    return testing::AssertionFailure() << "sender " << sender << ", message " << seq << ": "
-                                       << got.size() << " bytes, not " << kHeaderSize + length;
-  }
-  if (std::memcmp(got.data() + kHeaderSize, words, length) != 0) {
-    const auto* want = reinterpret_cast<const std::byte*>(words);
-    std::size_t at = 0;
-    while (got[kHeaderSize + at] == want[at]) ++at;
-    return testing::AssertionFailure()
-           << "sender " << sender << ", message " << seq << ": payload byte " << at << " is wrong";
-  }
-  // The bytes are right, so the checksum of what arrived is want_sum.
-  if (sum != want_sum) {
-    return testing::AssertionFailure() << "sender " << sender << ", message " << seq
-                                       << ": the header's checksum does not match the payload";
-  }
-  ++next[sender];
-  return testing::AssertionSuccess();
-}
 
 // --- Trials ---------------------------------------------------------------------------------
 
@@ -192,7 +78,7 @@ testing::AssertionResult is_next_message(std::span<const std::byte> got,
 class Random {
  public:
   explicit Random(std::uint64_t seed) noexcept : state_(seed) {}
-  std::uint64_t next() noexcept { return mix(state_++); }
+  std::uint64_t next() noexcept { return test::mix(state_++); }
   std::uint64_t below(std::uint64_t n) noexcept { return next() % n; }
 
  private:
@@ -315,6 +201,7 @@ void sender_killed_trial(std::uint64_t seed) {
   const SenderPlan plan(seed);
   SCOPED_TRACE(plan.describe());
   ShmName name;
+  test::CheckedMessages messages(kBigPayload, kBigOneIn);  // each process has its own copy
   SharedProgress progress;
   Pipe go = Pipe::create();       // test → senders: the listener is there
   Pipe reached = Pipe::create();  // victim → test: it is at its kill point
@@ -326,10 +213,10 @@ void sender_killed_trial(std::uint64_t seed) {
     if (!test::await(go.read_end)) return 2;
     if (plan.kill == SenderKill::joining) test::notify(reached.write_end);
     Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
-    std::vector<std::byte> message(kHeaderSize + kBigPayload);
+    std::vector<std::byte> message(messages.max_size());
     for (std::uint64_t seq = 0;; ++seq) {
       if (plan.kill != SenderKill::joining && seq == plan.kill_at) test::notify(reached.write_end);
-      const std::size_t n = make_message(message, kVictim, seq);
+      const std::size_t n = messages.make(message, kVictim, seq);
       if (!tx.send(std::span{message}.first(n), Deadline::after(20s)).ok()) return 3;
       progress->sent[kVictim].store(seq + 1, std::memory_order_release);
     }
@@ -340,9 +227,9 @@ void sender_killed_trial(std::uint64_t seed) {
       if (!test::await(go.read_end)) return 2;
       Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
       test::notify(joined.write_end);
-      std::vector<std::byte> message(kHeaderSize + kBigPayload);
+      std::vector<std::byte> message(messages.max_size());
       for (std::uint64_t seq = 0; seq < plan.survivor_messages; ++seq) {
-        const std::size_t n = make_message(message, kSurvivor, seq);
+        const std::size_t n = messages.make(message, kSurvivor, seq);
         if (!tx.send(std::span{message}.first(n), Deadline::after(20s)).ok()) return 3;
         progress->sent[kSurvivor].store(seq + 1, std::memory_order_release);
       }
@@ -386,7 +273,7 @@ void sender_killed_trial(std::uint64_t seed) {
           << " s: the listener did not notice that the sender died; it had received "
           << next[kVictim] << " messages from the victim and " << next[kSurvivor]
           << " from the survivor";
-      ASSERT_TRUE(is_next_message(std::span{buffer}.first(r.bytes), next));
+      ASSERT_TRUE(messages.is_next(std::span{buffer}.first(r.bytes), next));
     }
   };
 
@@ -420,15 +307,15 @@ void sender_killed_trial(std::uint64_t seed) {
     std::vector<Channel> newcomers;
     for (unsigned i = 0; i < plan.senders(); ++i)
       newcomers.push_back(Channel::connect(rx.url(), {}, Deadline::after(10s)));
-    std::vector<std::byte> message(kHeaderSize + kBigPayload);
+    std::vector<std::byte> message(messages.max_size());
     for (std::uint64_t seq = 0; seq < 20; ++seq) {
       for (unsigned i = 0; i < plan.senders(); ++i) {
-        const std::size_t n = make_message(message, kNewcomer + i, seq);
+        const std::size_t n = messages.make(message, kNewcomer + i, seq);
         ASSERT_EQ(newcomers[i].send(std::span{message}.first(n), Deadline::after(10s)).status,
                   ChannelStatus::ok);
         const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
         ASSERT_EQ(r.status, ChannelStatus::ok) << "a new sender's message did not arrive";
-        ASSERT_TRUE(is_next_message(std::span{buffer}.first(r.bytes), next));
+        ASSERT_TRUE(messages.is_next(std::span{buffer}.first(r.bytes), next));
       }
     }
   }
@@ -487,6 +374,7 @@ void listener_killed_trial(std::uint64_t seed) {
   const ListenerPlan plan(seed);
   SCOPED_TRACE(plan.describe());
   ShmName name;
+  test::CheckedMessages messages(kBigPayload, kBigOneIn);  // each process has its own copy
   SharedProgress progress;
   Pipe ready = Pipe::create();      // listener → test: it listens
   Pipe reached = Pipe::create();    // listener → test: it is at its kill point
@@ -506,7 +394,7 @@ void listener_killed_trial(std::uint64_t seed) {
       }
       const ChannelResult r = rx.receive(buffer, Deadline::after(20s));
       if (!r.ok()) return 5;
-      if (!is_next_message(std::span{buffer}.first(r.bytes), next))
+      if (!messages.is_next(std::span{buffer}.first(r.bytes), next))
         progress->bad.store(1, std::memory_order_relaxed);
     }
   });
@@ -518,9 +406,9 @@ void listener_killed_trial(std::uint64_t seed) {
     senders.push_back(std::make_unique<Forked>([&, j] {
       Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
       test::notify(connected.write_end);
-      std::vector<std::byte> message(kHeaderSize + kBigPayload);
+      std::vector<std::byte> message(messages.max_size());
       for (std::uint64_t seq = 0;; ++seq) {
-        const std::size_t n = make_message(message, j, seq);
+        const std::size_t n = messages.make(message, j, seq);
         const ChannelResult r =
             tx.send(std::span{message}.first(n), Deadline::after(kPeerClosedWithin));
         if (r.ok()) {

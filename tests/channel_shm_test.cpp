@@ -32,6 +32,7 @@
 #include "ipckit/pipe.hpp"
 #include "ipckit/ring.hpp"
 #include "ipckit/socket.hpp"
+#include "shm_test_util.hpp"
 #include "test_util.hpp"
 
 namespace ipckit {
@@ -40,6 +41,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::Forked;
 using test::has_substring;
+using test::ShmName;
 namespace sc = detail::shm_channel;
 
 // The documented layout (shm_layout.hpp's table), as a reader in another language sees it.
@@ -47,22 +49,6 @@ static_assert(offsetof(sc::ChannelHeader, ready) == 68);
 static_assert(offsetof(sc::ChannelHeader, receiver_waiting) == 192);
 static_assert(sc::geometry(8, 1 << 20)->rings_offset == 4096 - 320);  // data on a 4 KiB boundary
 static_assert(sc::geometry(8, 1 << 20)->ring_stride == (1 << 20) + 4096);
-
-/// A unique channel name; its segment "/ipckit-ch-NAME" is removed at the end, whatever
-/// happened.
-class ShmName {
- public:
-  ShmName() : name_(test::unique_name()) {}
-  ShmName(const ShmName&) = delete;
-  ShmName& operator=(const ShmName&) = delete;
-  ~ShmName() { (void)::shm_unlink(object().c_str()); }
-  [[nodiscard]] std::string url() const { return "shm://" + name_; }
-  [[nodiscard]] std::string object() const { return "/ipckit-ch-" + name_; }
-  [[nodiscard]] std::filesystem::path path() const { return "/dev/shm" + object(); }
-
- private:
-  std::string name_;
-};
 
 /// The segment opened read-write by the test, to look at it or damage it.
 Fd open_segment(const ShmName& name) {
@@ -820,7 +806,9 @@ TEST(ChannelShm, MemfdVariantCarriesMessagesAndLeavesNothingInDevShm) {
     const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
     ASSERT_EQ(r.status, ChannelStatus::ok) << i;
     ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
-    if (i == 0) EXPECT_EQ(dev_shm_entries_with(name), std::vector<std::string>{}) << "nothing named";
+    if (i == 0) {
+      EXPECT_EQ(dev_shm_entries_with(name), std::vector<std::string>{}) << "nothing named";
+    }
   }
   EXPECT_EQ(rx.receive(buffer, Deadline::after(30s)).status, ChannelStatus::end_of_stream);
   EXPECT_TRUE(sender.wait().success());
