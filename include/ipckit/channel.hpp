@@ -154,8 +154,10 @@ class Channel {
   /// A descriptor for poll/epoll/asio, so a listening end can wait beside sockets (shm://
   /// only so far). It becomes readable (POLLIN) when receive() may have something to give: a
   /// message, end of stream, a sender coming or going. It stays readable until a
-  /// try_receive() returns would_block, which re-arms it; readiness can be spurious
-  /// (try_receive() then gives would_block at once). Level-triggered use:
+  /// try_receive() returns would_block, which re-arms it (so does a receive() that times
+  /// out; after one that returned a message, drain with try_receive() before polling again).
+  /// Readiness can be spurious (try_receive() then gives would_block at once). Level-triggered
+  /// use:
   ///
   ///   pollfd p{rx.readiness_fd(), POLLIN, 0};
   ///   while (::poll(&p, 1, -1) >= 0) {      // or epoll_wait, or asio's async_wait(wait_read)
@@ -169,12 +171,15 @@ class Channel {
   /// While the listener keeps finding messages, neither side makes a syscall: a sender rings
   /// only after a try_receive() found every ring empty and armed the descriptor. While a
   /// sender is connected, the descriptor also turns readable once per liveness period (50 ms)
-  /// so that a sender that died is noticed. The channel owns it: do not read or close it, and
-  /// do not use it after the channel is gone. The first call sets it up (an epoll instance, a
-  /// timerfd and an abstract datagram socket "@ipckit/shm-bell/<random token>" that senders
-  /// ring; senders in another network namespace cannot ring it and are seen within a liveness
-  /// period instead). Throws Error: a sending end (EBADF), a listener that busy-polls (spin =
-  /// nanoseconds::max(), EINVAL: it never sleeps, so nothing rings), other schemes (ENOTSUP).
+  /// so that a sender that died is noticed; with none, once a second. The channel owns it: do
+  /// not read or close it, and do not use it after the channel is gone. The first call sets
+  /// it up (an epoll instance, a timerfd and an abstract datagram socket
+  /// "@ipckit/shm-bell/<random token>" that senders ring). The bell's name is visible in
+  /// /proc/net/unix once bound, so any local process can make the descriptor readable for
+  /// nothing (spurious readiness, never a message); senders in another network namespace
+  /// cannot ring it and are heard by the timer instead. Throws Error: a sending end (EBADF), a
+  /// listener that busy-polls (spin = nanoseconds::max(), EINVAL: it never sleeps, so nothing
+  /// rings), other schemes (ENOTSUP).
   [[nodiscard]] int readiness_fd();
 
   /// A transport behind the contract (one per scheme, in src/channel/).

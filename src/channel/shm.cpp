@@ -18,7 +18,9 @@
 // drops them when the descriptor's last reference goes, SIGKILL included, and F_OFD_GETLK
 // tells whether anybody holds one. PIDs in the segment are only for `ipckit ls`. A process
 // that forks while it holds a channel end shares the lock with its child (the descriptor is
-// close-on-exec, so an exec drops it): the end is alive while either lives.
+// close-on-exec, so an exec drops it): the end is alive while either lives. The end belongs
+// to the process that made it: a forked copy that is destroyed only closes its descriptors
+// (it does not close the channel, free the slot or stop the memfd rendezvous).
 //
 // Waiting. The hot path makes no syscall: a send that finds room copies and commits, then
 // reads receiver_waiting (a clean shared line) after a seq_cst fence; only when the listener
@@ -54,6 +56,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -110,6 +114,11 @@ constexpr unsigned kLockCheckEvery = 1024;
 // so many looks at the ring: a few microseconds of pauses, so a message that comes is seen a
 // pause later, not a clock read later.
 constexpr unsigned kClockEvery = 64;
+// How long a listener armed on its readiness descriptor with no sender at all goes without a
+// look at the slot table (the bell is best effort: see Bell).
+constexpr std::chrono::nanoseconds kIdleBellTimer = std::chrono::seconds(1);
+// At most this many doorbell datagrams are drained per arming (anyone may ring it).
+constexpr unsigned kBellDrainMax = 256;
 
 template <class T>
 std::atomic_ref<T> atomic(T& field) noexcept {
@@ -152,7 +161,11 @@ void futex_wake(std::uint32_t* word, int count) noexcept {
 
 // "ipckit/shm-bell/<32 hex digits>": the abstract datagram socket a listener that waits in
 // poll binds (Channel::readiness_fd) and senders ring. The token is random and lives only in
-// the 0600 segment, so another user cannot name the bell before the listener binds it.
+// the 0600 segment, so another user cannot take the name before the listener binds it; once
+// bound, the name shows in /proc/net/unix and any local process can ring it. That only makes
+// the descriptor readable for nothing (try_receive gives would_block); a flood of rings costs
+// the listener CPU, never a message. A ring that does not arrive (the bell gone, a sender in
+// another network namespace) is made up for by the readiness timer.
 struct BellAddress {
   sockaddr_un addr{};
   socklen_t length = 0;
@@ -220,6 +233,23 @@ void wake_if_waiting(std::uint32_t& waiting, std::uint32_t& wake, Bell* bell = n
     return;
   }
   // release: the futex word changes after our commit; the sleeper's FUTEX_WAIT compares it.
+  atomic(wake).fetch_add(1, std::memory_order_release);
+  futex_wake(&wake, INT_MAX);
+}
+
+// Wakes a listener that announced it sleeps (or waits on its bell) WITHOUT taking its flag:
+// for joins and closes. A notifier killed halfway then leaves the flag set, so the next sender
+// that joins still wakes the listener; wake_if_waiting's "first waker clears the flag" is only
+// for messages, whose sender holds a slot (which bounds the listener's sleep).
+void notify(std::uint32_t& waiting, std::uint32_t& wake, Bell* bell) noexcept {
+  // seq_cst fence: our slot's new state before the load of the flag (see wake_if_waiting).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  const std::uint32_t was = atomic(waiting).load(std::memory_order_relaxed);
+  if (was == sc::kAwake) return;
+  if (was == sc::kWaitingOnBell && bell != nullptr) {
+    bell->ring();
+    return;
+  }
   atomic(wake).fetch_add(1, std::memory_order_release);
   futex_wake(&wake, INT_MAX);
 }
@@ -314,13 +344,26 @@ UnixAddress rendezvous_address(const ChannelUrl& url) {
 }
 
 UnixListener bind_rendezvous(const ChannelUrl& url) {
+  const UnixAddress address = rendezvous_address(url);
   try {
-    return UnixListener::bind({.address = rendezvous_address(url), .type = SocketType::seqpacket});
+    return UnixListener::bind({.address = address, .type = SocketType::seqpacket});
   } catch (const Error& e) {
     if (e.errnum() != EADDRINUSE) throw;
-    sys::fail("Channel::listen", url.to_string(), EADDRINUSE,
-              "another listener is receiving on " + url.to_string() + "; a channel has one listener");
   }
+  // Taken: by a listener of ours, or by someone else (abstract names have no permissions).
+  std::string holder;
+  try {
+    const Socket s = Socket::connect_unix(address, SocketType::seqpacket, Deadline::now());
+    const PeerCredentials who = s.peer_credentials();
+    if (who.uid != ::geteuid()) {
+      holder = address.to_string() + " is held by " + sys::user_text(who.uid) + " (pid " +
+               std::to_string(who.pid) + "), not by a listener of this user: pick another name";
+    }
+  } catch (const Error&) {  // NOLINT(bugprone-empty-catch): it went, or does not accept: say the usual
+  }
+  sys::fail("Channel::listen", url.to_string(), EADDRINUSE,
+            holder.empty() ? "another listener is receiving on " + url.to_string() + "; a channel has one listener"
+                           : holder);
 }
 
 // The memfd variant's rendezvous: a thread blocked in poll on the listening socket that hands
@@ -329,16 +372,36 @@ UnixListener bind_rendezvous(const ChannelUrl& url) {
 // connect is served whatever the listener is doing (a listener need not be in receive()).
 class Rendezvous {
  public:
-  Rendezvous(UnixListener listener, int memfd, std::string url)
+  // `handout`: the memfd to give senders, a descriptor of its own (not the one that holds the
+  // listener's lock, which a sender that kept it would keep alive).
+  Rendezvous(UnixListener listener, Fd handout, std::string url)
       : listener_(std::move(listener)),
         stop_(sys::check(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), "eventfd", url,
                          "making the memfd channel's rendezvous")),
-        memfd_(memfd),
-        url_(std::move(url)),
-        thread_([this] { serve(); }) {}
+        handout_(std::move(handout)),
+        url_(std::move(url)) {
+    // The thread takes no signal: a process-directed one goes to the application's threads
+    // (one blocked in sigwait or read from a signalfd, say), never to this one.
+    sigset_t all{};
+    sigset_t before{};
+    sigfillset(&all);
+    (void)::pthread_sigmask(SIG_SETMASK, &all, &before);
+    try {
+      thread_ = std::thread([this] { serve(); });
+    } catch (...) {
+      (void)::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+      throw;
+    }
+    (void)::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  }
   Rendezvous(const Rendezvous&) = delete;
   Rendezvous& operator=(const Rendezvous&) = delete;
   ~Rendezvous() {
+    if (::getpid() != owner_) {
+      // A forked copy: the thread runs in the parent only, and the eventfd is the parent's too.
+      thread_.detach();
+      return;
+    }
     const std::uint64_t one = 1;
     (void)::write(stop_.get(), &one, sizeof one);
     thread_.join();
@@ -373,13 +436,15 @@ class Rendezvous {
       (void)caller.send_fds({}, std::as_bytes(std::span{why.data(), why.size()}), Deadline::now());
       return;
     }
-    (void)caller.send_fds(std::span{&memfd_, 1}, std::as_bytes(std::span{"m", 1}), Deadline::now());
+    const int fd = handout_.get();
+    (void)caller.send_fds(std::span{&fd, 1}, std::as_bytes(std::span{"m", 1}), Deadline::now());
   }
 
   UnixListener listener_;
   Fd stop_;
-  int memfd_;
+  Fd handout_;
   std::string url_;
+  pid_t owner_ = ::getpid();
   std::thread thread_;
 };
 
@@ -481,6 +546,9 @@ class ShmListener final : public Channel::Transport {
   ShmListener& operator=(const ShmListener&) = delete;
 
   ~ShmListener() override {
+    // A copy in a forked child: the channel is the parent's (which shares our lock); close
+    // the descriptors and leave the segment as it is.
+    if (::getpid() != owner_) return;
     sc::ChannelHeader& h = seg_.header();
     // release: senders that see it closed see nothing later of ours; they only stop.
     atomic(h.receiver_closed).store(1, std::memory_order_release);
@@ -546,7 +614,12 @@ class ShmListener final : public Channel::Transport {
         if (readiness_ && !arm()) continue;
         return expired(deadline);
       }
-      if (!wait(deadline)) return expired(deadline);
+      if (!wait(deadline)) {
+        // A blocking receive may have taken the readiness flag (its sleep clears it): the
+        // descriptor must be armed again when the caller goes back to polling.
+        if (readiness_ && !arm()) continue;
+        return expired(deadline);
+      }
     }
   }
 
@@ -614,7 +687,8 @@ class ShmListener final : public Channel::Transport {
   // False when something came meanwhile (the caller takes it); true when armed.
   bool arm() {
     std::array<char, 64> drain{};
-    while (::recv(readiness_->bell.get(), drain.data(), drain.size(), MSG_DONTWAIT) >= 0 || errno == EINTR) {
+    for (unsigned i = 0; i < kBellDrainMax; ++i) {
+      if (::recv(readiness_->bell.get(), drain.data(), drain.size(), MSG_DONTWAIT) == -1 && errno != EINTR) break;
     }
     std::uint64_t expirations = 0;
     (void)::read(readiness_->timer.get(), &expirations, sizeof expirations);
@@ -627,12 +701,13 @@ class ShmListener final : public Channel::Transport {
       return false;
     }
     // With a sender there, the timer brings the caller back once a liveness period, to see
-    // whether it died (its lock is not pollable).
+    // whether it died (its lock is not pollable). Without one, once a second: a sender that
+    // cannot ring the bell (another network namespace) is still heard.
     if (needs_liveness_ || any_slot_taken()) {
       set_timer(readiness_->timer.get(),
                 std::max<std::chrono::nanoseconds>(liveness_.next() - Clock::now(), 1ns));
     } else {
-      set_timer(readiness_->timer.get(), 0ns);
+      set_timer(readiness_->timer.get(), kIdleBellTimer);
     }
     return true;
   }
@@ -846,14 +921,20 @@ class ShmListener final : public Channel::Transport {
     }
     // Any slot not free (shared memory: no syscall) bounds the sleep too: a sender killed
     // while joining or after taking the wake-up flag must not leave us asleep for good.
-    const bool bounded = needs_liveness_ || any_slot_taken();
-    const auto wake_at = std::min(deadline.when(), bounded ? liveness_.next() : Clock::time_point::max());
+    bool bounded = needs_liveness_ || any_slot_taken();
+    auto wake_at = std::min(deadline.when(), bounded ? liveness_.next() : Clock::time_point::max());
     const auto until_spun = spin_end(spin_, now);
     if (now < until_spun) {
       for (unsigned spins = 1;; ++spins) {
         if (ready()) return true;
         cpu_relax();
         if (spins % kClockEvery == 0) {
+          // A slot taken meanwhile (a sender claiming one, maybe dying at it) bounds the spin
+          // as it would bound a sleep: a busy-polling listener gives such slots back too.
+          if (!bounded && any_slot_taken()) {
+            bounded = true;
+            wake_at = std::min(deadline.when(), liveness_.next());
+          }
           now = Clock::now();
           if (now >= wake_at || now >= until_spun) break;
         }
@@ -865,6 +946,7 @@ class ShmListener final : public Channel::Transport {
     return true;
   }
 
+  pid_t owner_ = ::getpid();  // the process that listened (see the destructor)
   Segment seg_;
   std::string bell_name_;
   // The memfd variant's: a thread that hands the memfd to senders. After seg_, so it stops
@@ -902,6 +984,8 @@ class ShmSender final : public Channel::Transport {
   ShmSender& operator=(const ShmSender&) = delete;
 
   ~ShmSender() override {
+    // A copy in a forked child: the slot is the parent's (which shares our lock).
+    if (::getpid() != owner_) return;
     sc::SlotEntry& slot = seg_.slot(slot_);
     auto expected = static_cast<std::uint32_t>(sc::SlotState::active);
     // release: every commit before it is visible to a listener that sees closed (acquire).
@@ -910,7 +994,7 @@ class ShmSender final : public Channel::Transport {
         .compare_exchange_strong(expected, static_cast<std::uint32_t>(sc::SlotState::closed),
                                  std::memory_order_release, std::memory_order_relaxed);
     sc::ChannelHeader& h = seg_.header();
-    wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell_);
+    notify(h.receiver_waiting, h.receiver_wake, &bell_);
     // Then the descriptor closes (a member), which drops the slot's lock.
   }
 
@@ -1002,6 +1086,7 @@ class ShmSender final : public Channel::Transport {
     }
   }
 
+  pid_t owner_ = ::getpid();  // the process that connected (see the destructor)
   Segment seg_;
   std::uint32_t slot_;
   ring::Writer writer_;
@@ -1145,7 +1230,12 @@ TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options) {
   std::string bell = bell_name(h->bell_token);
   // Senders may come now: the segment is complete.
   std::unique_ptr<Rendezvous> serving;
-  if (rendezvous) serving = std::make_unique<Rendezvous>(std::move(*rendezvous), fd.get(), u);
+  if (rendezvous) {
+    const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
+    Fd handout{::open(self.c_str(), O_RDWR | O_CLOEXEC)};
+    if (!handout) sys::fail("open", self, errno, "reopening the memfd of " + u + " to hand it to senders (is /proc mounted?)");
+    serving = std::make_unique<Rendezvous>(std::move(*rendezvous), std::move(handout), u);
+  }
   // release: every field above is visible to a sender that sees ready == 1 (acquire).
   atomic(h->ready).store(1, std::memory_order_release);
   auto transport = std::make_unique<ShmListener>(
@@ -1190,7 +1280,9 @@ std::optional<Fd> open_memfd(const ChannelUrl& url, Deadline deadline, std::stri
         e.errnum() != ETIMEDOUT) {
       throw;
     }
-    problem = "nobody listens on " + address.to_string();
+    problem = e.errnum() == EAGAIN || e.errnum() == ETIMEDOUT
+                  ? "the listener's socket " + address.to_string() + " had a full backlog"
+                  : "nobody listens on " + address.to_string();
     return std::nullopt;
   }
   // The abstract name has no permissions: whoever bound it must be our user, or our messages
@@ -1205,8 +1297,9 @@ std::optional<Fd> open_memfd(const ChannelUrl& url, Deadline deadline, std::stri
   std::array<std::byte, 512> said{};
   Received got = s->receive_fds(said, deadline.is_now() ? Deadline::after(kLivenessPeriod) : deadline);
   if (got.status != IoStatus::ok) {
-    problem = got.status == IoStatus::end_of_stream ? "its listener was closing"
-                                                    : "the listener did not hand out its segment (busy?)";
+    problem = got.status == IoStatus::end_of_stream
+                  ? "its listener was closing"
+                  : "the listener at " + address.to_string() + " did not answer";
     return std::nullopt;
   }
   if (got.fds.size() != 1) {
@@ -1338,6 +1431,11 @@ std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, 
       unlock_byte(seg.fd(), sc::sender_lock_byte(i));
       continue;
     }
+    sc::ChannelHeader& h = seg.header();
+    Bell bell{seen.bell_token};
+    // A claimed slot bounds the listener's sleep: should we die before the ring is ready, it
+    // wakes to look at our lock and gives the slot back.
+    notify(h.receiver_waiting, h.receiver_wake, &bell);
     atomic(slot.sender_pid).store(::getpid(), std::memory_order_relaxed);
     atomic(slot.sender_spins).store(options.spin == std::chrono::nanoseconds::max() ? 1 : 0,
                                     std::memory_order_relaxed);
@@ -1354,9 +1452,7 @@ std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, 
     // release: the initialised ring is visible to the listener that sees active (acquire).
     atomic(slot.state)
         .store(static_cast<std::uint32_t>(sc::SlotState::active), std::memory_order_release);
-    sc::ChannelHeader& h = seg.header();
-    Bell bell{seen.bell_token};
-    wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell);
+    notify(h.receiver_waiting, h.receiver_wake, &bell);
     const std::size_t max =
         std::min<std::size_t>({options.max_message, static_cast<std::size_t>(seen.max_message),
                                static_cast<std::size_t>(writer.max_message())});
@@ -1368,7 +1464,7 @@ std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, 
   // The listener gives back the slots of dead senders when it looks at the locks: wake it.
   sc::ChannelHeader& h = seg.header();
   Bell bell{seen.bell_token};
-  wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell);
+  notify(h.receiver_waiting, h.receiver_wake, &bell);
   return nullptr;
 }
 
@@ -1399,10 +1495,9 @@ TransportPtr connect_shm(const ChannelUrl& url, const ChannelOptions& options, D
                       std::to_string(sc::kMaxSlots) + ")");
       }
       sys::fail("Channel::connect", u, ETIMEDOUT,
-                "no listener is there: " + problem +
-                    " before the deadline; start the receiving end first "
-                    "(Channel::listen(\"" +
-                    u + "\"), or `ipckit recv " + u + "`)");
+                "could not join until the deadline: " + problem +
+                    "; is the receiving end running? (Channel::listen(\"" + u + "\"), or `ipckit recv " +
+                    u + "`)");
     }
     (void)poll_for({}, backoff.step(deadline), name);
   }
