@@ -10,9 +10,13 @@
 #   2. examples/channel_sender and examples/channel_receiver over unix:// (a path and an
 #      abstract name), tcp:// (port 0: the receiver says which it got), fifo:// and mq://:
 #      every message arrives whole and in order, the empty one too, and the receiver ends at
-#      end of stream and removes what it made.
-# POSIX sh. Names are unique (the folder from mktemp, /ipckit-t-sh-PID for the queue); on
-# every way out the background programs are ended, the queue removed and the folder deleted.
+#      end of stream and removes what it made;
+#   3. examples/channel_poll, an shm:// listener waiting in epoll on its readiness descriptor
+#      and a signalfd: the four messages from channel_sender, then end of stream; a second
+#      run ends on SIGTERM with exit status 0; both remove their segment.
+# POSIX sh. Names are unique (the folder from mktemp, /ipckit-t-sh-PID for the queue,
+# shm://ipckit-t-sh-PID-poll for the channel); on every way out the background programs are
+# ended, the queue and the channel's segment removed and the folder deleted.
 set -eu
 
 # shellcheck source=tests/examples_lib.sh
@@ -20,6 +24,8 @@ set -eu
 examples_setup examples_channel.sh "$@"
 
 queue=/ipckit-t-sh-$$
+poll_name=ipckit-t-sh-$$-poll
+poll_segment=/dev/shm/ipckit-ch-$poll_name
 bg_pid=
 extra_cleanup() {
   if [ -n "$bg_pid" ]; then
@@ -28,13 +34,18 @@ extra_cleanup() {
   fi
   # A receiver killed before it could remove its queue leaves it: drain and remove it.
   "$dir/mq_consumer" --timeout 0 --remove "$queue" > /dev/null 2>&1 || true
+  # And a channel_poll killed before it could remove its segment leaves that.
+  rm -f "$poll_segment"
 }
 
 # start NAME ARGS...: runs example NAME in the background (30 s at most), output in
-# $tmp/NAME.out and .err, its pid in $bg_pid.
+# $tmp/NAME.out and .err, its pid in $bg_pid. The files are emptied here, before it starts:
+# else wait_for_line could find the line a previous run of NAME left in them.
 start() {
   name=$1
   shift
+  : > "$tmp/$name.out"
+  : > "$tmp/$name.err"
   timeout 30 "$dir/$name" "$@" > "$tmp/$name.out" 2> "$tmp/$name.err" &
   bg_pid=$!
 }
@@ -144,16 +155,19 @@ echo "ok: with --allow-uid $allowed, uid $my_uid was refused: $(cat "$tmp/unix_e
 
 # --- 2. channel_sender and channel_receiver over each transport -------------------------------
 
-# channel URL HOW [GONE]: a receiver on URL and one sender of four messages, taken from its
-# arguments (HOW=args) or from the lines of its stdin (HOW=stdin); the receiver must print
-# the four in order, the empty one too, and end at end of stream once the sender has gone.
-# GONE: a path that must not exist any more once the receiver has ended.
+# channel RECEIVER URL HOW [GONE]: the example RECEIVER (channel_receiver or channel_poll)
+# on URL and one sender of four messages, taken from its arguments (HOW=args) or from the
+# lines of its stdin (HOW=stdin); the receiver must print the four in order, the empty one
+# too, and end at end of stream once the sender has gone. GONE: a path that must not exist
+# any more once the receiver has ended.
 channel() {
+  receiver=$1
+  shift
   url=$1 how=$2
-  start channel_receiver "$url"
-  wait_for_line "$tmp/channel_receiver.err" "listening on [a-z-]*://.*$" "listen on $url"
+  start "$receiver" "$url"
+  wait_for_line "$tmp/$receiver.err" "listening on [a-z-]*://.*$" "listen on $url"
   # The URL as the receiver normalised it: with tcp://HOST:0, the port the kernel picked.
-  bound=$(sed -n 's/^channel_receiver: listening on //p' "$tmp/channel_receiver.err")
+  bound=$(sed -n "s/^$receiver: listening on //p" "$tmp/$receiver.err")
   status=0
   if [ "$how" = args ]; then
     timeout 30 "$dir/channel_sender" "$bound" "one" "two words" "" "  four  " \
@@ -163,27 +177,51 @@ channel() {
       > "$tmp/sender.out" 2> "$tmp/sender.err" || status=$?
   fi
   [ "$status" -eq 0 ] || { cat "$tmp/sender.err" >&2; fail "channel_sender ($how) exited with $status on $bound"; }
-  finish channel_receiver
-  expect_file "$tmp/channel_receiver.out" "the receiver on $bound printed something else" <<'END'
+  finish "$receiver"
+  expect_file "$tmp/$receiver.out" "$receiver on $bound printed something else" <<'END'
 one
 two words
 
   four  
 END
-  grep -q "end of stream after 4 messages" "$tmp/channel_receiver.err" ||
-    { cat "$tmp/channel_receiver.err" >&2; fail "the receiver on $bound did not end at end of stream"; }
-  if [ $# -gt 2 ] && [ -e "$3" ]; then fail "the receiver on $bound left $3 behind"; fi
-  echo "ok: $bound carried 4 messages ($how) whole and in order, then end of stream"
+  grep -qx "$receiver: end of stream after 4 messages" "$tmp/$receiver.err" ||
+    { cat "$tmp/$receiver.err" >&2; fail "$receiver on $bound did not end at end of stream"; }
+  if [ $# -gt 2 ] && [ -e "$3" ]; then fail "$receiver on $bound left $3 behind"; fi
+  echo "ok: $bound carried 4 messages ($how) whole and in order to $receiver, then end of stream"
 }
 
-channel "unix://$tmp/channel.sock" args "$tmp/channel.sock"
-channel "unix://@ipckit-t-sh-$$" stdin
-channel "tcp://127.0.0.1:0" args
-channel "fifo://$tmp/channel.fifo" stdin "$tmp/channel.fifo"
-channel "mq://$queue" args
+channel channel_receiver "unix://$tmp/channel.sock" args "$tmp/channel.sock"
+channel channel_receiver "unix://@ipckit-t-sh-$$" stdin
+channel channel_receiver "tcp://127.0.0.1:0" args
+channel channel_receiver "fifo://$tmp/channel.fifo" stdin "$tmp/channel.fifo"
+channel channel_receiver "mq://$queue" args
 # The receiver removed the queue it made: opening it now fails with ENOENT.
 if "$dir/mq_consumer" --timeout 0 "$queue" > /dev/null 2> "$tmp/gone.err"; then
   fail "the receiver left the queue $queue behind"
 fi
 grep -q "ENOENT" "$tmp/gone.err" || { cat "$tmp/gone.err" >&2; fail "opening the queue did not fail with ENOENT"; }
 echo "ok: the receiver removed $queue"
+
+# --- 3. channel_poll: an shm:// listener in epoll ---------------------------------------------
+
+# Its readiness descriptor wakes it for each message and for the sender's going.
+channel channel_poll "shm://$poll_name?capacity=65536&senders=2" args "$poll_segment"
+
+# SIGTERM comes through the signalfd in the same epoll set: a clean stop, status 0. Not
+# through start: timeout --foreground passes a SIGTERM on to channel_poll alone, once, and
+# exits with its status. (Without --foreground, timeout signals its whole process group too,
+# and follows with SIGCONT, which can cancel the SIGSTOP of LeakSanitizer's exit-time check in
+# a sanitizer build and leave it waiting for good.)
+: > "$tmp/channel_poll.out"
+: > "$tmp/channel_poll.err"
+timeout --foreground 30 "$dir/channel_poll" "shm://$poll_name" \
+  > "$tmp/channel_poll.out" 2> "$tmp/channel_poll.err" &
+bg_pid=$!
+wait_for_line "$tmp/channel_poll.err" "^channel_poll: listening on shm://$poll_name$" "listen on shm://$poll_name"
+[ -e "$poll_segment" ] || fail "channel_poll says it listens, but $poll_segment is not there"
+kill -TERM "$bg_pid"
+finish channel_poll
+grep -qx "channel_poll: SIGTERM, stopping after 0 messages" "$tmp/channel_poll.err" ||
+  { cat "$tmp/channel_poll.err" >&2; fail "channel_poll did not say it stopped on SIGTERM"; }
+[ ! -e "$poll_segment" ] || fail "channel_poll stopped by SIGTERM left $poll_segment behind"
+echo "ok: channel_poll stopped on SIGTERM with status 0 and removed $poll_segment"
