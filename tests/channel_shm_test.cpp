@@ -9,19 +9,24 @@
 #include <signal.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -602,7 +607,9 @@ TEST(ChannelShm, BusyPollModeDeliversWithoutSleeping) {
 }
 
 // Each end says in the segment whether it busy-polls; its peer then skips the wake-up check.
-// A sender that may sleep on a full ring is still woken by a listener that busy-polls.
+// A sender that may sleep on a full ring is still woken by a listener that busy-polls. Its
+// sleeps end at the liveness period anyway, so the messages would arrive without any wake-up:
+// the ring's writer_wake (which only a waker adds to) shows that the listener woke it.
 TEST(ChannelShm, ASenderAsleepOnAFullRingIsWokenByABusyPollingListener) {
   ShmName name;
   ChannelOptions busy;
@@ -630,6 +637,11 @@ TEST(ChannelShm, ASenderAsleepOnAFullRingIsWokenByABusyPollingListener) {
   }
   sender.join();
   EXPECT_TRUE(sent_all.load());
+  test::MappedSegment seg(name);
+  const std::size_t ring0 = sc::geometry(8, 4096)->rings_offset;
+  EXPECT_GT(seg.word(ring0 + offsetof(ring::Header, writer_wake)).load(), 0U)
+      << "the listener never woke the sender asleep on its full ring (it woke at its "
+         "liveness period only)";
 }
 
 // --- The readiness descriptor ---------------------------------------------------------------
@@ -846,6 +858,7 @@ TEST(ChannelShm, MemfdVariantHasOneListenerAndConnectWaitsForIt) {
 // (SO_PEERCRED): the listener hands its memfd only to its own user, and a sender sends only to
 // a listener of its own user.
 TEST(ChannelShm, MemfdVariantJoinsOnlyProcessesOfOneUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "running a process as another user (setresuid) needs root";
   const std::string url = "shm://@" + test::unique_name();
   Pipe go = Pipe::create();
   Pipe said = Pipe::create();
@@ -907,6 +920,438 @@ TEST(ChannelShm, MemfdVariantSenderGetsPeerClosedWhenTheListenerIsKilled) {
   ChannelResult r{};
   for (int i = 0; i < 100000 && r.status == ChannelStatus::ok; ++i) r = tx.send(text("more"), Deadline::after(10s));
   EXPECT_EQ(r.status, ChannelStatus::peer_closed);
+}
+
+// --- Wake-ups that must not be lost (review of the readiness descriptor and busy-poll) ------
+
+// CPU time (clock ticks) that thread `tid` of this process has used so far: a thread that
+// busy-polls is in no syscall /proc could show, but this grows while it spins.
+long cpu_ticks(pid_t tid) {
+  const std::string stat = test::file_bytes("/proc/self/task/" + std::to_string(tid) + "/stat");
+  const std::size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return -1;
+  // After "pid (comm)": state is field 3, utime field 14, stime field 15.
+  std::istringstream fields(stat.substr(close_paren + 1));
+  std::string field;
+  long utime = 0;
+  long stime = 0;
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14) utime = std::stol(field);
+    if (n == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+// Waits (20 s at most) until thread `tid` has used `ticks` more clock ticks of CPU: it is
+// spinning, not about to start.
+bool keeps_spinning(pid_t tid, long ticks) {
+  const long start = cpu_ticks(tid);
+  const auto until = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < until) {
+    if (cpu_ticks(tid) >= start + ticks) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return false;
+}
+
+// What of the readiness descriptor's epoll set is ready now: "bell" (the doorbell socket) and
+// "timer" (the liveness timer). epoll_wait on it only reports (level-triggered): it takes
+// nothing, so the channel's state is as it was.
+std::vector<std::string> ready_members(int readiness_fd) {
+  std::array<epoll_event, 4> events{};
+  const int n = ::epoll_wait(readiness_fd, events.data(), static_cast<int>(events.size()), 0);
+  EXPECT_NE(n, -1) << std::strerror(errno);
+  std::vector<std::string> members;
+  for (int i = 0; i < n; ++i) {
+    const int member = events[static_cast<std::size_t>(i)].data.fd;
+    std::error_code ec;
+    const std::string what =
+        std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(member), ec).string();
+    if (what.starts_with("socket:")) {
+      members.push_back("bell");
+    } else if (what.find("timerfd") != std::string::npos) {
+      members.push_back("timer");
+    } else {
+      members.push_back(what);
+    }
+  }
+  return members;
+}
+
+bool bell_rang(int readiness_fd) {
+  const std::vector<std::string> members = ready_members(readiness_fd);
+  return std::find(members.begin(), members.end(), "bell") != members.end();
+}
+
+// Clears receiver_waiting as a sender does in its wake-up (exchange with 0), as one killed right
+// after would leave it: the listener not woken, and its flag gone for the senders that follow.
+// `announced` is what the listener stored (kAsleepOnFutex or kWaitingOnBell); for a futex
+// sleeper, `tid` is its thread, seen asleep before each try (its sleeps may end and begin again).
+testing::AssertionResult clear_waiting_flag_of(const ShmName& name, std::uint32_t announced,
+                                               pid_t tid = 0) {
+  test::MappedSegment seg(name);
+  std::atomic_ref<std::uint32_t> waiting = seg.word(offsetof(sc::ChannelHeader, receiver_waiting));
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (tid != 0 && !test::wait_until_blocked_in(tid, SYS_futex))
+      return testing::AssertionFailure() << "the listener does not sleep in futex";
+    std::uint32_t expected = announced;
+    if (waiting.compare_exchange_strong(expected, sc::kAwake)) return testing::AssertionSuccess();
+    if (tid == 0) {
+      return testing::AssertionFailure()
+             << "receiver_waiting is " << expected << ", not " << announced;
+    }
+  }
+  return testing::AssertionFailure() << "receiver_waiting was never " << announced;
+}
+
+// A sender killed between clearing the listener's flag and waking it, while no sender at all
+// is connected: the listener, asleep in futex for as long as its deadline allows, must still
+// hear the next sender that joins (joins wake it whatever the flag says). The sleep would end
+// at the 30 s deadline, and the message would then be taken too: the 10 s bound on the wait
+// for the receive is what fails when the join did not wake it.
+TEST(ChannelShm, ListenerWakesForAJoinerAfterAFlagWasClearedByOneThatDied) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  std::atomic<pid_t> tid{0};
+  ChannelResult result{};
+  std::vector<std::byte> buffer(rx.max_message());
+  std::promise<void> received;
+  std::future<void> done = received.get_future();
+  std::jthread receiver([&] {
+    tid = test::this_tid();
+    result = rx.receive(buffer, Deadline::after(30s));
+    received.set_value();
+  });
+  while (tid.load() == 0) std::this_thread::yield();
+  ASSERT_TRUE(clear_waiting_flag_of(name, sc::kAsleepOnFutex, tid.load()));
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.try_send(text("heard")));
+  EXPECT_EQ(done.wait_for(10s), std::future_status::ready)
+      << "the listener slept on: neither the join nor the message woke it";
+  receiver.join();
+  ASSERT_EQ(result.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "heard");
+}
+
+// The same with a listener armed on its readiness descriptor and no sender at all: its
+// descriptor must turn readable (a join rings whatever the flag says, and an armed listener
+// with no sender looks again once a second).
+TEST(ChannelShm, ReadinessDescriptorWakesForAJoinerAfterAFlagWasClearedByOneThatDied) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  const int fd = rx.readiness_fd();
+  std::vector<std::byte> buffer(rx.max_message());
+  ASSERT_TRUE(readable(fd, 10000));
+  EXPECT_TRUE(drain(rx, buffer).empty());  // armed: receiver_waiting is kWaitingOnBell
+  ASSERT_TRUE(clear_waiting_flag_of(name, sc::kWaitingOnBell));
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.try_send(text("heard")));
+  ASSERT_TRUE(readable(fd, 10000)) << "the descriptor never turned readable for the new sender";
+  std::vector<std::string> texts;
+  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
+  EXPECT_EQ(texts, std::vector<std::string>{"heard"});
+}
+
+// A sender in another network namespace cannot ring the doorbell (an abstract socket belongs
+// to one network namespace; the segment in /dev/shm does not). A listener armed with no
+// sender at all must still see it come: its timer brings it back within about a second.
+TEST(ChannelShm, ReadinessDescriptorHearsASenderThatCannotRingTheBell) {
+  if (::geteuid() != 0) GTEST_SKIP() << "a network namespace of its own (unshare) needs root";
+  {
+    Forked probe([] { return ::unshare(CLONE_NEWNET) == 0 ? 0 : 20; });
+    if (probe.wait().code == 20) GTEST_SKIP() << "unshare(CLONE_NEWNET) is not allowed here";
+  }
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  const int fd = rx.readiness_fd();
+  std::vector<std::byte> buffer(rx.max_message());
+  ASSERT_TRUE(readable(fd, 10000));
+  EXPECT_TRUE(drain(rx, buffer).empty());  // armed, with no sender
+  Pipe go = Pipe::create();
+  Pipe sent = Pipe::create();
+  Pipe leave = Pipe::create();
+  Forked sender([&] {
+    if (::unshare(CLONE_NEWNET) != 0) return 20;
+    if (!test::await(go.read_end)) return 2;
+    Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
+    if (!tx.try_send(text("from another namespace"))) return 1;
+    test::notify(sent.write_end);
+    return test::await(leave.read_end) ? 0 : 3;
+  });
+  test::notify(go.write_end);
+  ASSERT_TRUE(test::await(sent.read_end))
+      << "the sender did not send: " << sender.wait().to_string();
+  ASSERT_TRUE(readable(fd, 10000))
+      << "the descriptor never turned readable for a sender whose rings go nowhere";
+  std::vector<std::string> texts;
+  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
+  EXPECT_EQ(texts, std::vector<std::string>{"from another namespace"});
+  test::notify(leave.write_end);
+  EXPECT_TRUE(sender.wait().success());
+  bool ended = false;
+  for (int round = 0; round < 100 && !ended; ++round) {
+    ASSERT_TRUE(readable(fd, 10000)) << "its close was never seen";
+    for (const ChannelResult& r : drain(rx, buffer))
+      ended |= r.status == ChannelStatus::end_of_stream;
+  }
+  EXPECT_TRUE(ended);
+}
+
+// A sender killed while claiming a slot leaves it "claiming" with no lock. A listener that
+// busy-polls (it never sleeps, so no liveness sleep brings it to the locks) gives it back
+// too, while it spins: the next sender gets the only slot.
+TEST(ChannelShm, BusyPollingListenerGivesBackASlotLeftClaiming) {
+  ShmName name;
+  ChannelOptions busy;
+  busy.spin = std::chrono::nanoseconds::max();
+  Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1", busy);
+  std::vector<std::byte> buffer(rx.max_message());
+  std::atomic<pid_t> tid{0};
+  ChannelResult result{};
+  Pipe spinning = Pipe::create();
+  std::jthread receiver([&] {
+    tid = test::this_tid();
+    // The first receive looks at the locks; the next has a liveness period to go before it
+    // looks again, and spins: the slot is spoiled during that spin.
+    if (rx.try_receive(buffer).status != ChannelStatus::would_block) return;
+    test::notify(spinning.write_end);
+    result = rx.receive(buffer, Deadline::after(30s));
+  });
+  ASSERT_TRUE(test::await(spinning.read_end));
+  ASSERT_TRUE(keeps_spinning(tid.load(), 3)) << "the listener does not spin";
+  test::MappedSegment seg(name);
+  seg.word(sizeof(sc::ChannelHeader) + offsetof(sc::SlotEntry, state))
+      .store(static_cast<std::uint32_t>(sc::SlotState::claiming));
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.try_send(text("joined")));
+  receiver.join();
+  ASSERT_EQ(result.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "joined");
+}
+
+// A sender in busy-poll mode still wakes a listener asleep in futex. The listener's sleeps
+// end at the liveness period (a sender is connected), so it would find the message anyway:
+// receiver_wake, which only a waker adds to, shows that the sender woke it. One message may
+// land while the listener is between two sleeps (then nobody needs to wake it): a few tries.
+TEST(ChannelShm, AListenerAsleepIsWokenByABusyPollingSender) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  ChannelOptions busy;
+  busy.spin = std::chrono::nanoseconds::max();
+  Channel tx = Channel::connect(rx.url(), busy, Deadline::after(10s));
+  test::MappedSegment seg(name);
+  std::atomic_ref<std::uint32_t> wake = seg.word(offsetof(sc::ChannelHeader, receiver_wake));
+  std::vector<std::byte> buffer(rx.max_message());
+  bool woken = false;
+  for (int attempt = 0; attempt < 5 && !woken; ++attempt) {
+    std::atomic<pid_t> tid{0};
+    ChannelResult result{};
+    std::jthread receiver([&] {
+      tid = test::this_tid();
+      result = rx.receive(buffer, Deadline::after(30s));
+    });
+    while (tid.load() == 0) std::this_thread::yield();
+    ASSERT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex));
+    const std::uint32_t before = wake.load();
+    ASSERT_TRUE(tx.try_send(text("wake up")));
+    receiver.join();
+    ASSERT_EQ(result.status, ChannelStatus::ok);
+    EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "wake up");
+    woken = wake.load() != before;
+  }
+  EXPECT_TRUE(woken) << "in 5 tries the sender never woke the sleeping listener";
+}
+
+// A blocking receive on a listener that has a readiness descriptor sleeps in futex (which
+// takes the flag the descriptor was armed with). When it times out the descriptor must be
+// armed again, or the caller, back in poll, would not hear the next sender.
+TEST(ChannelShm, ABlockingReceiveThatTimesOutLeavesTheReadinessDescriptorArmed) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  const int fd = rx.readiness_fd();
+  std::vector<std::byte> buffer(rx.max_message());
+  ASSERT_TRUE(readable(fd, 10000));
+  EXPECT_TRUE(drain(rx, buffer).empty());
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(20ms)).status, ChannelStatus::timed_out);
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.try_send(text("after the timeout")));
+  ASSERT_TRUE(readable(fd, 10000)) << "the descriptor was left disarmed";
+  std::vector<std::string> texts;
+  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
+  EXPECT_EQ(texts, std::vector<std::string>{"after the timeout"});
+}
+
+// The doorbell itself rings, not only the liveness timer: sendto on a Unix datagram socket
+// queues the datagram before it returns, so the bell member of the epoll set is ready as soon
+// as the send (or the close) that rang it has returned.
+TEST(ChannelShm, ReadinessDescriptorsBellRingsAtOnceForAMessageAndForAClose) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  const int fd = rx.readiness_fd();
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  std::vector<std::byte> buffer(rx.max_message());
+  ASSERT_TRUE(readable(fd, 10000));
+  EXPECT_TRUE(drain(rx, buffer).empty());  // attaches the sender, then arms
+  ASSERT_TRUE(tx.try_send(text("ring")));
+  EXPECT_TRUE(bell_rang(fd)) << "ready now: " << testing::PrintToString(ready_members(fd));
+  std::vector<std::string> texts;
+  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());  // re-arms
+  EXPECT_EQ(texts, std::vector<std::string>{"ring"});
+  { Channel gone = std::move(tx); }
+  EXPECT_TRUE(bell_rang(fd)) << "ready now: " << testing::PrintToString(ready_members(fd));
+  const std::vector<ChannelResult> after = drain(rx, buffer);
+  ASSERT_EQ(after.size(), 1U);
+  EXPECT_EQ(after[0].status, ChannelStatus::end_of_stream);
+}
+
+// --- fork() ----------------------------------------------------------------------------------
+//
+// A forked child has a copy of every channel end of its parent (sharing its liveness lock).
+// Destroying that copy in the child closes the child's descriptors only: the parent's end
+// goes on. Forked's child leaves with _exit, so the child destroys its copy explicitly.
+
+TEST(ChannelShm, ForkedChildDestroyingItsCopyOfTheListenerLeavesTheParentsListening) {
+  ShmName name;
+  std::optional<Channel> rx{Channel::listen(name.url())};
+  Channel before = Channel::connect(name.url(), {}, Deadline::after(10s));
+  Forked child([&] {
+    rx.reset();
+    return 0;
+  });
+  ASSERT_TRUE(child.wait(10s).success());
+  EXPECT_TRUE(std::filesystem::exists(name.path())) << "the child removed the parent's segment";
+  std::vector<std::byte> buffer(rx->max_message());
+  EXPECT_EQ(before.send(text("from before the fork"), Deadline::after(10s)).status,
+            ChannelStatus::ok);
+  ChannelResult r = rx->receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from before the fork");
+  Channel after = Channel::connect(name.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(after.try_send(text("from after the fork")));
+  r = rx->receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from after the fork");
+}
+
+// The memfd variant's listener has a thread that hands the memfd out: the child's copy has
+// no such thread (fork copies the calling thread only) and must not stop the parent's.
+TEST(ChannelShm, ForkedChildDestroyingItsCopyOfAMemfdListenerLeavesTheParentsListening) {
+  const std::string url = "shm://@" + test::unique_name();
+  std::optional<Channel> rx{Channel::listen(url)};
+  Channel before = Channel::connect(url, {}, Deadline::after(10s));
+  Forked child([&] {
+    rx.reset();
+    return 0;
+  });
+  const ExitStatus st = child.wait(10s);
+  EXPECT_TRUE(st.success()) << "the child, destroying its copy, " << st.to_string();
+  std::vector<std::byte> buffer(rx->max_message());
+  EXPECT_EQ(before.send(text("from before the fork"), Deadline::after(10s)).status,
+            ChannelStatus::ok);
+  ChannelResult r = rx->receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from before the fork");
+  Channel after = Channel::connect(url, {}, Deadline::after(10s));
+  ASSERT_TRUE(after.try_send(text("from after the fork")));
+  r = rx->receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from after the fork");
+}
+
+TEST(ChannelShm, ForkedChildDestroyingItsCopyOfASenderLeavesTheParentsSending) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  std::optional<Channel> tx{Channel::connect(rx.url(), {}, Deadline::after(10s))};
+  std::vector<std::byte> buffer(rx.max_message());
+  ASSERT_TRUE(tx->try_send(text("before the fork")));
+  ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);  // attached
+  Forked child([&] {
+    tx.reset();
+    return 0;
+  });
+  ASSERT_TRUE(child.wait(10s).success());
+  ASSERT_EQ(tx->send(text("after the fork"), Deadline::after(10s)).status, ChannelStatus::ok);
+  r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "after the fork");
+  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block)
+      << "the child's copy closed the parent's sender";
+  ASSERT_EQ(tx->send(text("still here"), Deadline::after(10s)).status, ChannelStatus::ok);
+  r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "still here");
+  tx.reset();  // the parent's close is the one that ends the stream
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+}
+
+// --- The memfd variant, more -------------------------------------------------------------------
+
+// A "listener" that is not ipckit's (the test binds the rendezvous socket itself) hands out a
+// memfd whose size is not sealed: a peer could shrink it under the sender's mapping (SIGBUS),
+// so the sender refuses it.
+TEST(ChannelShm, MemfdVariantRefusesASegmentWhoseSizeIsNotSealed) {
+  const std::string name = test::unique_name();
+  const UnixListener fake = UnixListener::bind(
+      {.address = UnixAddress::abstract("ipckit/shm/" + name), .type = SocketType::seqpacket});
+  const Fd memfd{::memfd_create("ipckit-t-unsealed", MFD_CLOEXEC)};
+  ASSERT_TRUE(memfd.valid()) << std::strerror(errno);
+  ASSERT_EQ(::ftruncate(memfd.get(), 65536), 0);
+  std::jthread handing([&] {
+    try {
+      const std::optional<Socket> caller = fake.accept(Deadline::after(10s));
+      if (!caller) return;
+      const int passed = memfd.get();
+      (void)caller->send_fds(std::span{&passed, 1}, std::as_bytes(std::span{"m", 1}),
+                             Deadline::after(10s));
+      // The caller reads what was queued even after this end closes.
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "the fake listener: " << e.what();
+    }
+  });
+  const Error e =
+      test::error_from([&] { (void)Channel::connect("shm://@" + name, {}, Deadline::after(10s)); });
+  EXPECT_EQ(e.errnum(), EPROTO);
+  EXPECT_TRUE(has_substring(e.what(), "sealed"));
+}
+
+// The readiness descriptor works on the memfd variant as on the named one: a sender in
+// another process, its messages, its close.
+TEST(ChannelShm, MemfdVariantHasAReadinessDescriptorToo) {
+  const std::string url = "shm://@" + test::unique_name();
+  Channel rx = Channel::listen(url);
+  const int fd = rx.readiness_fd();
+  std::vector<std::byte> buffer(rx.max_message());
+  ASSERT_TRUE(readable(fd, 10000));
+  EXPECT_TRUE(drain(rx, buffer).empty());
+  Pipe go = Pipe::create();
+  Forked sender([&] {
+    if (!test::await(go.read_end)) return 2;
+    Channel tx = Channel::connect(url, {}, Deadline::after(10s));
+    for (std::uint32_t i = 0; i < 1000; ++i) {
+      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+    }
+    return 0;
+  });
+  test::notify(go.write_end);
+  std::uint32_t next = 0;
+  bool ended = false;
+  while (!ended) {
+    ASSERT_TRUE(readable(fd, 30000)) << "no readiness within 30 s after message " << next;
+    for (;;) {
+      const ChannelResult r = rx.try_receive(buffer);
+      if (r.status == ChannelStatus::would_block) break;
+      if (r.status == ChannelStatus::end_of_stream) {
+        ended = true;
+        break;
+      }
+      ASSERT_EQ(r.status, ChannelStatus::ok);
+      ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next)) << next;
+      ++next;
+    }
+  }
+  EXPECT_EQ(next, 1000U);
+  EXPECT_TRUE(sender.wait().success());
 }
 
 }  // namespace

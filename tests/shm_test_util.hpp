@@ -2,7 +2,8 @@
 
 // Shared by the shm:// channel tests (channel_shm_test, channel_shm_stress_test,
 // channel_shm_crash_test): a channel name whose segment is removed whatever happens, and
-// self-checking messages whose receiver verifies every byte.
+// self-checking messages whose receiver verifies every byte, and the segment mapped by the test
+// itself, to play a peer that misbehaves or to read a counter the ends keep there.
 //
 //   test::ShmName name;
 //   test::CheckedMessages messages(16000, 54);
@@ -10,9 +11,13 @@
 //   tx.send(std::span{message}.first(messages.make(message, sender, seq)), deadline);
 //   ASSERT_TRUE(messages.is_next(std::span{buffer}.first(r.bytes), next));
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -21,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "ipckit/fd.hpp"
+#include "ipckit/mapping.hpp"
 #include "test_util.hpp"
 
 namespace ipckit::test {
@@ -41,6 +48,39 @@ class ShmName {
 
  private:
   std::string name_;
+};
+
+/// The segment of a channel a listener made, mapped read-write (MAP_SHARED) by the test, as a
+/// peer maps it: to do what a sender killed half-way would have done, or to read a word the
+/// ends keep there. Offsets are the documented layout's (src/channel/shm_layout.hpp).
+class MappedSegment {
+ public:
+  explicit MappedSegment(const ShmName& name) {
+    const int fd = ::shm_open(name.object().c_str(), O_RDWR | O_CLOEXEC, 0);
+    if (fd == -1) {
+      ADD_FAILURE() << name.object() << ": " << std::strerror(errno);
+      return;
+    }
+    fd_ = Fd{fd};
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0 || st.st_size <= 0) {
+      ADD_FAILURE() << name.object() << ": no size";
+      return;
+    }
+    mapping_ = Mapping::map_fd(fd_, {.length = static_cast<std::size_t>(st.st_size)});
+  }
+  MappedSegment(const MappedSegment&) = delete;
+  MappedSegment& operator=(const MappedSegment&) = delete;
+
+  /// The 32-bit word at `offset`, used atomically as the ends use it. Throws Error (Region's
+  /// check) when the offset is outside the segment or misaligned.
+  [[nodiscard]] std::atomic_ref<std::uint32_t> word(std::size_t offset) {
+    return std::atomic_ref<std::uint32_t>(mapping_.as<std::uint32_t>(offset));
+  }
+
+ private:
+  Fd fd_;
+  Mapping mapping_;
 };
 
 /// splitmix64's finaliser.

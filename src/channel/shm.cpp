@@ -237,21 +237,18 @@ void wake_if_waiting(std::uint32_t& waiting, std::uint32_t& wake, Bell* bell = n
   futex_wake(&wake, INT_MAX);
 }
 
-// Wakes a listener that announced it sleeps (or waits on its bell) WITHOUT taking its flag:
-// for joins and closes. A notifier killed halfway then leaves the flag set, so the next sender
-// that joins still wakes the listener; wake_if_waiting's "first waker clears the flag" is only
-// for messages, whose sender holds a slot (which bounds the listener's sleep).
-void notify(std::uint32_t& waiting, std::uint32_t& wake, Bell* bell) noexcept {
-  // seq_cst fence: our slot's new state before the load of the flag (see wake_if_waiting).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  const std::uint32_t was = atomic(waiting).load(std::memory_order_relaxed);
-  if (was == sc::kAwake) return;
-  if (was == sc::kWaitingOnBell && bell != nullptr) {
-    bell->ring();
-    return;
-  }
+// Wakes the listener for a join or a close, whatever its flag says: both ways (futex and
+// bell), without taking the flag. A peer killed between taking the flag and its wake-up (or
+// one that clears it on purpose) must not leave an idle listener asleep for good, and joins
+// and closes are rare enough to pay the two syscalls. wake_if_waiting's "first waker clears
+// the flag" is only for messages, whose sender holds a slot (which bounds the listener's
+// sleep).
+void notify(std::uint32_t& wake, Bell& bell) noexcept {
+  // release: our slot's new state before the futex word changes; the sleeper's FUTEX_WAIT
+  // compares it (and a sleeper that has not compared yet sees the new state when it looks).
   atomic(wake).fetch_add(1, std::memory_order_release);
   futex_wake(&wake, INT_MAX);
+  bell.ring();
 }
 
 // A sleep on (waiting, wake): announce, look again with `ready`, sleep until woken or timeout.
@@ -994,7 +991,7 @@ class ShmSender final : public Channel::Transport {
         .compare_exchange_strong(expected, static_cast<std::uint32_t>(sc::SlotState::closed),
                                  std::memory_order_release, std::memory_order_relaxed);
     sc::ChannelHeader& h = seg_.header();
-    notify(h.receiver_waiting, h.receiver_wake, &bell_);
+    notify(h.receiver_wake, bell_);
     // Then the descriptor closes (a member), which drops the slot's lock.
   }
 
@@ -1435,7 +1432,7 @@ std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, 
     Bell bell{seen.bell_token};
     // A claimed slot bounds the listener's sleep: should we die before the ring is ready, it
     // wakes to look at our lock and gives the slot back.
-    notify(h.receiver_waiting, h.receiver_wake, &bell);
+    notify(h.receiver_wake, bell);
     atomic(slot.sender_pid).store(::getpid(), std::memory_order_relaxed);
     atomic(slot.sender_spins).store(options.spin == std::chrono::nanoseconds::max() ? 1 : 0,
                                     std::memory_order_relaxed);
@@ -1452,7 +1449,7 @@ std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, 
     // release: the initialised ring is visible to the listener that sees active (acquire).
     atomic(slot.state)
         .store(static_cast<std::uint32_t>(sc::SlotState::active), std::memory_order_release);
-    notify(h.receiver_waiting, h.receiver_wake, &bell);
+    notify(h.receiver_wake, bell);
     const std::size_t max =
         std::min<std::size_t>({options.max_message, static_cast<std::size_t>(seen.max_message),
                                static_cast<std::size_t>(writer.max_message())});
@@ -1464,7 +1461,7 @@ std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, 
   // The listener gives back the slots of dead senders when it looks at the locks: wake it.
   sc::ChannelHeader& h = seg.header();
   Bell bell{seen.bell_token};
-  notify(h.receiver_waiting, h.receiver_wake, &bell);
+  notify(h.receiver_wake, bell);
   return nullptr;
 }
 
