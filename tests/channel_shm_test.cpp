@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -669,6 +670,42 @@ std::vector<ChannelResult> drain(Channel& rx, std::vector<std::byte>& buffer,
   }
 }
 
+// A sender of numbered(0..count-1) in a forked child, started by a byte on `go`.
+std::unique_ptr<Forked> numbered_sender(const std::string& url, const Pipe& go, std::uint32_t count) {
+  return std::make_unique<Forked>([&url, &go, count] {
+    if (!test::await(go.read_end)) return 2;
+    Channel tx = Channel::connect(url, {}, Deadline::after(10s));
+    for (std::uint32_t i = 0; i < count; ++i) {
+      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+    }
+    return 0;
+  });
+}
+
+// The event loop of a readiness descriptor user: each time `readable()` says so, try_receive
+// until would_block; numbered messages in order, until end of stream. How many came (a test
+// failure, and what came so far, when readiness did not come or a message was wrong).
+std::uint32_t receive_numbered_until_end(Channel& rx, const std::function<bool()>& readable) {
+  std::vector<std::byte> buffer(rx.max_message());
+  std::uint32_t next = 0;
+  for (;;) {
+    if (!readable()) {
+      ADD_FAILURE() << "no readiness within 30 s after message " << next;
+      return next;
+    }
+    for (;;) {
+      const ChannelResult r = rx.try_receive(buffer);
+      if (r.status == ChannelStatus::would_block) break;
+      if (r.status == ChannelStatus::end_of_stream) return next;
+      if (r.status != ChannelStatus::ok || !is_numbered(std::span{buffer}.first(r.bytes), next)) {
+        ADD_FAILURE() << "message " << next << " is wrong or missing";
+        return next;
+      }
+      ++next;
+    }
+  }
+}
+
 TEST(ChannelShm, ReadinessDescriptorIsReadableFirstThenOnlyWhenSomethingCame) {
   ShmName name;
   Channel rx = Channel::listen(name.url());
@@ -704,37 +741,14 @@ TEST(ChannelShm, ReadinessDescriptorWorksInEpollWithASenderInAnotherProcess) {
     e.data.fd = fd;
     ASSERT_EQ(::epoll_ctl(ep.get(), EPOLL_CTL_ADD, fd, &e), 0) << std::strerror(errno);
   }
-  Forked sender([&] {
-    if (!test::await(go.read_end)) return 2;
-    Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
-    for (std::uint32_t i = 0; i < 1000; ++i) {
-      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
-    }
-    return 0;
-  });
+  const auto sender = numbered_sender(name.url(), go, 1000);
   test::notify(go.write_end);
-  std::vector<std::byte> buffer(rx.max_message());
-  std::uint32_t next = 0;
-  bool ended = false;
-  while (!ended) {
+  const std::uint32_t came = receive_numbered_until_end(rx, [&] {
     epoll_event e{};
-    const int n = ::epoll_wait(ep.get(), &e, 1, 30000);
-    ASSERT_EQ(n, 1) << "no readiness within 30 s after message " << next;
-    ASSERT_EQ(e.data.fd, rx.readiness_fd());
-    for (;;) {
-      const ChannelResult r = rx.try_receive(buffer);
-      if (r.status == ChannelStatus::would_block) break;
-      if (r.status == ChannelStatus::end_of_stream) {
-        ended = true;
-        break;
-      }
-      ASSERT_EQ(r.status, ChannelStatus::ok);
-      ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next)) << next;
-      ++next;
-    }
-  }
-  EXPECT_EQ(next, 1000U);
-  EXPECT_TRUE(sender.wait().success());
+    return ::epoll_wait(ep.get(), &e, 1, 30000) == 1 && e.data.fd == rx.readiness_fd();
+  });
+  EXPECT_EQ(came, 1000U);
+  EXPECT_TRUE(sender->wait().success());
 }
 
 // A SIGKILLed sender rings nothing: the liveness timer makes the descriptor readable, and the
@@ -1325,33 +1339,10 @@ TEST(ChannelShm, MemfdVariantHasAReadinessDescriptorToo) {
   ASSERT_TRUE(readable(fd, 10000));
   EXPECT_TRUE(drain(rx, buffer).empty());
   Pipe go = Pipe::create();
-  Forked sender([&] {
-    if (!test::await(go.read_end)) return 2;
-    Channel tx = Channel::connect(url, {}, Deadline::after(10s));
-    for (std::uint32_t i = 0; i < 1000; ++i) {
-      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
-    }
-    return 0;
-  });
+  const auto sender = numbered_sender(url, go, 1000);
   test::notify(go.write_end);
-  std::uint32_t next = 0;
-  bool ended = false;
-  while (!ended) {
-    ASSERT_TRUE(readable(fd, 30000)) << "no readiness within 30 s after message " << next;
-    for (;;) {
-      const ChannelResult r = rx.try_receive(buffer);
-      if (r.status == ChannelStatus::would_block) break;
-      if (r.status == ChannelStatus::end_of_stream) {
-        ended = true;
-        break;
-      }
-      ASSERT_EQ(r.status, ChannelStatus::ok);
-      ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next)) << next;
-      ++next;
-    }
-  }
-  EXPECT_EQ(next, 1000U);
-  EXPECT_TRUE(sender.wait().success());
+  EXPECT_EQ(receive_numbered_until_end(rx, [&] { return readable(fd, 30000); }), 1000U);
+  EXPECT_TRUE(sender->wait().success());
 }
 
 }  // namespace
