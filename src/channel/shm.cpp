@@ -119,6 +119,9 @@ constexpr unsigned kClockEvery = 64;
 constexpr std::chrono::nanoseconds kIdleBellTimer = std::chrono::seconds(1);
 // At most this many doorbell datagrams are drained per arming (anyone may ring it).
 constexpr unsigned kBellDrainMax = 256;
+// How many times one receive call re-arms the readiness descriptor and finds something ready
+// that is not a message before it returns anyway (see ShmListener::receive).
+constexpr unsigned kMaxRearms = 64;
 
 template <class T>
 std::atomic_ref<T> atomic(T& field) noexcept {
@@ -580,6 +583,7 @@ class ShmListener final : public Channel::Transport {
   }
 
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+    unsigned rearms = 0;  // arm() found something ready that was not a message (see below)
     for (;;) {
       // The hot path: a message in an attached ring. No syscall, no slot table.
       const bool counted_out = since_scan_ >= kScanEvery;
@@ -605,16 +609,17 @@ class ShmListener final : public Channel::Transport {
         joined_ = false;
         return {ChannelStatus::end_of_stream, 0};
       }
-      if (deadline.is_now()) {
-        // A try_receive that finds nothing re-arms the readiness descriptor; something that
-        // came meanwhile is taken now instead.
-        if (readiness_ && !arm()) continue;
-        return expired(deadline);
-      }
-      if (!wait(deadline)) {
-        // A blocking receive may have taken the readiness flag (its sleep clears it): the
-        // descriptor must be armed again when the caller goes back to polling.
-        if (readiness_ && !arm()) continue;
+      // A try_receive that finds nothing re-arms the readiness descriptor, and so does a
+      // blocking receive that times out (its sleep may have taken the flag the descriptor was
+      // armed with); something that came meanwhile is taken now instead. A sender that keeps
+      // flipping its slot's state could make that "something" come forever: after a few
+      // rounds the call gives up with the descriptor left readable.
+      const bool gave_up = deadline.is_now() || !wait(deadline);
+      if (gave_up) {
+        if (readiness_ && !arm()) {
+          if (++rearms < kMaxRearms) continue;
+          set_timer(readiness_->timer.get(), 1ns);
+        }
         return expired(deadline);
       }
     }
