@@ -40,10 +40,12 @@
 //   128     4     receiver_closed   listener     1 once the listener has closed (clean close)
 //   192     4     receiver_waiting  listener     0 awake; 1 asleep in FUTEX_WAIT on receiver_wake;
 //                                                2 waiting in poll on its readiness descriptor
-//   196     4     receiver_wake     senders      futex word: a sender that finds receiver_waiting
-//                                                not 0 swaps it to 0 and then adds 1 here and
-//                                                FUTEX_WAKEs (1), or sends one datagram to the
-//                                                doorbell (2)
+//   196     4     receiver_wake     senders      futex word. After a message, a sender that
+//                                                finds receiver_waiting not 0 swaps it to 0 and
+//                                                then adds 1 here and FUTEX_WAKEs (1), or sends
+//                                                one datagram to the doorbell (2). On a claim, a
+//                                                join or a close it does both, whatever the flag
+//                                                says, and leaves the flag
 //
 // Slot entry (16 bytes): state (4: SlotState), sender_pid (4, for ls only), sender_spins (4:
 // 1 when the sender busy-polls on a full ring and never sleeps, so the listener skips the
