@@ -71,6 +71,41 @@ std::string as_text(std::span<const std::byte> bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
+/// One blocking receive on a thread of its own, for a test that acts while the listener
+/// waits. The thread is joined by message() or, at the latest, on destruction.
+class ReceiveOnAThread {
+ public:
+  ReceiveOnAThread(Channel& rx, std::chrono::nanoseconds timeout)
+      : buffer_(rx.max_message()), thread_([this, &rx, timeout] {
+          tid_ = test::this_tid();
+          result_ = rx.receive(buffer_, Deadline::after(timeout));
+          ended_.set_value();
+        }) {}
+  /// The receiving thread's id (for test::wait_until_blocked_in).
+  [[nodiscard]] pid_t tid() const {
+    while (tid_.load() == 0) std::this_thread::yield();
+    return tid_.load();
+  }
+  /// True when the receive has returned within `timeout`.
+  [[nodiscard]] bool ended_within(std::chrono::nanoseconds timeout) const {
+    return ended_future_.wait_for(timeout) == std::future_status::ready;
+  }
+  /// Waits for the receive; the message it got as text (a test failure unless it was ok).
+  [[nodiscard]] std::string message() {
+    thread_.join();
+    EXPECT_EQ(result_.status, ChannelStatus::ok);
+    return result_.ok() ? as_text(std::span{buffer_}.first(result_.bytes)) : std::string{};
+  }
+
+ private:
+  std::vector<std::byte> buffer_;
+  std::atomic<pid_t> tid_{0};
+  ChannelResult result_{};
+  std::promise<void> ended_;
+  std::future<void> ended_future_ = ended_.get_future();
+  std::jthread thread_;  // last: it starts once everything above exists
+};
+
 // Message `seq`: its size varies with seq (8..2000 bytes), its bytes are derived from seq.
 std::vector<std::byte> numbered(std::uint32_t seq) {
   std::vector<std::byte> m(8 + (seq * 7919U) % 1993U);
@@ -440,15 +475,8 @@ TEST(ChannelShm, SlotOfASenderThatDiedWhileJoiningIsGivenBack) {
 TEST(ChannelShm, ASenderKilledWhileJoiningDoesNotWedgeASleepingListener) {
   ShmName name;
   Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1");
-  std::atomic<pid_t> tid{0};
-  ChannelResult result{};
-  std::vector<std::byte> buffer(rx.max_message());
-  std::thread receiver([&] {
-    tid = test::this_tid();
-    result = rx.receive(buffer, Deadline::after(60s));
-  });
-  while (tid.load() == 0) std::this_thread::yield();
-  ASSERT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex)) << "the listener sleeps first";
+  ReceiveOnAThread receiving(rx, 60s);
+  ASSERT_TRUE(test::wait_until_blocked_in(receiving.tid(), SYS_futex)) << "the listener sleeps first";
   {
     // What a sender killed between its claim and its lock-holding exit leaves: claiming, no lock.
     Fd fd = open_segment(name);
@@ -457,9 +485,7 @@ TEST(ChannelShm, ASenderKilledWhileJoiningDoesNotWedgeASleepingListener) {
   }
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(30s));
   ASSERT_TRUE(tx.try_send(text("heard")));
-  receiver.join();
-  ASSERT_EQ(result.status, ChannelStatus::ok);
-  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "heard");
+  EXPECT_EQ(receiving.message(), "heard");
 }
 
 // --- Crashes --------------------------------------------------------------------------------
@@ -547,20 +573,11 @@ TEST(ChannelShm, IdleReceiverSleepsInFutexAndWakesForAMessage) {
   ShmName name;
   Channel rx = Channel::listen(name.url());
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
-  std::atomic<pid_t> tid{0};
-  ChannelResult result{};
-  std::vector<std::byte> buffer(rx.max_message());
-  std::thread receiver([&] {
-    tid = test::this_tid();
-    result = rx.receive(buffer, Deadline::after(60s));
-  });
-  while (tid.load() == 0) std::this_thread::yield();
-  EXPECT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex))
+  ReceiveOnAThread receiving(rx, 60s);
+  EXPECT_TRUE(test::wait_until_blocked_in(receiving.tid(), SYS_futex))
       << "an idle receiver must sleep in futex";
   ASSERT_TRUE(tx.try_send(text("wake up")));
-  receiver.join();
-  ASSERT_EQ(result.status, ChannelStatus::ok);
-  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "wake up");
+  EXPECT_EQ(receiving.message(), "wake up");
 }
 
 // With no sender at all there is no liveness to check: the listener sleeps until a sender
@@ -568,22 +585,14 @@ TEST(ChannelShm, IdleReceiverSleepsInFutexAndWakesForAMessage) {
 TEST(ChannelShm, ListenerWithoutSendersSleepsUntilOneJoins) {
   ShmName name;
   Channel rx = Channel::listen(name.url());
-  std::atomic<pid_t> tid{0};
-  ChannelResult result{};
-  std::vector<std::byte> buffer(rx.max_message());
-  std::thread receiver([&] {
-    tid = test::this_tid();
-    result = rx.receive(buffer, Deadline::after(60s));
-  });
-  while (tid.load() == 0) std::this_thread::yield();
-  EXPECT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex));
+  ReceiveOnAThread receiving(rx, 60s);
+  EXPECT_TRUE(test::wait_until_blocked_in(receiving.tid(), SYS_futex));
   {
     Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
     ASSERT_TRUE(tx.try_send(text("first")));
   }
-  receiver.join();
-  ASSERT_EQ(result.status, ChannelStatus::ok);
-  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "first");
+  EXPECT_EQ(receiving.message(), "first");
+  std::vector<std::byte> buffer(rx.max_message());
   EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
 }
 
@@ -668,6 +677,13 @@ std::vector<ChannelResult> drain(Channel& rx, std::vector<std::byte>& buffer,
       return got;
     }
   }
+}
+
+// What drain takes, as text; anything that is not a message is a test failure.
+std::vector<std::string> drain_texts(Channel& rx, std::vector<std::byte>& buffer) {
+  std::vector<std::string> texts;
+  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
+  return texts;
 }
 
 // A sender of numbered(0..count-1) in a forked child, started by a byte on `go`.
@@ -768,10 +784,8 @@ TEST(ChannelShm, ReadinessDescriptorTellsOfASenderKilledWhileIdle) {
   });
   ASSERT_TRUE(test::await(sent.read_end));
   std::vector<std::byte> buffer(rx.max_message());
-  std::vector<std::string> texts;
   ASSERT_TRUE(readable(fd, 30000));
-  for (const ChannelResult& r : drain(rx, buffer, &texts)) ASSERT_TRUE(r.ok());
-  EXPECT_EQ(texts, std::vector<std::string>{"last words"});
+  EXPECT_EQ(drain_texts(rx, buffer), std::vector<std::string>{"last words"});
   ASSERT_EQ(::kill(sender.pid(), SIGKILL), 0);
   ASSERT_EQ(sender.wait().signal, SIGKILL);
   bool ended = false;
@@ -1026,25 +1040,13 @@ testing::AssertionResult clear_waiting_flag_of(const ShmName& name, std::uint32_
 TEST(ChannelShm, ListenerWakesForAJoinerAfterAFlagWasClearedByOneThatDied) {
   ShmName name;
   Channel rx = Channel::listen(name.url());
-  std::atomic<pid_t> tid{0};
-  ChannelResult result{};
-  std::vector<std::byte> buffer(rx.max_message());
-  std::promise<void> received;
-  std::future<void> done = received.get_future();
-  std::jthread receiver([&] {
-    tid = test::this_tid();
-    result = rx.receive(buffer, Deadline::after(30s));
-    received.set_value();
-  });
-  while (tid.load() == 0) std::this_thread::yield();
-  ASSERT_TRUE(clear_waiting_flag_of(name, sc::kAsleepOnFutex, tid.load()));
+  ReceiveOnAThread receiving(rx, 30s);
+  ASSERT_TRUE(clear_waiting_flag_of(name, sc::kAsleepOnFutex, receiving.tid()));
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.try_send(text("heard")));
-  EXPECT_EQ(done.wait_for(10s), std::future_status::ready)
+  EXPECT_TRUE(receiving.ended_within(10s))
       << "the listener slept on: neither the join nor the message woke it";
-  receiver.join();
-  ASSERT_EQ(result.status, ChannelStatus::ok);
-  EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "heard");
+  EXPECT_EQ(receiving.message(), "heard");
 }
 
 // The same with a listener armed on its readiness descriptor and no sender at all: its
@@ -1061,9 +1063,7 @@ TEST(ChannelShm, ReadinessDescriptorWakesForAJoinerAfterAFlagWasClearedByOneThat
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.try_send(text("heard")));
   ASSERT_TRUE(readable(fd, 10000)) << "the descriptor never turned readable for the new sender";
-  std::vector<std::string> texts;
-  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
-  EXPECT_EQ(texts, std::vector<std::string>{"heard"});
+  EXPECT_EQ(drain_texts(rx, buffer), std::vector<std::string>{"heard"});
 }
 
 // A sender in another network namespace cannot ring the doorbell (an abstract socket belongs
@@ -1097,9 +1097,7 @@ TEST(ChannelShm, ReadinessDescriptorHearsASenderThatCannotRingTheBell) {
       << "the sender did not send: " << sender.wait().to_string();
   ASSERT_TRUE(readable(fd, 10000))
       << "the descriptor never turned readable for a sender whose rings go nowhere";
-  std::vector<std::string> texts;
-  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
-  EXPECT_EQ(texts, std::vector<std::string>{"from another namespace"});
+  EXPECT_EQ(drain_texts(rx, buffer), std::vector<std::string>{"from another namespace"});
   test::notify(leave.write_end);
   EXPECT_TRUE(sender.wait().success());
   bool ended = false;
@@ -1155,22 +1153,13 @@ TEST(ChannelShm, AListenerAsleepIsWokenByABusyPollingSender) {
   Channel tx = Channel::connect(rx.url(), busy, Deadline::after(10s));
   test::MappedSegment seg(name);
   std::atomic_ref<std::uint32_t> wake = seg.word(offsetof(sc::ChannelHeader, receiver_wake));
-  std::vector<std::byte> buffer(rx.max_message());
   bool woken = false;
   for (int attempt = 0; attempt < 5 && !woken; ++attempt) {
-    std::atomic<pid_t> tid{0};
-    ChannelResult result{};
-    std::jthread receiver([&] {
-      tid = test::this_tid();
-      result = rx.receive(buffer, Deadline::after(30s));
-    });
-    while (tid.load() == 0) std::this_thread::yield();
-    ASSERT_TRUE(test::wait_until_blocked_in(tid.load(), SYS_futex));
+    ReceiveOnAThread receiving(rx, 30s);
+    ASSERT_TRUE(test::wait_until_blocked_in(receiving.tid(), SYS_futex));
     const std::uint32_t before = wake.load();
     ASSERT_TRUE(tx.try_send(text("wake up")));
-    receiver.join();
-    ASSERT_EQ(result.status, ChannelStatus::ok);
-    EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "wake up");
+    EXPECT_EQ(receiving.message(), "wake up");
     woken = wake.load() != before;
   }
   EXPECT_TRUE(woken) << "in 5 tries the sender never woke the sleeping listener";
@@ -1190,9 +1179,7 @@ TEST(ChannelShm, ABlockingReceiveThatTimesOutLeavesTheReadinessDescriptorArmed) 
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.try_send(text("after the timeout")));
   ASSERT_TRUE(readable(fd, 10000)) << "the descriptor was left disarmed";
-  std::vector<std::string> texts;
-  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
-  EXPECT_EQ(texts, std::vector<std::string>{"after the timeout"});
+  EXPECT_EQ(drain_texts(rx, buffer), std::vector<std::string>{"after the timeout"});
 }
 
 // The doorbell itself rings, not only the liveness timer: sendto on a Unix datagram socket
@@ -1208,9 +1195,7 @@ TEST(ChannelShm, ReadinessDescriptorsBellRingsAtOnceForAMessageAndForAClose) {
   EXPECT_TRUE(drain(rx, buffer).empty());  // attaches the sender, then arms
   ASSERT_TRUE(tx.try_send(text("ring")));
   EXPECT_TRUE(bell_rang(fd)) << "ready now: " << testing::PrintToString(ready_members(fd));
-  std::vector<std::string> texts;
-  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());  // re-arms
-  EXPECT_EQ(texts, std::vector<std::string>{"ring"});
+  EXPECT_EQ(drain_texts(rx, buffer), std::vector<std::string>{"ring"});  // re-arms
   { Channel gone = std::move(tx); }
   EXPECT_TRUE(bell_rang(fd)) << "ready now: " << testing::PrintToString(ready_members(fd));
   const std::vector<ChannelResult> after = drain(rx, buffer);

@@ -19,17 +19,8 @@
 #include "../sys.hpp"
 
 namespace ipckit::detail {
-namespace {
 
-// sun_path holds 108 bytes; an abstract name takes them all but the leading NUL.
-constexpr std::size_t kMaxAbstractName = sizeof(sockaddr_un::sun_path) - 1;
-
-struct AbstractAddress {
-  sockaddr_un addr{};
-  socklen_t length = 0;
-};
-
-AbstractAddress abstract_address(const std::string& name) {
+AbstractAddress abstract_address(const std::string& name) noexcept {
   AbstractAddress a;
   a.addr.sun_family = AF_UNIX;
   // sun_path[0] stays NUL (abstract); the name follows without a terminator.
@@ -37,6 +28,11 @@ AbstractAddress abstract_address(const std::string& name) {
   a.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
   return a;
 }
+
+namespace {
+
+// sun_path holds 108 bytes; an abstract name takes them all but the leading NUL.
+constexpr std::size_t kMaxAbstractName = sizeof(sockaddr_un::sun_path) - 1;
 
 Fd make_socket(std::string_view object) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

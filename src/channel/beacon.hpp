@@ -1,6 +1,8 @@
 #pragma once
 
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <chrono>
 #include <cstddef>
@@ -31,6 +33,14 @@
 //   if (link->listener_gone()) ...                                  // peer closed
 
 namespace ipckit::detail {
+
+/// A sockaddr for an abstract Unix socket name (given without its leading NUL; at most 107
+/// bytes, which the caller checks), ready for bind, connect or sendto.
+struct AbstractAddress {
+  sockaddr_un addr{};
+  socklen_t length = 0;
+};
+[[nodiscard]] AbstractAddress abstract_address(const std::string& name) noexcept;
 
 /// The abstract socket name (without its leading NUL) of the channel at `url`:
 /// "ipckit/mq/orders", "ipckit/sysv-msg/0x0000162e". Throws Error when it does not fit a

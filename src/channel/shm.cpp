@@ -169,11 +169,6 @@ void futex_wake(std::uint32_t* word, int count) noexcept {
 // the descriptor readable for nothing (try_receive gives would_block); a flood of rings costs
 // the listener CPU, never a message. A ring that does not arrive (the bell gone, a sender in
 // another network namespace) is made up for by the readiness timer.
-struct BellAddress {
-  sockaddr_un addr{};
-  socklen_t length = 0;
-};
-
 std::string bell_name(const std::uint8_t (&token)[16]) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string name = "ipckit/shm-bell/";
@@ -184,19 +179,10 @@ std::string bell_name(const std::uint8_t (&token)[16]) {
   return name;
 }
 
-BellAddress bell_address(const std::string& name) noexcept {
-  BellAddress a;
-  a.addr.sun_family = AF_UNIX;
-  // sun_path[0] stays NUL (abstract); the name (48 bytes) follows without a terminator.
-  std::memcpy(a.addr.sun_path + 1, name.data(), name.size());
-  a.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
-  return a;
-}
-
 // A sender's side of the bell: one datagram socket, made the first time it rings.
 class Bell {
  public:
-  explicit Bell(const std::uint8_t (&token)[16]) : address_(bell_address(bell_name(token))) {}
+  explicit Bell(const std::uint8_t (&token)[16]) : address_(abstract_address(bell_name(token))) {}
 
   // Best effort: a full queue (EAGAIN) means it rings already; a bell that is not there (the
   // listener closed, or another network namespace) leaves the listener to its liveness timer.
@@ -211,7 +197,7 @@ class Bell {
   }
 
  private:
-  BellAddress address_;
+  AbstractAddress address_;
   Fd socket_;
 };
 
@@ -652,7 +638,7 @@ class ShmListener final : public Channel::Transport {
                            url_, "making the readiness doorbell")};
     // Our own copy of the name: a sender could have rewritten the header.
     const std::string& name = bell_name_;
-    const BellAddress a = bell_address(name);
+    const AbstractAddress a = abstract_address(name);
     if (::bind(r.bell.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.length) == -1) {
       const int err = errno;
       sys::fail("bind", "@" + name, err,
