@@ -114,6 +114,9 @@ constexpr unsigned kLockCheckEvery = 1024;
 // so many looks at the ring: a few microseconds of pauses, so a message that comes is seen a
 // pause later, not a clock read later.
 constexpr unsigned kClockEvery = 64;
+// A spinning listener looks at its rings on every turn, at the slot table (senders joining
+// or closing) every so many turns: a few hundred nanoseconds.
+constexpr unsigned kSlotLookEvery = 16;
 // How long a listener armed on its readiness descriptor with no sender at all goes without a
 // look at the slot table (the bell is best effort: see Bell).
 constexpr std::chrono::nanoseconds kIdleBellTimer = std::chrono::seconds(1);
@@ -570,30 +573,28 @@ class ShmListener final : public Channel::Transport {
 
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     unsigned rearms = 0;  // arm() found something ready that was not a message (see below)
+    // A receive that may spin and whose first look finds the rings empty looks again a few
+    // dozen times, taking the message as soon as it is there, before anything else: a reply
+    // that comes within a microsecond (a ping-pong) costs neither a clock read nor a scan of
+    // the slot table nor a second look. Senders joining or closing, liveness and the deadline
+    // wait for the look at the slots below. Not while a dead sender's ring is being drained:
+    // the scan that frees it ends the stream.
+    bool spin_first = !deadline.is_now() && spin_ > 0ns && !draining_dead_;
     for (;;) {
       // The hot path: a message in an attached ring. No syscall, no slot table.
       const bool counted_out = since_scan_ >= kScanEvery;
       if (!counted_out) {
         ++since_scan_;
         if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
+        if (spin_first) {
+          for (unsigned spins = 0; spins < kClockEvery; ++spins) {
+            cpu_relax();
+            if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
+          }
+        }
       }
-      // Every kScanEvery messages, and whenever the rings are empty: the slot table (shared
-      // memory only). The locks (a syscall per sender) once a period, busy or idle, so a
-      // sender that died beside a busy one gives its slot back. The clock that says when is
-      // read once per kScanEvery messages while busy; a blocking receive that found the rings
-      // empty leaves it to wait(), which reads it once before it spins, and a try_receive
-      // reads it every kClockEvery empty tries (every time with a readiness descriptor,
-      // whose timer brings the caller back for this).
-      since_scan_ = 0;
-      bool liveness = std::exchange(liveness_pending_, false);
-      if (!liveness && (counted_out || (deadline.is_now() && (readiness_ || ++empty_tries_ % kClockEvery == 0)))) {
-        liveness = liveness_.due();
-      }
-      bool in_use = scan(liveness);
-      if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
-      if (joined_ && !in_use) {
-        joined_ = false;
-        return {ChannelStatus::end_of_stream, 0};
+      if (!std::exchange(spin_first, false) || counted_out) {
+        if (ChannelResult r{}; look_at_slots(buffer, deadline, counted_out, r)) return r;
       }
       // A try_receive that finds nothing re-arms the readiness descriptor, and so does a
       // blocking receive that times out (its sleep may have taken the flag the descriptor was
@@ -609,6 +610,33 @@ class ShmListener final : public Channel::Transport {
         return expired(deadline);
       }
     }
+  }
+
+  // receive()'s look at the slot table (shared memory only): every kScanEvery messages, and
+  // whenever the rings are empty. The locks (a syscall per sender) once a period, busy or
+  // idle, so a sender that died beside a busy one gives its slot back. The clock that says
+  // when is read once per kScanEvery messages while busy; a blocking receive that found the
+  // rings empty leaves it to wait(), which reads it once before it spins, and a
+  // try_receive reads it every kClockEvery empty tries (every time with a readiness
+  // descriptor, whose timer brings the caller back for this). True with `result` set when
+  // the receive is done: a message, or the end of the stream.
+  bool look_at_slots(std::span<std::byte> buffer, Deadline deadline, bool counted_out, ChannelResult& result) {
+    since_scan_ = 0;
+    bool liveness = std::exchange(liveness_pending_, false);
+    if (!liveness && (counted_out || (deadline.is_now() && (readiness_ || ++empty_tries_ % kClockEvery == 0)))) {
+      liveness = liveness_.due();
+    }
+    const bool in_use = scan(liveness);
+    if (std::size_t n = 0; take(buffer, n)) {
+      result = {ChannelStatus::ok, n};
+      return true;
+    }
+    if (joined_ && !in_use) {
+      joined_ = false;
+      result = {ChannelStatus::end_of_stream, 0};
+      return true;
+    }
+    return false;
   }
 
   int readiness_fd() override {
@@ -746,6 +774,7 @@ class ShmListener final : public Channel::Transport {
   bool scan(bool check_liveness) {
     bool in_use = false;
     needs_liveness_ = false;
+    draining_dead_ = false;
     for (std::uint32_t i = 0; i < seg_.geometry().slot_count; ++i) {
       sc::SlotEntry& slot = seg_.slot(i);
       Local& l = local_[i];
@@ -772,7 +801,12 @@ class ShmListener final : public Channel::Transport {
           if (!l.attached && !attach(i)) break;
           if (check_liveness && !l.dead && !byte_locked(seg_.fd(), sc::sender_lock_byte(i)))
             l.dead = true;
-          if (l.dead ? !drained_or_free(i) : true) in_use = true;
+          if (!l.dead) {
+            in_use = true;
+          } else if (!drained_or_free(i)) {
+            in_use = true;
+            draining_dead_ = true;
+          }
           if (!l.dead) needs_liveness_ = true;
           break;
         case sc::SlotState::closed:
@@ -874,10 +908,18 @@ class ShmListener final : public Channel::Transport {
 
   // True when receive() has something to do: a message in an attached ring, a sender to
   // attach, one that closed. Reads shared memory only.
-  bool ready() noexcept {
+  bool ready() noexcept { return message_ready() || slot_ready(); }
+
+  // A message (or a corrupt record) in an attached ring: what a spin looks for on every turn.
+  bool message_ready() noexcept {
     for (std::uint32_t k = 0; k < attached_count_; ++k) {
       if (local_[attached_[k]].reader.peek().status != ring::Status::empty) return true;
     }
+    return false;
+  }
+
+  // A sender to attach, or one that closed: what a spin looks for every kSlotLookEvery turns.
+  bool slot_ready() noexcept {
     for (std::uint32_t i = 0; i < seg_.geometry().slot_count; ++i) {
       const std::uint32_t state = load_state(seg_.slot(i));
       if (state == static_cast<std::uint32_t>(sc::SlotState::closed)) return true;
@@ -914,7 +956,7 @@ class ShmListener final : public Channel::Transport {
     const auto until_spun = spin_end(spin_, now);
     if (now < until_spun) {
       for (unsigned spins = 1;; ++spins) {
-        if (ready()) return true;
+        if (message_ready() || (spins % kSlotLookEvery == 0 && slot_ready())) return true;
         cpu_relax();
         if (spins % kClockEvery == 0) {
           // A slot taken meanwhile (a sender claiming one, maybe dying at it) bounds the spin
@@ -949,6 +991,7 @@ class ShmListener final : public Channel::Transport {
   unsigned since_scan_ = kScanEvery;  // the first receive scans
   bool joined_ = false;               // a sender joined since the last end of stream
   bool needs_liveness_ = false;       // the last scan saw a slot whose owner's lock matters
+  bool draining_dead_ = false;        // the last scan left a dead sender's messages to take
   bool liveness_pending_ = false;     // wait() found a look at the locks due
   unsigned empty_tries_ = 0;          // try_receives that found nothing (see receive)
   LivenessTimer liveness_;
@@ -1016,11 +1059,8 @@ class ShmSender final : public Channel::Transport {
   // ok (committed, the listener woken if it sleeps), full, or corrupt (the listener broke
   // our ring: it is treated as gone).
   ring::Status try_put(std::span<const std::byte> message) noexcept {
-    std::span<std::byte> room;
-    const ring::Status s = writer_.reserve(message.size(), room);
+    const ring::Status s = writer_.try_write(message);
     if (s != ring::Status::ok) return s == ring::Status::full ? s : ring::Status::corrupt;
-    if (!message.empty()) std::memcpy(room.data(), message.data(), message.size());
-    writer_.commit(message.size());
     // A listener that busy-polls never sleeps: no wake-up check (its fence) per message.
     if (!receiver_spins_) {
       sc::ChannelHeader& h = seg_.header();
