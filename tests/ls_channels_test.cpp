@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -557,6 +558,107 @@ TEST(RemoveStaleChannel, LooksAgainRightBeforeRemoving) {
   EXPECT_FALSE(ch.exists());
 }
 
+// --- memfd channels (shm://@NAME) -------------------------------------------------------------
+
+// A real memfd channel's listener in a forked child: "@NAME", listening until killed.
+class MemfdListener {
+ public:
+  MemfdListener() : name_("@" + test::unique_name()) {
+    Pipe listening = Pipe::create();
+    child_ = std::make_unique<Forked>([&, url = url()]() -> int {
+      listening.read_end.reset();
+      const Channel ch = Channel::listen(url);
+      test::notify(listening.write_end);
+      for (;;) ::pause();
+    });
+    listening.write_end.reset();
+    EXPECT_TRUE(test::await(listening.read_end)) << "the listener of " << url() << " did not start";
+  }
+
+  [[nodiscard]] const std::string& name() const { return name_; }
+  [[nodiscard]] std::string url() const { return "shm://" + name_ + "?capacity=4096"; }
+  [[nodiscard]] pid_t pid() const { return child_->pid(); }
+  void kill() {
+    ASSERT_EQ(::kill(child_->pid(), SIGKILL), 0);
+    EXPECT_EQ(child_->wait().signal, SIGKILL);
+  }
+
+ private:
+  std::string name_;
+  std::unique_ptr<Forked> child_;
+};
+
+// How many times list_channels() lists `name`.
+std::size_t times_listed(const std::string& name) {
+  const auto all = list_channels();
+  return static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [&](const ChannelInfo& c) { return c.name == name; }));
+}
+
+TEST(ListChannels, MemfdChannelIsListedOnceWithItsEndsAndTheProcessesHoldingIt) {
+  MemfdListener listener;
+  Channel sender = Channel::connect(listener.url(), {}, Deadline::after(20s));
+
+  EXPECT_EQ(times_listed(listener.name()), 1u) << "one memfd, held by two processes: one row";
+  const ChannelInfo c = listed_or_fail(listener.name());
+  EXPECT_TRUE(c.memfd);
+  EXPECT_EQ(c.object, "memfd:ipckit-ch-" + listener.name().substr(1));
+  ASSERT_TRUE(c.stale.has_value()) << c.note;
+  EXPECT_FALSE(*c.stale);
+  EXPECT_TRUE(c.reader_alive);
+  EXPECT_EQ(c.reader_pid, listener.pid());
+  EXPECT_EQ(c.writers, 1u);
+  EXPECT_EQ(c.writer_pid, ::getpid());
+  EXPECT_EQ(c.capacity, 4096u);
+  std::vector<pid_t> holders{::getpid(), listener.pid()};
+  std::sort(holders.begin(), holders.end());
+  EXPECT_EQ(c.holders, holders);
+  EXPECT_EQ(c.owner, user_name(::geteuid()));
+  EXPECT_EQ(c.note, "");
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/ipckit-ch-" + listener.name()));
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/ipckit-ch-" + listener.name().substr(1)));
+}
+
+TEST(ListChannels, MemfdChannelWhoseListenerWasKilledIsNotStaleAndGoesWithItsLastHolder) {
+  MemfdListener listener;
+  std::optional<Channel> sender = Channel::connect(listener.url(), {}, Deadline::after(20s));
+  listener.kill();
+
+  ChannelInfo c = listed_or_fail(listener.name());
+  EXPECT_TRUE(c.memfd);
+  EXPECT_FALSE(c.reader_alive);
+  EXPECT_EQ(c.reader_pid, 0);
+  ASSERT_TRUE(c.stale.has_value()) << c.note;
+  EXPECT_FALSE(*c.stale) << "a sender holds its lock";
+  EXPECT_EQ(c.holders, std::vector<pid_t>{::getpid()});
+  EXPECT_TRUE(has_substring(c.note, "listener is gone")) << c.note;
+
+  sender.reset();  // the last descriptor: the kernel frees the memfd
+  EXPECT_EQ(times_listed(listener.name()), 0u);
+}
+
+TEST(ListChannels, MemfdHeldOnlyByADescriptorWithoutALockIsUnknownNeverStale) {
+  MemfdListener listener;
+  // A descriptor of the listener's memfd in this process, through /proc (as a sender gets
+  // one before it locks its slot): it holds no lock.
+  Fd held;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(listener.pid()) + "/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (target.starts_with("/memfd:ipckit-ch-" + listener.name().substr(1))) {
+      held = Fd{::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC)};
+      break;
+    }
+  }
+  ASSERT_TRUE(held) << "the listener's memfd was not found in /proc/" << listener.pid() << "/fd";
+  listener.kill();
+
+  const ChannelInfo c = listed_or_fail(listener.name());
+  EXPECT_TRUE(c.memfd);
+  EXPECT_FALSE(c.stale.has_value()) << "nothing to remove: the kernel frees it with its holders";
+  EXPECT_EQ(c.holders, std::vector<pid_t>{::getpid()});
+  EXPECT_TRUE(has_substring(c.note, std::to_string(::getpid()))) << c.note;
+}
+
 // --- ipckit ls --------------------------------------------------------------------------------
 
 TEST(LsChannelsCli, ChannelsShowByDefaultAndWithChannelsButNotWithOtherFilters) {
@@ -730,6 +832,27 @@ TEST(RmStaleCli, RealChannelWhoseListenerAndSenderWereKilledIsStaleAndRemoved) {
     // The name is free again: a new listener may take it.
     const Channel again = Channel::listen(url);
     EXPECT_TRUE(again.is_listener());
+  }));
+}
+
+TEST(RmStaleCli, MemfdChannelsAreListedAndLeftAlone) {
+  IPCKIT_EXPECT_PRIVATE_RUN(in_private_dev_shm([] {
+    MemfdListener listener;
+    const Channel sender = Channel::connect(listener.url(), {}, Deadline::after(20s));
+    listener.kill();  // no listener: still not stale, a sender holds it
+
+    auto row = json_row(ls_json({"--channels"}), listener.name());
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->at("memfd"), true);
+    EXPECT_EQ(row->at("stale"), false);
+    EXPECT_EQ(row->at("holders"), json::array({::getpid()}));
+    const auto text = run_cli({"ls", "--channels"});
+    EXPECT_TRUE(has_substring(line_with(text.out, "shm://" + listener.name() + " "), " live ")) << text.out;
+
+    const auto r = run_cli({"rm", "--stale"});
+    EXPECT_EQ(r.status.shell_code(), 0) << r.err;
+    EXPECT_TRUE(has_substring(r.out, "no stale channels")) << r.out;
+    EXPECT_TRUE(json_row(ls_json({"--channels"}), listener.name()).has_value());
   }));
 }
 

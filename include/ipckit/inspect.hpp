@@ -155,8 +155,16 @@ struct PosixMqInfo {
 /// 1 + i), which the kernel drops when a process dies; pids in the segment are shown, never
 /// trusted. Values read from the segment are used only once checked against its size (fstat).
 struct ChannelInfo {
-  std::string name;             ///< "NAME", as in shm://NAME
-  std::string object;           ///< "/ipckit-ch-NAME": its POSIX shm object (`ipckit rm --shm` takes it)
+  std::string name;             ///< "NAME", as in shm://NAME ("@NAME" for a memfd channel, shm://@NAME)
+  /// "/ipckit-ch-NAME": its POSIX shm object (`ipckit rm --shm` takes it); for a memfd
+  /// channel "memfd:ipckit-ch-NAME", the memfd's name, which nothing can remove
+  std::string object;
+  /// A memfd channel (shm://@NAME): no name in /dev/shm, found through the descriptors of the
+  /// processes that hold it (/proc/PID/fd). The kernel frees it when its last holder closes
+  /// it, so it is never stale: `stale` is false while an end holds its lock, and unknown
+  /// (nullopt, see note) when only descriptors without a lock are left.
+  bool memfd = false;
+  std::vector<pid_t> holders;   ///< memfd channel: the processes with a descriptor of it, ascending
   std::uint64_t capacity = 0;   ///< data bytes of each sender's ring (the URL's capacity=); 0: unknown (see note)
   std::uint32_t slots = 0;      ///< senders it takes at once; 0: unknown
   std::uint64_t size = 0;       ///< the object's bytes (fstat)
@@ -180,7 +188,10 @@ struct ChannelInfo {
 /// (never followed through a symlink), its header and slot table read with pread and checked
 /// (magic, version, sizes, and the geometry against fstat), its locks tested with F_OFD_GETLK.
 /// An object this user may not open is listed with its owner and mode and stale unknown.
-/// Ordered by name. Throws Error when /dev/shm cannot be read.
+/// Then the memfd channels (shm://@NAME): the descriptors "/memfd:ipckit-ch-NAME" in
+/// /proc/PID/fd of every process this user may inspect (all of them for root; another user's
+/// processes are not seen), each memfd listed once, examined the same way through a read-only
+/// open of /proc/PID/fd/N. Ordered by name. Throws Error when /dev/shm cannot be read.
 [[nodiscard]] std::vector<ChannelInfo> list_channels();
 
 /// What remove_stale_channel found.

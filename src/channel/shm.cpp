@@ -315,7 +315,7 @@ std::string object_name(const ChannelUrl& url) {
 // "memfd:ipckit-ch-NAME"), handed out over the abstract seqpacket socket "@ipckit/shm/NAME".
 bool is_memfd(const ChannelUrl& url) noexcept { return !url.name.empty() && url.name.front() == '@'; }
 
-std::string memfd_name(const ChannelUrl& url) { return "memfd:ipckit-ch-" + url.name.substr(1); }
+std::string memfd_name(const ChannelUrl& url) { return sc::kMemfdPrefix + url.name.substr(1); }
 
 UnixAddress rendezvous_address(const ChannelUrl& url) {
   const std::string name = url.name.substr(1);

@@ -68,6 +68,9 @@ inline constexpr std::uint32_t kAwake = 0;
 inline constexpr std::uint32_t kAsleepOnFutex = 1;
 inline constexpr std::uint32_t kWaitingOnBell = 2;
 inline constexpr const char* kObjectPrefix = "/ipckit-ch-";
+/// A memfd channel's (shm://@NAME) memfd is named "ipckit-ch-NAME": /proc/PID/fd shows it as
+/// "/memfd:ipckit-ch-NAME (deleted)".
+inline constexpr const char* kMemfdPrefix = "memfd:ipckit-ch-";
 
 /// A slot's life: free → claiming (a sender won the CAS and is initialising its ring) →
 /// active (release store: the ring is ready) → closed (the sender left cleanly) or dropped

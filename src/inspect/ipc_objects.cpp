@@ -2,7 +2,8 @@
 // and semaphore sets, read from /proc/sysvipc/{shm,msg,sem} (what ipcs and lsipc read);
 // POSIX shared memory objects, the regular files of /dev/shm; POSIX message queues, the
 // files of the mqueue filesystem wherever it is mounted; shm:// channels, the /dev/shm objects
-// ipckit-ch-NAME, whose liveness is the open-file-description locks their ends hold.
+// ipckit-ch-NAME, whose liveness is the open-file-description locks their ends hold, and the
+// memfd ones (shm://@NAME), found among the descriptors in /proc/PID/fd.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -330,6 +331,103 @@ std::optional<ChannelInfo> inspect_channel(int dir_fd, const std::string& file, 
   return info;
 }
 
+// --- memfd channels (shm://@NAME) ------------------------------------------------------------
+
+// Calls visit(name) for each entry but "." and ".." of the directory `name` under `dir_fd`;
+// false when it cannot be opened (gone, or not ours to read).
+bool for_each_name_in(int dir_fd, const char* name, const std::function<void(int, const char*)>& visit) {
+  Fd fd{sys::retry_eintr([&] { return ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
+  if (!fd) return false;
+  std::unique_ptr<DIR, DirCloser> stream{::fdopendir(fd.get())};
+  if (!stream) return false;
+  const int dfd = fd.release();  // closedir closes it
+  // readdir is safe here: the stream is this call's own (glibc locks per stream).
+  while (const dirent* entry = ::readdir(stream.get())) {  // NOLINT(concurrency-mt-unsafe)
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) visit(dfd, entry->d_name);
+  }
+  return true;
+}
+
+// The NAME of a descriptor whose link reads "/memfd:ipckit-ch-NAME (deleted)"; "" for any other.
+std::string memfd_channel_name(std::string_view link) {
+  constexpr std::string_view kDeleted = " (deleted)";
+  const std::string prefix = std::string("/") + sc::kMemfdPrefix;
+  if (!link.starts_with(prefix)) return {};
+  link.remove_prefix(prefix.size());
+  if (link.ends_with(kDeleted)) link.remove_suffix(kDeleted.size());
+  return std::string(link);
+}
+
+std::string pids_text(const std::vector<pid_t>& pids) {
+  std::string text;
+  for (const pid_t pid : pids) text += (text.empty() ? "" : ", ") + std::to_string(pid);
+  return text;
+}
+
+// Every memfd channel held by a process whose descriptors this user may read: each memfd
+// (device and inode) once, with the processes that hold it. A descriptor is opened only when
+// its target is a regular file (stat through the link first), read-only and non-blocking, and
+// used only when it is the file that was looked at.
+void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
+  struct Found {
+    ChannelInfo info;
+    dev_t dev;
+    ino_t ino;
+  };
+  std::vector<Found> found;
+  Fd proc{sys::retry_eintr([] { return ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
+  if (!proc) return;  // no /proc mounted: no descriptor can be looked at
+  (void)for_each_name_in(proc.get(), ".", [&](int proc_fd, const char* entry) {
+    pid_t pid = 0;
+    const std::string_view digits(entry);
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), pid).ptr != digits.data() + digits.size() ||
+        pid <= 0) {
+      return;  // not a process
+    }
+    (void)for_each_name_in(proc_fd, (std::string(entry) + "/fd").c_str(), [&](int fds, const char* fd_name) {
+      char link[512];
+      const ssize_t n = ::readlinkat(fds, fd_name, link, sizeof link);
+      if (n <= 0 || static_cast<std::size_t>(n) == sizeof link) return;
+      const std::string name = memfd_channel_name(std::string_view(link, static_cast<std::size_t>(n)));
+      if (name.empty()) return;
+      struct stat st {};
+      if (::fstatat(fds, fd_name, &st, 0) == -1 || !S_ISREG(st.st_mode)) return;
+      for (Found& f : found) {
+        if (f.dev == st.st_dev && f.ino == st.st_ino) {
+          if (f.info.holders.back() != pid) f.info.holders.push_back(pid);
+          return;
+        }
+      }
+      Fd fd{sys::retry_eintr([&] { return ::openat(fds, fd_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK); })};
+      struct stat now {};
+      if (!fd || ::fstat(fd.get(), &now) == -1 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) return;
+      ChannelInfo info;
+      info.name = "@" + name;
+      info.object = sc::kMemfdPrefix + name;
+      info.memfd = true;
+      info.uid = now.st_uid;
+      info.owner = names(now.st_uid);
+      info.perms = detail::perms_text(static_cast<unsigned>(now.st_mode));
+      examine_channel(fd.get(), now, info);
+      info.holders.push_back(pid);
+      found.push_back({std::move(info), st.st_dev, st.st_ino});
+    });
+  });
+  for (Found& f : found) {
+    ChannelInfo& info = f.info;
+    std::sort(info.holders.begin(), info.holders.end());
+    info.holders.erase(std::unique(info.holders.begin(), info.holders.end()), info.holders.end());
+    if (info.stale == true) {
+      // No end holds a lock, yet a process holds the memfd (a sender before it locks its
+      // slot, a descriptor passed on): nothing to remove, the kernel frees it with them.
+      info.stale.reset();
+      info.note = "no end holds a lock; held by pid " + pids_text(info.holders) +
+                  ", and freed by the kernel when they close it";
+    }
+    channels.push_back(std::move(info));
+  }
+}
+
 }  // namespace
 
 std::string user_name(uid_t uid) { return sys::user_name(uid); }
@@ -461,6 +559,7 @@ std::vector<ChannelInfo> list_channels() {
                    Fd fd;
                    if (auto info = inspect_channel(dir_fd, file, st, fd, names)) channels.push_back(std::move(*info));
                  });
+  add_memfd_channels(names, channels);
   std::sort(channels.begin(), channels.end(),
             [](const ChannelInfo& a, const ChannelInfo& b) { return a.name < b.name; });
   return channels;

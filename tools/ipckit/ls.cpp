@@ -222,19 +222,22 @@ std::string pids_text(const std::vector<pid_t>& pids, std::uint32_t alive) {
   return text;
 }
 
-// ipckit's shm:// channels: the /dev/shm objects ipckit-ch-NAME, by NAME. `stale` comes from
-// the kernel's locks, never from the pids (which are only shown).
+// ipckit's shm:// channels: the /dev/shm objects ipckit-ch-NAME, by NAME, and the memfd ones
+// (shm://@NAME). `stale` comes from the kernel's locks, never from the pids (which are only
+// shown).
 Listing channel_listing() {
   Listing out;
   const std::vector<ChannelInfo> channels = list_channels();
   std::size_t name_width = 20;
   for (const ChannelInfo& c : channels) name_width = std::max(name_width, c.name.size() + 6);
-  out.text = "------ ipckit Channels (shm://, /dev/shm/ipckit-ch-*) --------\n";
+  out.text = "------ ipckit Channels (shm://, /dev/shm/ipckit-ch-* and memfds) --------\n";
   out.text += fmt::format("{:<{}} {:<10} {:<8} {:<8} {:<12} {:<10} {:<6} {}\n", "name", name_width, "capacity",
                           "state", "reader", "writers", "owner", "perms", "note");
   for (const ChannelInfo& c : channels) {
     nlohmann::ordered_json writer_pids = nlohmann::ordered_json::array();
     for (const pid_t pid : c.writer_pids) writer_pids.push_back(pid);
+    nlohmann::ordered_json holders = nlohmann::ordered_json::array();
+    for (const pid_t pid : c.holders) holders.push_back(pid);
     out.rows.push_back({{"name", c.name},
                         {"capacity", known_json(c.capacity)},
                         {"writer_pid", c.writer_pid},
@@ -245,6 +248,8 @@ Listing channel_listing() {
                         {"reader_alive", c.reader_alive},
                         {"slots", known_json(c.slots)},
                         {"object", c.object},
+                        {"memfd", c.memfd},
+                        {"holders", std::move(holders)},
                         {"size", c.size},
                         {"owner", c.owner},
                         {"perms", c.perms},
@@ -348,7 +353,10 @@ void add_ls_command(CLI::App& app, int& exit_code) {
       mqueue_mount_hint() +
       ".\n"
       "Counts of a queue this user may not open are unknown: null in JSON, \"?\" in text.\n"
-      "Channels are the /dev/shm objects ipckit-ch-NAME (they show among the POSIX objects too).\n"
+      "Channels are the /dev/shm objects ipckit-ch-NAME (they show among the POSIX objects too)\n"
+      "and the memfd channels shm://@NAME, found in the /proc/PID/fd of the processes this user\n"
+      "may look at (all of them for root); a memfd channel is never stale: the kernel frees it\n"
+      "with the last process that holds it (\"holders\" in JSON).\n"
       "A channel is stale when nobody holds any of its liveness locks (fcntl OFD locks, which\n"
       "the kernel drops when a process dies): every end is dead. Whether one this user may not\n"
       "open is stale is unknown: null in JSON, \"?\" in text. Pids are shown, never trusted.\n"
