@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <memory>
 #include <random>
@@ -136,6 +137,45 @@ TEST(Ring, FullUntilTheReaderReleasesAndTooLargeWritesNothing) {
   EXPECT_EQ(w.try_write(message(count, 100)), Status::ok);
 }
 
+TEST(Ring, ABatchingReaderPublishesOncePerBatchAndWhenItFindsTheRingEmpty) {
+  Segment s(4096);
+  Writer w;
+  Reader r;
+  ASSERT_EQ(w.attach(s.span()), Status::ok);
+  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  r.set_release_batch(1024);
+  const auto read_pos = [&] { return std::atomic_ref<std::uint64_t>(s.header().read_pos).load(); };
+  int written = 0;
+  while (w.try_write(message(written, 100)) == Status::ok) ++written;  // 128-byte records
+  ASSERT_EQ(written, 32);
+
+  std::vector<std::byte> out(r.max_message());
+  std::size_t n = 0;
+  int read = 0;
+  for (; read < 7; ++read) {
+    ASSERT_EQ(r.try_read(out, n), Status::ok);
+    ASSERT_TRUE(is_message(std::span(out).first(n), read, 100));
+  }
+  EXPECT_EQ(read_pos(), 0u) << "896 bytes released, under the batch: nothing published yet";
+  EXPECT_EQ(w.try_write(message(written, 100)), Status::full) << "the writer sees only what is published";
+  ASSERT_EQ(r.try_read(out, n), Status::ok);
+  ++read;
+  EXPECT_EQ(read_pos(), 1024u) << "the eighth message completes the batch";
+  for (int i = 0; i < 8; ++i, ++written) ASSERT_EQ(w.try_write(message(written, 100)), Status::ok) << i;
+  EXPECT_EQ(w.try_write(message(written, 100)), Status::full);
+
+  for (; read < written; ++read) {  // the 32 left
+    ASSERT_EQ(r.try_read(out, n), Status::ok);
+    ASSERT_TRUE(is_message(std::span(out).first(n), read, 100));
+  }
+  EXPECT_EQ(read_pos(), 5120u) << "published at 2048, 3072, 4096 and 5120";
+  ASSERT_EQ(w.try_write(message(written, 100)), Status::ok);
+  ASSERT_EQ(r.try_read(out, n), Status::ok);
+  EXPECT_EQ(read_pos(), 5120u) << "128 bytes released since: under the batch";
+  EXPECT_EQ(r.peek().status, Status::empty);
+  EXPECT_EQ(read_pos(), 5248u) << "finding the ring empty publishes what was released";
+}
+
 TEST(Ring, ReserveCommitAndPeekReleaseWorkInPlace) {
   Segment s(8192);
   Writer w;
@@ -209,12 +249,17 @@ TEST(Ring, ABackwardsReaderPositionIsCorruptForTheWriter) {
   EXPECT_EQ(w.try_write(message(0, 200)), Status::corrupt);
 }
 
-TEST(Ring, AWriterAndAReaderOnTwoThreadsLoseNothing) {
+// A writer and a reader on two threads, the reader publishing per message (batch 0) or once
+// per `batch` bytes released.
+class RingThreads : public ::testing::TestWithParam<std::uint64_t> {};
+
+TEST_P(RingThreads, AWriterAndAReaderLoseNothing) {
   Segment s(1 << 16);
   Writer w;
   Reader r;
   ASSERT_EQ(w.attach(s.span()), Status::ok);
   ASSERT_EQ(r.attach(s.span()), Status::ok);
+  r.set_release_batch(GetParam());
   constexpr std::uint64_t kCount = 200000;
   std::thread writer([&] {
     std::mt19937_64 rng(11);
@@ -249,6 +294,9 @@ TEST(Ring, AWriterAndAReaderOnTwoThreadsLoseNothing) {
   EXPECT_EQ(bad, 0U);
   EXPECT_EQ(r.peek().status, Status::empty);
 }
+
+INSTANTIATE_TEST_SUITE_P(Ring, RingThreads, ::testing::Values(0, 8192),
+                         [](const auto& info) { return info.param == 0 ? std::string("PerMessage") : "Batched"; });
 
 TEST(Ring, TwoProcessesShareARingThroughAMapping) {
   const std::uint64_t capacity = 1 << 16;

@@ -30,8 +30,9 @@
 //   24      8     key              creator          a random value mixed into record tags
 //   32      4     ready            creator          0 while initialising, then 1 (release)
 //   64      8     write_pos        writer           bytes ever committed (diagnostics)
-//   128     8     read_pos         reader           bytes ever released: the writer may reuse
-//                                                   what lies before it
+//   128     8     read_pos         reader           bytes released (at once, or per batch:
+//                                                   Reader::set_release_batch): the writer
+//                                                   may reuse what lies before it
 //   192     4     reader_waiting   reader           1 while the reader sleeps (channel layer)
 //   196     4     reader_wake      writer           futex word the reader sleeps on
 //   256     4     writer_waiting   writer           1 while the writer sleeps (channel layer)
@@ -311,6 +312,7 @@ class Reader : public detail::End {
   [[nodiscard]] Status attach(std::span<std::byte> segment) noexcept {
     if (Status s = bind(segment); s != Status::ok) return s;
     pos_ = detail::atomic(header_->read_pos).load(std::memory_order_relaxed);
+    published_ = pos_;
     if (pos_ % kRecordAlign != 0) return Status::corrupt;
     return Status::ok;
   }
@@ -326,6 +328,9 @@ class Reader : public detail::End {
       const std::uint64_t tag =
           detail::atomic(*reinterpret_cast<std::uint64_t*>(record)).load(std::memory_order_acquire);
       if (tag != ((pos_ + 1) ^ key_)) {
+        // Caught up: whatever was released and not yet published goes out now, so a writer
+        // waiting for room is never left looking at an old position.
+        if (published_ != pos_) publish();
         // Nothing yet. A small message's record usually spans this line and the next (64
         // payload bytes and the 16-byte header do), and the writer fills the next one before
         // it stores the tag here. Fetching it now, while the reader waits anyway, saves a
@@ -353,11 +358,25 @@ class Reader : public detail::End {
     return {Status::corrupt, {}};  // padding after padding: no honest writer does that
   }
 
-  /// Gives the message peek() returned back to the writer.
+  /// Gives the message peek() returned back to the writer: at once (the default), or, with
+  /// set_release_batch(), once that many bytes are released or peek() finds the ring empty.
   void release() noexcept {
     pos_ += pending_;
     pending_ = 0;
-    // release: our reads of the message happen before the writer reuses its bytes.
+    if (pos_ - published_ >= batch_) publish();
+  }
+
+  /// Publishes read_pos only every `bytes` released (and whenever peek() finds the ring
+  /// empty), instead of after every message. A writer that polls read_pos while the ring is
+  /// full (a busy-polling one) then takes the line from the reader once per batch, not once
+  /// per message. Only for a writer that polls: one asleep on a full ring must be woken after
+  /// a publication, which the channel layer does per release (so it leaves the batch at 0).
+  void set_release_batch(std::uint64_t bytes) noexcept { batch_ = bytes; }
+
+  /// Publishes what was released: the writer may reuse every byte before the position now.
+  void publish() noexcept {
+    published_ = pos_;
+    // release: our reads of the messages happen before the writer reuses their bytes.
     detail::atomic(header_->read_pos).store(pos_, std::memory_order_release);
   }
 
@@ -376,8 +395,10 @@ class Reader : public detail::End {
 
 
  private:
-  std::uint64_t pos_ = 0;      // the next record to read
-  std::uint64_t pending_ = 0;  // the size of the record peek() returned
+  std::uint64_t pos_ = 0;        // the next record to read
+  std::uint64_t pending_ = 0;    // the size of the record peek() returned
+  std::uint64_t published_ = 0;  // the read_pos last stored
+  std::uint64_t batch_ = 0;      // bytes released before read_pos is stored (0: every release)
 };
 
 }  // namespace ipckit::ring

@@ -114,6 +114,9 @@ constexpr unsigned kLockCheckEvery = 1024;
 // so many looks at the ring: a few microseconds of pauses, so a message that comes is seen a
 // pause later, not a clock read later.
 constexpr unsigned kClockEvery = 64;
+// A listener publishes how far it has read in a busy-polling sender's ring once per this part
+// of the ring (and whenever it finds the ring empty), not after every message.
+constexpr std::uint64_t kReleaseBatchParts = 8;
 // A spinning listener looks at its rings on every turn, at the slot table (senders joining
 // or closing) every so many turns: a few hundred nanoseconds.
 constexpr unsigned kSlotLookEvery = 16;
@@ -858,6 +861,10 @@ class ShmListener final : public Channel::Transport {
     l.dead = false;
     // relaxed: written before the state we read with acquire (active or closed).
     l.sender_spins = atomic(seg_.slot(i).sender_spins).load(std::memory_order_relaxed) == 1;
+    // A sender that busy-polls reads read_pos again and again while its ring is full: publish
+    // it once per eighth of the ring, not per message, or the reader (the slower side, then)
+    // would fetch its own line back at every message. One that sleeps is woken per release.
+    if (l.sender_spins) l.reader.set_release_batch(seg_.geometry().ring_capacity / kReleaseBatchParts);
     attached_[attached_count_++] = i;
     joined_ = true;
     return true;
