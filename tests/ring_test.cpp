@@ -37,6 +37,17 @@ struct Segment {
   std::unique_ptr<std::byte, Free> memory;
 };
 
+// A fresh ring with its writer and reader attached.
+struct AttachedRing {
+  explicit AttachedRing(std::uint64_t capacity) : s(capacity) {
+    EXPECT_EQ(w.attach(s.span()), Status::ok);
+    EXPECT_EQ(r.attach(s.span()), Status::ok);
+  }
+  Segment s;
+  Writer w;
+  Reader r;
+};
+
 // Message `seq` of `size` bytes: its bytes follow from seq, so a reader can check them.
 std::vector<std::byte> message(std::uint64_t seq, std::size_t size) {
   std::vector<std::byte> m(size);
@@ -84,11 +95,8 @@ TEST(Ring, CheckNamesWhatIsWrongWithASegment) {
 }
 
 TEST(Ring, MessagesOfEverySizeComeOutWholeAndInOrderAcrossManyLaps) {
-  Segment s(4096);
-  Writer w;
-  Reader r;
-  ASSERT_EQ(w.attach(s.span()), Status::ok);
-  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  AttachedRing ring(4096);
+  auto& [s, w, r] = ring;
   std::vector<std::byte> out(r.max_message());
   std::mt19937_64 rng(7);
   std::uint64_t written = 0;
@@ -120,11 +128,8 @@ TEST(Ring, MessagesOfEverySizeComeOutWholeAndInOrderAcrossManyLaps) {
 }
 
 TEST(Ring, FullUntilTheReaderReleasesAndTooLargeWritesNothing) {
-  Segment s(4096);
-  Writer w;
-  Reader r;
-  ASSERT_EQ(w.attach(s.span()), Status::ok);
-  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  AttachedRing ring(4096);
+  auto& [s, w, r] = ring;
   EXPECT_EQ(w.try_write(message(0, w.max_message() + 1)), Status::too_large);
   EXPECT_EQ(r.peek().status, Status::empty) << "too_large wrote nothing";
   int count = 0;
@@ -138,11 +143,8 @@ TEST(Ring, FullUntilTheReaderReleasesAndTooLargeWritesNothing) {
 }
 
 TEST(Ring, ABatchingReaderPublishesOncePerBatchAndWhenItFindsTheRingEmpty) {
-  Segment s(4096);
-  Writer w;
-  Reader r;
-  ASSERT_EQ(w.attach(s.span()), Status::ok);
-  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  AttachedRing ring(4096);
+  auto& [s, w, r] = ring;
   r.set_release_batch(1024);
   const auto read_pos = [&] { return std::atomic_ref<std::uint64_t>(s.header().read_pos).load(); };
   int written = 0;
@@ -177,11 +179,8 @@ TEST(Ring, ABatchingReaderPublishesOncePerBatchAndWhenItFindsTheRingEmpty) {
 }
 
 TEST(Ring, ReserveCommitAndPeekReleaseWorkInPlace) {
-  Segment s(8192);
-  Writer w;
-  Reader r;
-  ASSERT_EQ(w.attach(s.span()), Status::ok);
-  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  AttachedRing ring(8192);
+  auto& [s, w, r] = ring;
   std::span<std::byte> room;
   ASSERT_EQ(w.reserve(1000, room), Status::ok);
   ASSERT_EQ(room.size(), 1000U);
@@ -223,11 +222,8 @@ TEST(Ring, AWriterThatAttachesAfterAnAbandonedReservationStartsPastItsPadding) {
 }
 
 TEST(Ring, AReaderTooSmallBufferLeavesTheMessage) {
-  Segment s(4096);
-  Writer w;
-  Reader r;
-  ASSERT_EQ(w.attach(s.span()), Status::ok);
-  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  AttachedRing ring(4096);
+  auto& [s, w, r] = ring;
   ASSERT_EQ(w.try_write(message(1, 50)), Status::ok);
   std::vector<std::byte> small(10);
   std::size_t n = 0;
@@ -238,11 +234,8 @@ TEST(Ring, AReaderTooSmallBufferLeavesTheMessage) {
 }
 
 TEST(Ring, ABackwardsReaderPositionIsCorruptForTheWriter) {
-  Segment s(4096);
-  Writer w;
-  Reader r;
-  ASSERT_EQ(w.attach(s.span()), Status::ok);
-  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  AttachedRing ring(4096);
+  auto& [s, w, r] = ring;
   while (w.try_write(message(0, 200)) == Status::ok) {
   }
   s.header().read_pos = 1ULL << 40;  // past the writer: no honest reader gets there
@@ -254,11 +247,8 @@ TEST(Ring, ABackwardsReaderPositionIsCorruptForTheWriter) {
 class RingThreads : public ::testing::TestWithParam<std::uint64_t> {};
 
 TEST_P(RingThreads, AWriterAndAReaderLoseNothing) {
-  Segment s(1 << 16);
-  Writer w;
-  Reader r;
-  ASSERT_EQ(w.attach(s.span()), Status::ok);
-  ASSERT_EQ(r.attach(s.span()), Status::ok);
+  AttachedRing ring(1 << 16);
+  auto& [s, w, r] = ring;
   r.set_release_batch(GetParam());
   constexpr std::uint64_t kCount = 200000;
   std::thread writer([&] {
