@@ -654,6 +654,72 @@ TEST(ChannelShm, ASenderAsleepOnAFullRingIsWokenByABusyPollingListener) {
          "liveness period only)";
 }
 
+// A busy-polling sender's ring has read_pos published per batch (an eighth of the ring), but
+// never holds back room the listener has caught up with: once it has taken every message, the
+// sender sees all of its ring free.
+TEST(ChannelShm, RoomTakenByTheListenerIsFreeForABusyPollingSenderOnceItCaughtUp) {
+  ShmName name;
+  ChannelOptions busy;
+  busy.spin = std::chrono::nanoseconds::max();
+  Channel rx = Channel::listen(name.url() + "?capacity=4096");
+  Channel tx = Channel::connect(rx.url(), busy, Deadline::after(10s));
+  std::vector<std::byte> buffer(rx.max_message());
+  // 1600 bytes, then 31 records of 16 bytes (496: under the batch of 512) taken one by one.
+  ASSERT_TRUE(tx.try_send(std::vector<std::byte>(1584)));
+  ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  for (int i = 0; i < 31; ++i) ASSERT_TRUE(tx.try_send({})) << i;
+  for (int i = 0; i < 31; ++i) ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok) << i;
+  // The largest message needs the lap's last 2000 bytes as padding and 2048 from its start:
+  // room only if all 2096 bytes taken are published.
+  EXPECT_TRUE(tx.try_send(std::vector<std::byte>(tx.max_message())))
+      << "the listener took everything, yet the ring looks full";
+}
+
+// A receive that may spin looks at its rings first and at the slot table later; a deadline
+// that has passed must not make it skip that look. No timing here: the deadline is in the past.
+TEST(ChannelShm, AReceiveWhoseDeadlineHasPassedStillSeesTheEndOfTheStream) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url() + "?capacity=4096");
+  std::vector<std::byte> buffer(rx.max_message());
+  {
+    Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+    ASSERT_TRUE(tx.try_send(text("only")));
+    ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);  // attached
+  }  // the only sender closes
+  const ChannelResult r = rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
+  EXPECT_EQ(r.status, ChannelStatus::end_of_stream);
+}
+
+// The same when the only sender is dropped (here for a corrupt record) while the listener
+// takes from its ring: the drop leads to the look at the slots in the same call.
+TEST(ChannelShm, ASenderDroppedInAReceiveEndsTheStreamInThatReceive) {
+  ShmName name;
+  std::vector<std::string> dropped;
+  ChannelOptions options;
+  options.on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); };
+  Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1", options);
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  ASSERT_TRUE(tx.try_send(text("first")));  // a 32-byte record at 0
+  std::vector<std::byte> buffer(rx.max_message());
+  ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  {
+    // A committed record of an unknown kind at 32, as a sender gone wrong would write it.
+    Fd fd = open_segment(name);
+    const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+    std::uint64_t key = 0;
+    ASSERT_EQ(::pread(fd.get(), &key, 8, static_cast<off_t>(ring0 + offsetof(ring::Header, key))), 8);
+    const std::uint32_t length_and_kind[2] = {0, 9};
+    const std::uint64_t tag = (32 + 1) ^ key;
+    const off_t record = static_cast<off_t>(ring0 + sizeof(ring::Header) + 32);
+    ASSERT_EQ(::pwrite(fd.get(), length_and_kind, 8, record + 8), 8);
+    ASSERT_EQ(::pwrite(fd.get(), &tag, 8, record), 8);
+  }
+  const ChannelResult r = rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
+  EXPECT_EQ(r.status, ChannelStatus::end_of_stream);
+  ASSERT_EQ(dropped.size(), 1U);
+  EXPECT_TRUE(has_substring(dropped[0], "corrupt")) << dropped[0];
+}
+
 // --- The readiness descriptor ---------------------------------------------------------------
 
 bool readable(int fd, int timeout_ms = 0) {

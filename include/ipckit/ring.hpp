@@ -359,18 +359,21 @@ class Reader : public detail::End {
   }
 
   /// Gives the message peek() returned back to the writer: at once (the default), or, with
-  /// set_release_batch(), once that many bytes are released or peek() finds the ring empty.
+  /// set_release_batch(), once that many bytes are released or no committed record follows.
   void release() noexcept {
     pos_ += pending_;
     pending_ = 0;
-    if (pos_ - published_ >= batch_) publish();
+    if (pos_ - published_ >= batch_ || !committed_at(pos_)) publish();
   }
 
-  /// Publishes read_pos only every `bytes` released (and whenever peek() finds the ring
-  /// empty), instead of after every message. A writer that polls read_pos while the ring is
-  /// full (a busy-polling one) then takes the line from the reader once per batch, not once
-  /// per message. Only for a writer that polls: one asleep on a full ring must be woken after
-  /// a publication, which the channel layer does per release (so it leaves the batch at 0).
+  /// Publishes read_pos only every `bytes` released, or as soon as the reader has caught up
+  /// (no committed record after the one released, or peek() finds the ring empty), instead of
+  /// after every message. A writer that polls read_pos while the ring is full (a busy-polling
+  /// one) then takes the line from the reader once per batch, not once per message. Room is
+  /// held back only while more messages wait to be read: the writer may see the ring full up
+  /// to `bytes` earlier than it is. Only for a writer that polls: one asleep on a full ring
+  /// must be woken after a publication, which the channel layer does per release (so it
+  /// leaves the batch at 0).
   void set_release_batch(std::uint64_t bytes) noexcept { batch_ = bytes; }
 
   /// Publishes what was released: the writer may reuse every byte before the position now.
@@ -395,6 +398,13 @@ class Reader : public detail::End {
 
 
  private:
+  // Whether the record at `pos` is committed (its tag is there). A hint only (relaxed): it
+  // decides when to publish, never what is read.
+  [[nodiscard]] bool committed_at(std::uint64_t pos) const noexcept {
+    auto* tag = reinterpret_cast<std::uint64_t*>(data_ + (pos & (capacity_ - 1)));
+    return detail::atomic(*tag).load(std::memory_order_relaxed) == ((pos + 1) ^ key_);
+  }
+
   std::uint64_t pos_ = 0;        // the next record to read
   std::uint64_t pending_ = 0;    // the size of the record peek() returned
   std::uint64_t published_ = 0;  // the read_pos last stored

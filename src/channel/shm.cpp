@@ -576,13 +576,15 @@ class ShmListener final : public Channel::Transport {
 
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     unsigned rearms = 0;  // arm() found something ready that was not a message (see below)
-    // A receive that may spin and whose first look finds the rings empty looks again a few
-    // dozen times, taking the message as soon as it is there, before anything else: a reply
-    // that comes within a microsecond (a ping-pong) costs neither a clock read nor a scan of
-    // the slot table nor a second look. Senders joining or closing, liveness and the deadline
-    // wait for the look at the slots below. Not while a dead sender's ring is being drained:
-    // the scan that frees it ends the stream.
-    bool spin_first = !deadline.is_now() && spin_ > 0ns && !draining_dead_;
+    // A receive that may spin (a microsecond at least) and whose first look finds the rings
+    // empty looks again a few dozen times, taking the message as soon as it is there, before
+    // anything else: a reply that comes within a microsecond (a ping-pong) costs neither a
+    // clock read nor a scan of the slot table nor a second look. Senders joining or closing,
+    // liveness and the deadline wait for wait() and the look at the slots below (one at least
+    // before a timeout). Not while a dead sender's ring is being drained: the scan that frees
+    // it ends the stream. A sender dropped meanwhile makes the next round scan (drop()).
+    bool spin_first = !deadline.is_now() && spin_ >= 1us && !draining_dead_;
+    bool looked = false;  // at the slot table, in this call
     for (;;) {
       // The hot path: a message in an attached ring. No syscall, no slot table.
       const bool counted_out = since_scan_ >= kScanEvery;
@@ -596,7 +598,8 @@ class ShmListener final : public Channel::Transport {
           }
         }
       }
-      if (!std::exchange(spin_first, false) || counted_out) {
+      if (!std::exchange(spin_first, false) || since_scan_ >= kScanEvery) {  // drop() may have asked
+        looked = true;
         if (ChannelResult r{}; look_at_slots(buffer, deadline, counted_out, r)) return r;
       }
       // A try_receive that finds nothing re-arms the readiness descriptor, and so does a
@@ -606,6 +609,11 @@ class ShmListener final : public Channel::Transport {
       // rounds the call gives up with the descriptor left readable.
       const bool gave_up = deadline.is_now() || !wait(deadline);
       if (gave_up) {
+        // The end of the stream, or a message that came as the time ran out, goes before a
+        // timeout: one look at the slots if the quick spin skipped it.
+        if (!std::exchange(looked, true)) {
+          if (ChannelResult r{}; look_at_slots(buffer, deadline, false, r)) return r;
+        }
         if (readiness_ && !arm()) {
           if (++rearms < kMaxRearms) continue;
           set_timer(readiness_->timer.get(), 1ns);
@@ -893,6 +901,7 @@ class ShmListener final : public Channel::Transport {
   // once its ring is full), and is freed once its lock is gone.
   void drop(std::uint32_t i, const std::string& why, bool attached = true) {
     if (attached) detach(i);
+    since_scan_ = kScanEvery;  // the next round scans: this may have been the last sender
     sc::SlotEntry& slot = seg_.slot(i);
     const std::int32_t pid = atomic(slot.sender_pid).load(std::memory_order_relaxed);
     std::uint32_t state = load_state(slot);
