@@ -614,8 +614,6 @@ TEST(ListChannels, MemfdChannelIsListedOnceWithItsEndsAndTheProcessesHoldingIt) 
   EXPECT_EQ(c.holders, holders);
   EXPECT_EQ(c.owner, user_name(::geteuid()));
   EXPECT_EQ(c.note, "");
-  EXPECT_FALSE(std::filesystem::exists("/dev/shm/ipckit-ch-" + listener.name()));
-  EXPECT_FALSE(std::filesystem::exists("/dev/shm/ipckit-ch-" + listener.name().substr(1)));
 }
 
 TEST(ListChannels, MemfdChannelWhoseListenerWasKilledIsNotStaleAndGoesWithItsLastHolder) {
@@ -636,20 +634,23 @@ TEST(ListChannels, MemfdChannelWhoseListenerWasKilledIsNotStaleAndGoesWithItsLas
   EXPECT_EQ(times_listed(listener.name()), 0u);
 }
 
-TEST(ListChannels, MemfdHeldOnlyByADescriptorWithoutALockIsUnknownNeverStale) {
-  MemfdListener listener;
-  // A descriptor of the listener's memfd in this process, through /proc (as a sender gets
-  // one before it locks its slot): it holds no lock.
-  Fd held;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(listener.pid()) + "/fd")) {
+// A descriptor of the memfd of channel `name` ("@NAME") that process `pid` holds, opened in
+// this process through /proc (as a sender gets one before it locks its slot): it holds no
+// lock. Empty (and a test failure) when the process holds none.
+Fd memfd_descriptor_of(pid_t pid, const std::string& name) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
     std::error_code ec;
     const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
-    if (target.starts_with("/memfd:ipckit-ch-" + listener.name().substr(1))) {
-      held = Fd{::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC)};
-      break;
-    }
+    if (target == "/memfd:ipckit-ch-" + name.substr(1) + " (deleted)") return Fd{::open(entry.path().c_str(), O_RDONLY | O_CLOEXEC)};
   }
-  ASSERT_TRUE(held) << "the listener's memfd was not found in /proc/" << listener.pid() << "/fd";
+  ADD_FAILURE() << "the memfd of shm://" << name << " is not among the descriptors of pid " << pid;
+  return Fd{};
+}
+
+TEST(ListChannels, MemfdHeldOnlyByADescriptorWithoutALockIsUnknownNeverStale) {
+  MemfdListener listener;
+  const Fd held = memfd_descriptor_of(listener.pid(), listener.name());
+  ASSERT_TRUE(held);
   listener.kill();
 
   const ChannelInfo c = listed_or_fail(listener.name());
@@ -835,24 +836,35 @@ TEST(RmStaleCli, RealChannelWhoseListenerAndSenderWereKilledIsStaleAndRemoved) {
   }));
 }
 
+// `rm --stale` runs in a private /dev/shm only so that it cannot remove other tests' stale
+// channels; the memfds it sees are the host's.
 TEST(RmStaleCli, MemfdChannelsAreListedAndLeftAlone) {
   IPCKIT_EXPECT_PRIVATE_RUN(in_private_dev_shm([] {
-    MemfdListener listener;
-    const Channel sender = Channel::connect(listener.url(), {}, Deadline::after(20s));
-    listener.kill();  // no listener: still not stale, a sender holds it
+    MemfdListener live;  // its listener lives: not stale
+    MemfdListener left;  // only a descriptor without a lock is left: unknown
+    const Fd held = memfd_descriptor_of(left.pid(), left.name());
+    ASSERT_TRUE(held);
+    left.kill();
 
-    auto row = json_row(ls_json({"--channels"}), listener.name());
-    ASSERT_TRUE(row);
-    EXPECT_EQ(row->at("memfd"), true);
-    EXPECT_EQ(row->at("stale"), false);
-    EXPECT_EQ(row->at("holders"), json::array({::getpid()}));
+    const json j = ls_json({"--channels"});
+    const auto live_row = json_row(j, live.name());
+    const auto left_row = json_row(j, left.name());
+    ASSERT_TRUE(live_row && left_row) << j.dump();
+    EXPECT_EQ(live_row->at("memfd"), true);
+    EXPECT_EQ(live_row->at("stale"), false);
+    EXPECT_EQ(live_row->at("holders"), json::array({live.pid()}));
+    EXPECT_EQ(left_row->at("stale"), nullptr);
+    EXPECT_EQ(left_row->at("holders"), json::array({::getpid()}));
     const auto text = run_cli({"ls", "--channels"});
-    EXPECT_TRUE(has_substring(line_with(text.out, "shm://" + listener.name() + " "), " live ")) << text.out;
+    EXPECT_TRUE(has_substring(line_with(text.out, "shm://" + live.name() + " "), " live ")) << text.out;
 
     const auto r = run_cli({"rm", "--stale"});
     EXPECT_EQ(r.status.shell_code(), 0) << r.err;
     EXPECT_TRUE(has_substring(r.out, "no stale channels")) << r.out;
-    EXPECT_TRUE(json_row(ls_json({"--channels"}), listener.name()).has_value());
+    EXPECT_TRUE(has_substring(r.err, "left shm://" + left.name() + " alone")) << r.err;
+    const json after = ls_json({"--channels"});
+    EXPECT_TRUE(json_row(after, live.name()).has_value());
+    EXPECT_TRUE(json_row(after, left.name()).has_value());
   }));
 }
 

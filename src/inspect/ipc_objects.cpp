@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -352,10 +353,37 @@ bool for_each_name_in(int dir_fd, const char* name, const std::function<void(int
 std::string memfd_channel_name(std::string_view link) {
   constexpr std::string_view kDeleted = " (deleted)";
   const std::string prefix = std::string("/") + sc::kMemfdPrefix;
-  if (!link.starts_with(prefix)) return {};
+  if (!link.starts_with(prefix) || !link.ends_with(kDeleted)) return {};
   link.remove_prefix(prefix.size());
-  if (link.ends_with(kDeleted)) link.remove_suffix(kDeleted.size());
+  link.remove_suffix(kDeleted.size());
   return std::string(link);
+}
+
+// The mount id ("mnt_id:" in /proc/.../fdinfo/N) of descriptor `name` of the fdinfo folder
+// open on `fdinfo`; -1 when it cannot be read. Reading fdinfo asks procfs, never the file's
+// own filesystem, so it cannot block on a FUSE server.
+long mount_id(int fdinfo, const char* name) {
+  Fd fd{sys::retry_eintr([&] { return ::openat(fdinfo, name, O_RDONLY | O_CLOEXEC); })};
+  if (!fd) return -1;
+  char text[512];
+  const ssize_t n = sys::retry_eintr([&] { return ::read(fd.get(), text, sizeof text - 1); });
+  if (n <= 0) return -1;
+  const std::string_view view(text, static_cast<std::size_t>(n));
+  const auto at = view.find("mnt_id:");
+  if (at == std::string_view::npos) return -1;
+  std::size_t begin = at + 7;
+  while (begin < view.size() && (view[begin] == ' ' || view[begin] == '\t')) ++begin;
+  long id = -1;
+  std::from_chars(view.data() + begin, view.data() + view.size(), id);
+  return id;
+}
+
+// The mount every memfd lives on (the kernel's internal shmem mount): the mount id of a memfd
+// of our own; -1 when none can be made.
+long memfd_mount_id(int self_fdinfo) {
+  const Fd probe{::memfd_create("ipckit-ls-probe", MFD_CLOEXEC)};
+  if (!probe) return -1;
+  return mount_id(self_fdinfo, std::to_string(probe.get()).c_str());
 }
 
 std::string pids_text(const std::vector<pid_t>& pids) {
@@ -365,9 +393,12 @@ std::string pids_text(const std::vector<pid_t>& pids) {
 }
 
 // Every memfd channel held by a process whose descriptors this user may read: each memfd
-// (device and inode) once, with the processes that hold it. A descriptor is opened only when
-// its target is a regular file (stat through the link first), read-only and non-blocking, and
-// used only when it is the file that was looked at.
+// (device and inode) once, with the processes that hold it. Nothing is asked of a file that is
+// not a memfd: a descriptor whose link reads "/memfd:ipckit-ch-NAME (deleted)" is opened with
+// O_PATH (no open of the file itself; the holder may have reused the number meanwhile), that
+// descriptor of ours must be on the memfds' mount (a file of that name elsewhere, on a FUSE
+// mount say, could block a stat or an open) and a regular file, and only then is it reopened
+// read-only through it, so the file opened is the one checked.
 void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
   struct Found {
     ChannelInfo info;
@@ -377,6 +408,9 @@ void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
   std::vector<Found> found;
   Fd proc{sys::retry_eintr([] { return ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
   if (!proc) return;  // no /proc mounted: no descriptor can be looked at
+  Fd self_fdinfo{sys::retry_eintr([] { return ::open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
+  const long memfd_mount = self_fdinfo ? memfd_mount_id(self_fdinfo.get()) : -1;
+  if (memfd_mount < 0) return;  // no memfd here: no memfd channel either
   (void)for_each_name_in(proc.get(), ".", [&](int proc_fd, const char* entry) {
     pid_t pid = 0;
     const std::string_view digits(entry);
@@ -390,15 +424,20 @@ void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
       if (n <= 0 || static_cast<std::size_t>(n) == sizeof link) return;
       const std::string name = memfd_channel_name(std::string_view(link, static_cast<std::size_t>(n)));
       if (name.empty()) return;
+      // O_PATH through the magic link: no call into the file's filesystem. The descriptor is
+      // ours, so what it names cannot change while its mount and type are checked.
+      Fd path{sys::retry_eintr([&] { return ::openat(fds, fd_name, O_PATH | O_CLOEXEC); })};
+      if (!path || mount_id(self_fdinfo.get(), std::to_string(path.get()).c_str()) != memfd_mount) return;
       struct stat st {};
-      if (::fstatat(fds, fd_name, &st, 0) == -1 || !S_ISREG(st.st_mode)) return;
+      if (::fstat(path.get(), &st) == -1 || !S_ISREG(st.st_mode)) return;
       for (Found& f : found) {
         if (f.dev == st.st_dev && f.ino == st.st_ino) {
           if (f.info.holders.back() != pid) f.info.holders.push_back(pid);
           return;
         }
       }
-      Fd fd{sys::retry_eintr([&] { return ::openat(fds, fd_name, O_RDONLY | O_CLOEXEC | O_NONBLOCK); })};
+      const std::string reopen = "/proc/self/fd/" + std::to_string(path.get());
+      Fd fd{sys::retry_eintr([&] { return ::open(reopen.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK); })};
       struct stat now {};
       if (!fd || ::fstat(fd.get(), &now) == -1 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) return;
       ChannelInfo info;
