@@ -61,8 +61,17 @@ void pin(int cpu) {
   (void)::sched_setaffinity(0, sizeof set, &set);
 }
 
+// Spins until `done()`; throws when the other process stops answering (it died).
+template <class Done>
+void spin_until(Done&& done) {
+  ipckit::bench::SpinBound bound{10s};
+  while (!done()) {
+    if (!bound.spin()) throw std::runtime_error("the other process stopped answering for 10 s");
+  }
+}
+
 void wait_for(const Word& word, std::uint64_t value) {
-  while (word.load(std::memory_order_acquire) != value) ipckit::bench::cpu_relax();
+  spin_until([&] { return word.load(std::memory_order_acquire) == value; });
 }
 
 // What both processes share: the two words on their own pages, then two rings.
@@ -108,7 +117,7 @@ struct Ends {
 
 void read_one(ring::Reader& reader, std::span<std::byte> buffer) {
   std::size_t n = 0;
-  while (reader.try_read(buffer, n) != ring::Status::ok) ipckit::bench::cpu_relax();
+  spin_until([&] { return reader.try_read(buffer, n) == ring::Status::ok; });
 }
 
 int run(int rounds, int block) {
@@ -147,7 +156,7 @@ int run(int rounds, int block) {
         }
         for (int i = 0; i < block; ++i) {
           read_one(e.reader, buffer);
-          while (e.writer.try_write(buffer) != ring::Status::ok) ipckit::bench::cpu_relax();
+          spin_until([&] { return e.writer.try_write(buffer) == ring::Status::ok; });
         }
         for (int i = 0; i < block; ++i) {
           if (!e.in.receive(buffer, deadline).ok() || !e.out.send(buffer, deadline).ok()) {
