@@ -34,8 +34,8 @@ stress-long: deps build-dev
 # The ring's libFuzzer target (tests/fuzz/ring_fuzz.cpp) for FUZZ_SECONDS; its corpus grows in
 # build/fuzz/corpus/ring, a crash is written to build/fuzz/ as crash-<sha1> (replay: pass that file).
 FUZZ_SECONDS ?= 60
-fuzz: deps
-	@command -v clang++ >/dev/null || { echo "make fuzz needs clang++ with libFuzzer: apt-get install clang" >&2; exit 1; }
+fuzz:
+	@bash scripts/deps.sh fuzz
 	$(CMAKE) -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DIPCKIT_FUZZ=ON -DIPCKIT_BUILD_TESTS=OFF -DIPCKIT_BUILD_TOOLS=OFF -DIPCKIT_BUILD_EXAMPLES=OFF
 	$(CMAKE) --build build/fuzz --target ring_fuzz
@@ -44,9 +44,11 @@ fuzz: deps
 	  -artifact_prefix=build/fuzz/ build/fuzz/corpus/ring
 
 format:
+	@bash scripts/deps.sh lint
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 tidy: build-dev
+	@bash scripts/deps.sh lint
 	git ls-files 'src/*.cpp' 'tools/*.cpp' 'bench/*.cpp' | xargs clang-tidy -p build/dev --quiet
 
 clean:

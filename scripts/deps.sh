@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ipckit needs to build, test and run its tools.
 # Idempotent: installs only what is missing, and does nothing when all are there.
+#
+#   scripts/deps.sh            what make run and make test need
+#   scripts/deps.sh fuzz       also clang and libFuzzer (make fuzz)
+#   scripts/deps.sh lint       also clang-format and clang-tidy (make format, make tidy)
 set -euo pipefail
 
 packages=(
@@ -10,6 +14,13 @@ packages=(
   util-linux procps python3                     # ipcs/ipcmk/lsipc and interop peers in tests
   iproute2                                      # ip netns: the channel test across two hosts
 )
+for extra in "$@"; do
+  case "$extra" in
+    fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    lint) packages+=(clang-format clang-tidy) ;;
+    *) echo "deps: unknown group '$extra' (known: fuzz, lint)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do
