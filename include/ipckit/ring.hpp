@@ -373,7 +373,8 @@ class Reader : public detail::End {
   /// held back only while more messages wait to be read: the writer may see the ring full up
   /// to `bytes` earlier than it is. Only for a writer that polls: one asleep on a full ring
   /// must be woken after a publication, which the channel layer does per release (so it
-  /// leaves the batch at 0).
+  /// leaves the batch at 0). A reader that attaches later starts at the published position:
+  /// publish() before letting go of a ring, or the next reader reads those messages again.
   void set_release_batch(std::uint64_t bytes) noexcept { batch_ = bytes; }
 
   /// Publishes what was released: the writer may reuse every byte before the position now.

@@ -1,7 +1,7 @@
 // libFuzzer target for include/ipckit/ring.hpp: a ring segment whose bytes a hostile peer
 // chose. The input is a capacity, a key, then a script of operations: an honest writer's
 // try_write and reserve/commit, an honest reader's peek/release and try_read, re-attaching
-// either side, and the hostile peer's moves: raw bytes anywhere in the segment, any header
+// either side (the reader publishing per message or per batch), and the hostile peer's moves: raw bytes anywhere in the segment, any header
 // field, and forged records whose tag matches ((position + 1) XOR key) at positions near
 // either side's. Every call must return a Status it may return, stay inside the segment
 // (ASan: the segment is allocated exactly, with no slack), and stop: a reader on a segment
@@ -132,7 +132,12 @@ class Harness {
           attach_writer();
           break;
         case 8:
+          // A reader that hands the ring over publishes first (Reader::publish): the next one
+          // starts at the published position.
+          if (reader_ok_) reader_.publish();
           attach_reader();
+          // Publishing read_pos per message or per batch (Reader::set_release_batch).
+          reader_.set_release_batch(std::uint64_t{in.take<std::uint8_t>()} % 4 * capacity_ / 8);
           break;
         default:
           drain();
