@@ -199,6 +199,24 @@ TEST(Ring, ABatchingReaderPublishesWhenItCatchesUpAndPastPaddingItSkipped) {
   EXPECT_EQ(read_pos(), 4096u + 1520u);
 }
 
+TEST(Ring, ABatchingReaderPublishesWhenOnlyAnAbandonedReservationsPaddingFollows) {
+  AttachedRing ring(4096);
+  auto& [s, w, r] = ring;
+  r.set_release_batch(2048);
+  const auto read_pos = [&] { return std::atomic_ref<std::uint64_t>(s.header().read_pos).load(); };
+  std::vector<std::byte> out(r.max_message());
+  std::size_t n = 0;
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(w.try_write(message(i, 1500)), Status::ok);  // 1520-byte records
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(r.try_read(out, n), Status::ok);
+  ASSERT_EQ(read_pos(), 3040u);
+  ASSERT_EQ(w.try_write(message(2, 500)), Status::ok);  // 528 bytes: up to 3568
+  // A reservation that wraps commits padding over 3568..4096; its message is never committed.
+  std::span<std::byte> room;
+  ASSERT_EQ(w.reserve(1500, room), Status::ok);
+  ASSERT_EQ(r.try_read(out, n), Status::ok);
+  EXPECT_EQ(read_pos(), 3568u) << "only padding follows the last message: nothing more to read, so it is published";
+}
+
 TEST(Ring, ReserveCommitAndPeekReleaseWorkInPlace) {
   AttachedRing ring(8192);
   auto& [s, w, r] = ring;

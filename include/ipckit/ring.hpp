@@ -359,7 +359,7 @@ class Reader : public detail::End {
   }
 
   /// Gives the message peek() returned back to the writer: at once (the default), or, with
-  /// set_release_batch(), once that many bytes are released or no committed record follows.
+  /// set_release_batch(), once that many bytes are released or no committed message follows.
   void release() noexcept {
     pos_ += pending_;
     pending_ = 0;
@@ -367,7 +367,8 @@ class Reader : public detail::End {
   }
 
   /// Publishes read_pos only every `bytes` released, or as soon as the reader has caught up
-  /// (no committed record after the one released, or peek() finds the ring empty), instead of
+  /// (nothing but padding committed after the one released, or peek() finds the ring empty),
+  /// instead of
   /// after every message. A writer that polls read_pos while the ring is full (a busy-polling
   /// one) then takes the line from the reader once per batch, not once per message. Room is
   /// held back only while more messages wait to be read: the writer may see the ring full up
@@ -399,11 +400,25 @@ class Reader : public detail::End {
 
 
  private:
-  // Whether the record at `pos` is committed (its tag is there). A hint only (relaxed): it
-  // decides when to publish, never what is read.
+  // Whether a committed message may follow position `pos`: a record committed there, or,
+  // past committed padding (a writer's reservation that wrapped, maybe abandoned), one
+  // committed at the next lap's start. A hint only: it decides when to publish, never what
+  // is read, so a record a hostile peer forged here costs at most a late publication.
   [[nodiscard]] bool committed_at(std::uint64_t pos) const noexcept {
-    auto* tag = reinterpret_cast<std::uint64_t*>(data_ + (pos & (capacity_ - 1)));
-    return detail::atomic(*tag).load(std::memory_order_relaxed) == ((pos + 1) ^ key_);
+    for (int hops = 0; hops < 2; ++hops) {
+      const std::uint64_t offset = pos & (capacity_ - 1);
+      std::byte* record = data_ + offset;
+      // acquire: the kind below was written before the tag.
+      if (detail::atomic(*reinterpret_cast<std::uint64_t*>(record)).load(std::memory_order_acquire) !=
+          ((pos + 1) ^ key_)) {
+        return false;
+      }
+      std::uint32_t kind = 0;
+      std::memcpy(&kind, record + 12, 4);
+      if (kind != static_cast<std::uint32_t>(RecordKind::padding)) return true;
+      pos += capacity_ - offset;
+    }
+    return true;  // padding after padding: leave it to peek(), which calls it corrupt
   }
 
   std::uint64_t pos_ = 0;        // the next record to read

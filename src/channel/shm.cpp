@@ -637,10 +637,17 @@ class ShmListener final : public Channel::Transport {
     if (!liveness && (counted_out || (deadline.is_now() && (readiness_ || ++empty_tries_ % kClockEvery == 0)))) {
       liveness = liveness_.due();
     }
-    const bool in_use = scan(liveness);
-    if (std::size_t n = 0; take(buffer, n)) {
-      result = {ChannelStatus::ok, n};
-      return true;
+    bool in_use = scan(liveness);
+    // A take that drops a sender (drop() asks for a scan) may have dropped the last one: scan
+    // again before deciding, at most once per slot (a dropped slot is never attached again).
+    for (std::uint32_t round = 0;; ++round) {
+      if (std::size_t n = 0; take(buffer, n)) {
+        result = {ChannelStatus::ok, n};
+        return true;
+      }
+      if (since_scan_ < kScanEvery || round >= seg_.geometry().slot_count) break;
+      since_scan_ = 0;
+      in_use = scan(false);
     }
     if (joined_ && !in_use) {
       joined_ = false;
