@@ -47,7 +47,7 @@ format:
 	@bash scripts/deps.sh lint
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
-tidy: build-dev
+tidy: deps build-dev
 	@bash scripts/deps.sh lint
 	git ls-files 'src/*.cpp' 'tools/*.cpp' 'bench/*.cpp' | xargs clang-tidy -p build/dev --quiet
 

@@ -16,7 +16,7 @@ packages=(
 )
 for extra in "$@"; do
   case "$extra" in
-    fuzz) packages+=(clang libclang-rt-14-dev) ;;
+    fuzz) packages+=(clang libclang-rt-dev) ;;
     lint) packages+=(clang-format clang-tidy) ;;
     *) echo "deps: unknown group '$extra' (known: fuzz, lint)" >&2; exit 2 ;;
   esac

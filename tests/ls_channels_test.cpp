@@ -660,6 +660,24 @@ TEST(ListChannels, MemfdHeldOnlyByADescriptorWithoutALockIsUnknownNeverStale) {
   EXPECT_TRUE(has_substring(c.note, std::to_string(::getpid()))) << c.note;
 }
 
+// A file on another filesystem whose descriptor reads like a memfd channel's ("/memfd:ipckit-
+// ch-NAME (deleted)": a file of that name in / that was removed) is not a memfd: it is never
+// listed, nor stat'ed or opened through the link (on a FUSE mount that could block).
+TEST(ListChannels, ADeletedFileNamedLikeAMemfdIsNotListed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to make a file in /";
+  const std::string name = test::unique_name();
+  const std::string path = "/memfd:ipckit-ch-" + name;
+  const int raw = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (raw == -1) GTEST_SKIP() << path << ": " << std::strerror(errno) << " (a read-only /?)";
+  const Fd fd{raw};
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  // Sized and filled like a channel's header would be, so that only where it lives tells.
+  ASSERT_EQ(::ftruncate(fd.get(), 4096), 0);
+  const std::string link = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd.get())).string();
+  ASSERT_EQ(link, path + " (deleted)") << "the descriptor must read like a memfd channel's";
+  EXPECT_EQ(times_listed("@" + name), 0u);
+}
+
 // --- ipckit ls --------------------------------------------------------------------------------
 
 TEST(LsChannelsCli, ChannelsShowByDefaultAndWithChannelsButNotWithOtherFilters) {

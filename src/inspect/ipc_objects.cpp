@@ -408,7 +408,7 @@ void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
   std::vector<Found> found;
   Fd proc{sys::retry_eintr([] { return ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
   if (!proc) return;  // no /proc mounted: no descriptor can be looked at
-  Fd self_fdinfo{sys::retry_eintr([] { return ::open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
+  Fd self_fdinfo{sys::retry_eintr([] { return ::open("/proc/thread-self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
   const long memfd_mount = self_fdinfo ? memfd_mount_id(self_fdinfo.get()) : -1;
   if (memfd_mount < 0) return;  // no memfd here: no memfd channel either
   (void)for_each_name_in(proc.get(), ".", [&](int proc_fd, const char* entry) {
@@ -436,7 +436,7 @@ void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
           return;
         }
       }
-      const std::string reopen = "/proc/self/fd/" + std::to_string(path.get());
+      const std::string reopen = "/proc/thread-self/fd/" + std::to_string(path.get());
       Fd fd{sys::retry_eintr([&] { return ::open(reopen.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK); })};
       struct stat now {};
       if (!fd || ::fstat(fd.get(), &now) == -1 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) return;
