@@ -704,19 +704,30 @@ void forge_corrupt_record(const ShmName& name, std::uint64_t pos) {
   ASSERT_EQ(::pwrite(fd.get(), &tag, 8, record), 8);
 }
 
+// A one-slot channel of 4096-byte rings, whose listener records why it drops a sender, and
+// its sender.
+struct OneSenderChannel {
+  OneSenderChannel()
+      : rx(Channel::listen(name.url() + "?capacity=4096&senders=1",
+                           {.on_sender_dropped = [this](const std::string& why) { dropped.push_back(why); }})),
+        tx(Channel::connect(rx.url(), {}, Deadline::after(10s))) {}
+  OneSenderChannel(const OneSenderChannel&) = delete;
+  OneSenderChannel& operator=(const OneSenderChannel&) = delete;
+
+  ShmName name;
+  std::vector<std::string> dropped;
+  Channel rx;
+  Channel tx;
+};
+
 // The only sender is dropped by the take that follows the scan of a try_receive (here the
 // first receive, which attaches it): that same try_receive ends the stream.
 TEST(ChannelShm, ASenderDroppedRightAfterTheScanEndsTheStreamInThatTryReceive) {
-  ShmName name;
-  std::vector<std::string> dropped;
-  ChannelOptions options;
-  options.on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); };
-  Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1", options);
-  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
-  forge_corrupt_record(name, 0);
-  std::vector<std::byte> buffer(rx.max_message());
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::end_of_stream);
-  EXPECT_EQ(dropped.size(), 1U);
+  OneSenderChannel ch;
+  forge_corrupt_record(ch.name, 0);
+  std::vector<std::byte> buffer(ch.rx.max_message());
+  EXPECT_EQ(ch.rx.try_receive(buffer).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(ch.dropped.size(), 1U);
 }
 
 // The same when the only sender is dropped (here for a corrupt record) while the listener
@@ -724,20 +735,15 @@ TEST(ChannelShm, ASenderDroppedRightAfterTheScanEndsTheStreamInThatTryReceive) {
 // deadline ends the stream at once, not at the next liveness look, is not pinned: it would
 // take a timing assertion.)
 TEST(ChannelShm, ASenderDroppedInAReceiveEndsTheStreamInThatReceive) {
-  ShmName name;
-  std::vector<std::string> dropped;
-  ChannelOptions options;
-  options.on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); };
-  Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1", options);
-  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
-  ASSERT_TRUE(tx.try_send(text("first")));  // a 32-byte record at 0
-  std::vector<std::byte> buffer(rx.max_message());
-  ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
-  forge_corrupt_record(name, 32);
-  const ChannelResult r = rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
+  OneSenderChannel ch;
+  ASSERT_TRUE(ch.tx.try_send(text("first")));  // a 32-byte record at 0
+  std::vector<std::byte> buffer(ch.rx.max_message());
+  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  forge_corrupt_record(ch.name, 32);
+  const ChannelResult r = ch.rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
   EXPECT_EQ(r.status, ChannelStatus::end_of_stream);
-  ASSERT_EQ(dropped.size(), 1U);
-  EXPECT_TRUE(has_substring(dropped[0], "corrupt")) << dropped[0];
+  ASSERT_EQ(ch.dropped.size(), 1U);
+  EXPECT_TRUE(has_substring(ch.dropped[0], "corrupt")) << ch.dropped[0];
 }
 
 // --- The readiness descriptor ---------------------------------------------------------------
