@@ -368,11 +368,10 @@ class Reader : public detail::End {
 
   /// Publishes read_pos only every `bytes` released, or as soon as the reader has caught up
   /// (nothing but padding committed after the one released, or peek() finds the ring empty),
-  /// instead of
-  /// after every message. A writer that polls read_pos while the ring is full (a busy-polling
-  /// one) then takes the line from the reader once per batch, not once per message. Room is
-  /// held back only while more messages wait to be read: the writer may see the ring full up
-  /// to `bytes` earlier than it is. Only for a writer that polls: one asleep on a full ring
+  /// instead of after every message. A writer that polls read_pos while the ring is full (a
+  /// busy-polling one) then takes the line from the reader once per batch, not once per
+  /// message. Room is held back only while more messages wait to be read: the writer may see
+  /// the ring full up to `bytes` earlier than it is. Only for a writer that polls: one asleep on a full ring
   /// must be woken after a publication, which the channel layer does per release (so it
   /// leaves the batch at 0). A reader that attaches later starts at the published position:
   /// publish() before letting go of a ring, or the next reader reads those messages again.
