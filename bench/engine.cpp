@@ -52,6 +52,7 @@
 #include "ipckit/fd.hpp"
 #include "ipckit/pipe.hpp"
 #include "ipckit/process.hpp"
+#include "cpus.hpp"
 #include "message.hpp"
 #include "registry.hpp"
 #include "sizes.hpp"
@@ -99,17 +100,6 @@ class PeerGone : public RowFailure {
 
 // --- CPUs -------------------------------------------------------------------------------
 
-[[nodiscard]] std::vector<int> allowed_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) != 0) return {};
-  std::vector<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
-  }
-  return cpus;
-}
-
 // "0-3,8,10-11" (the kernel's CPU list format) -> {0,1,2,3,8,10,11}. Bad input: what parsed.
 [[nodiscard]] std::vector<int> parse_cpu_list(std::string_view text) {
   std::vector<int> cpus;
@@ -141,15 +131,6 @@ class PeerGone : public RowFailure {
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.pop_back();
   return parse_cpu_list(line);
-}
-
-void pin_this_thread(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  if (::sched_setaffinity(0, sizeof set, &set) != 0) {
-    throw Error{"sched_setaffinity", "cpu " + std::to_string(cpu), errno};
-  }
 }
 
 // Pins the calling thread for a scope and gives it back its old CPU set afterwards, so the

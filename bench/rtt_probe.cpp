@@ -14,11 +14,11 @@
 //
 //   build/release/bench/ipckit_rtt_probe [ROUNDS [BLOCK]]
 //
+// Exit status: 0; 2 when a ping-pong failed; 77 when fewer than two CPUs are allowed.
+//
 // The channels are named /ipckit-ch-ipckit-rtt-<pid>-{a,b} and removed at the end.
 
-#include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +38,8 @@
 
 #include "ipckit/channel.hpp"
 #include "ipckit/ring.hpp"
+#include "cpus.hpp"
+#include "ipckit/mapping.hpp"
 #include "spin.hpp"
 
 namespace {
@@ -50,16 +52,10 @@ using Word = std::atomic<std::uint64_t>;
 constexpr std::size_t kMessage = 64;
 constexpr std::uint64_t kRingCapacity = std::uint64_t{1} << 20;  // as bench's shm row
 constexpr std::size_t kPage = 4096;
+constexpr int kCannotRun = 77;  // fewer than two CPUs: nothing to measure (ctest: skipped)
 
 enum Kind : std::size_t { c2c, two_lines, bare_ring, channel, kKinds };
 constexpr std::array<const char*, kKinds> kNames{"c2c", "two-lines", "ring", "shm://"};
-
-void pin(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  (void)::sched_setaffinity(0, sizeof set, &set);
-}
 
 // Spins until `done()`; throws when the other process stops answering (it died).
 template <class Done>
@@ -74,9 +70,10 @@ void wait_for(const Word& word, std::uint64_t value) {
   spin_until([&] { return word.load(std::memory_order_acquire) == value; });
 }
 
-// What both processes share: the two words on their own pages, then two rings.
+// What both processes share (one MAP_SHARED | MAP_ANONYMOUS mapping, made before fork): the
+// three words on their own pages, then two rings.
 struct Shared {
-  std::byte* base = nullptr;
+  ipckit::Mapping mapping;
   Word* one = nullptr;       // c2c: both ways
   Word* there = nullptr;     // two-lines: parent to child
   Word* back = nullptr;      // two-lines: child to parent
@@ -86,23 +83,17 @@ struct Shared {
 
 Shared map_shared() {
   const std::size_t ring_bytes = (ring::segment_size(kRingCapacity) + kPage - 1) / kPage * kPage;
-  const std::size_t total = 3 * kPage + 2 * ring_bytes;
-  void* p = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
-    std::perror("mmap");
-    std::exit(2);
-  }
   Shared s;
-  s.base = static_cast<std::byte*>(p);
-  s.one = new (s.base) Word(0);
-  s.there = new (s.base + kPage) Word(0);
-  s.back = new (s.base + 2 * kPage) Word(0);
-  s.to_child = {s.base + 3 * kPage, ring::segment_size(kRingCapacity)};
-  s.to_parent = {s.base + 3 * kPage + ring_bytes, ring::segment_size(kRingCapacity)};
+  s.mapping = ipckit::Mapping::anonymous_shared(3 * kPage + 2 * ring_bytes);
+  std::byte* base = s.mapping.bytes().data();
+  s.one = new (base) Word(0);
+  s.there = new (base + kPage) Word(0);
+  s.back = new (base + 2 * kPage) Word(0);
+  s.to_child = {base + 3 * kPage, ring::segment_size(kRingCapacity)};
+  s.to_parent = {base + 3 * kPage + ring_bytes, ring::segment_size(kRingCapacity)};
   if (!ring::initialise(s.to_child, kRingCapacity, 0x5eed0001) ||
       !ring::initialise(s.to_parent, kRingCapacity, 0x5eed0002)) {
-    std::fprintf(stderr, "ipckit_rtt_probe: cannot lay out the rings\n");
-    std::exit(2);
+    throw std::runtime_error("cannot lay out the two rings in the shared mapping");
   }
   return s;
 }
@@ -120,7 +111,9 @@ void read_one(ring::Reader& reader, std::span<std::byte> buffer) {
   spin_until([&] { return reader.try_read(buffer, n) == ring::Status::ok; });
 }
 
-int run(int rounds, int block) {
+// The four ping-pongs between this process, pinned to `cpus[0]`, and a child pinned to
+// `cpus[1]`. 0, or 2 when something failed (said on stderr).
+int run(int rounds, int block, const std::vector<int>& cpus) {
   const Shared s = map_shared();
   const std::string base = "shm://ipckit-rtt-" + std::to_string(::getpid());
   const std::string to_child = base + "-a?capacity=" + std::to_string(kRingCapacity);
@@ -138,7 +131,7 @@ int run(int rounds, int block) {
   if (child == 0) {
     int code = 0;
     try {
-      pin(1);
+      ipckit::bench::pin_this_thread(cpus[1]);
       Ends e{.writer = {}, .reader = {}, .in = ipckit::Channel::listen(to_child, options),
              .out = ipckit::Channel::connect(to_parent, options, ipckit::Deadline::after(10s))};
       (void)e.writer.attach(s.to_parent);
@@ -160,7 +153,7 @@ int run(int rounds, int block) {
         }
         for (int i = 0; i < block; ++i) {
           if (!e.in.receive(buffer, deadline).ok() || !e.out.send(buffer, deadline).ok()) {
-            throw std::runtime_error("the shm:// echo failed");
+            throw std::runtime_error("the echo over " + to_child + " and " + to_parent + " failed");
           }
         }
       }
@@ -172,9 +165,9 @@ int run(int rounds, int block) {
     ::_exit(code);  // the Ends above are gone: the channel's name is removed
   }
 
-  pin(0);
   std::array<std::vector<std::int64_t>, kKinds> samples;
   try {
+    ipckit::bench::pin_this_thread(cpus[0]);
     Ends e{.writer = {}, .reader = {}, .in = ipckit::Channel::listen(to_parent, options),
            .out = ipckit::Channel::connect(to_child, options, ipckit::Deadline::after(10s))};
     (void)e.writer.attach(s.to_child);
@@ -206,7 +199,7 @@ int run(int rounds, int block) {
       });
       timed(channel, [&](int) {
         if (!e.out.send(message, deadline).ok() || !e.in.receive(buffer, deadline).ok()) {
-          throw std::runtime_error("the shm:// ping-pong failed");
+          throw std::runtime_error("the ping-pong over " + to_child + " and " + to_parent + " failed");
         }
       });
     }
@@ -243,5 +236,16 @@ int main(int argc, char** argv) {
   }
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 100;
   const int block = argc > 2 ? std::max(1, std::atoi(argv[2])) : 2000;
-  return run(rounds, block);
+  const std::vector<int> cpus = ipckit::bench::allowed_cpus();
+  if (cpus.size() < 2) {
+    std::fprintf(stderr, "ipckit_rtt_probe: needs two CPUs to pin the two processes to; this one may use %zu\n",
+                 cpus.size());
+    return kCannotRun;
+  }
+  try {
+    return run(rounds, block, cpus);
+  } catch (const std::exception& err) {
+    std::fprintf(stderr, "ipckit_rtt_probe: %s\n", err.what());
+    return 2;
+  }
 }
