@@ -43,6 +43,9 @@ struct AttachedRing {
     EXPECT_EQ(w.attach(s.span()), Status::ok);
     EXPECT_EQ(r.attach(s.span()), Status::ok);
   }
+  /// read_pos as the writer sees it: what the reader has published.
+  [[nodiscard]] std::uint64_t read_pos() const { return std::atomic_ref<std::uint64_t>(s.header().read_pos).load(); }
+
   Segment s;
   Writer w;
   Reader r;
@@ -146,7 +149,6 @@ TEST(Ring, ABatchingReaderPublishesOncePerBatchWhileMoreMessagesFollow) {
   AttachedRing ring(4096);
   auto& [s, w, r] = ring;
   r.set_release_batch(1024);
-  const auto read_pos = [&] { return std::atomic_ref<std::uint64_t>(s.header().read_pos).load(); };
   int written = 0;
   while (w.try_write(message(written, 100)) == Status::ok) ++written;  // 128-byte records
   ASSERT_EQ(written, 32);
@@ -158,11 +160,11 @@ TEST(Ring, ABatchingReaderPublishesOncePerBatchWhileMoreMessagesFollow) {
     ASSERT_EQ(r.try_read(out, n), Status::ok);
     ASSERT_TRUE(is_message(std::span(out).first(n), read, 100));
   }
-  EXPECT_EQ(read_pos(), 0u) << "896 bytes released, under the batch: nothing published yet";
+  EXPECT_EQ(ring.read_pos(), 0u) << "896 bytes released, under the batch: nothing published yet";
   EXPECT_EQ(w.try_write(message(written, 100)), Status::full) << "the writer sees only what is published";
   ASSERT_EQ(r.try_read(out, n), Status::ok);
   ++read;
-  EXPECT_EQ(read_pos(), 1024u) << "the eighth message completes the batch";
+  EXPECT_EQ(ring.read_pos(), 1024u) << "the eighth message completes the batch";
   for (int i = 0; i < 8; ++i, ++written) ASSERT_EQ(w.try_write(message(written, 100)), Status::ok) << i;
   EXPECT_EQ(w.try_write(message(written, 100)), Status::full);
 
@@ -170,51 +172,49 @@ TEST(Ring, ABatchingReaderPublishesOncePerBatchWhileMoreMessagesFollow) {
     ASSERT_EQ(r.try_read(out, n), Status::ok);
     ASSERT_TRUE(is_message(std::span(out).first(n), read, 100));
   }
-  EXPECT_EQ(read_pos(), 5120u) << "published at 2048, 3072, 4096 and 5120";
+  EXPECT_EQ(ring.read_pos(), 5120u) << "published at 2048, 3072, 4096 and 5120";
 }
 
 TEST(Ring, ABatchingReaderPublishesWhenItCatchesUpAndPastPaddingItSkipped) {
   AttachedRing ring(4096);
   auto& [s, w, r] = ring;
   r.set_release_batch(4096);  // never reached here: only catching up publishes
-  const auto read_pos = [&] { return std::atomic_ref<std::uint64_t>(s.header().read_pos).load(); };
   for (int i = 0; i < 3; ++i) ASSERT_EQ(w.try_write(message(i, 1000)), Status::ok);  // 1024-byte records
   std::vector<std::byte> out(r.max_message());
   std::size_t n = 0;
   ASSERT_EQ(r.try_read(out, n), Status::ok);
   ASSERT_EQ(r.try_read(out, n), Status::ok);
-  EXPECT_EQ(read_pos(), 0u) << "a committed record follows: nothing published yet";
+  EXPECT_EQ(ring.read_pos(), 0u) << "a committed record follows: nothing published yet";
   ASSERT_EQ(r.try_read(out, n), Status::ok);
-  EXPECT_EQ(read_pos(), 3072u) << "nothing follows the third: published as it is released";
+  EXPECT_EQ(ring.read_pos(), 3072u) << "nothing follows the third: published as it is released";
 
   // A reservation that does not fit before the lap's end commits padding over 3072..4096; its
   // message is not committed yet. The reader skips the padding, finds nothing, publishes.
   std::span<std::byte> room;
   ASSERT_EQ(w.reserve(1500, room), Status::ok);
   EXPECT_EQ(r.peek().status, Status::empty);
-  EXPECT_EQ(read_pos(), 4096u) << "the padding skipped is published as the reader finds the ring empty";
+  EXPECT_EQ(ring.read_pos(), 4096u) << "the padding skipped is published as the reader finds the ring empty";
   w.commit(1500);
   ASSERT_EQ(r.try_read(out, n), Status::ok);
   EXPECT_EQ(n, 1500u);
-  EXPECT_EQ(read_pos(), 4096u + 1520u);
+  EXPECT_EQ(ring.read_pos(), 4096u + 1520u);
 }
 
 TEST(Ring, ABatchingReaderPublishesWhenOnlyAnAbandonedReservationsPaddingFollows) {
   AttachedRing ring(4096);
   auto& [s, w, r] = ring;
   r.set_release_batch(2048);
-  const auto read_pos = [&] { return std::atomic_ref<std::uint64_t>(s.header().read_pos).load(); };
   std::vector<std::byte> out(r.max_message());
   std::size_t n = 0;
   for (int i = 0; i < 2; ++i) ASSERT_EQ(w.try_write(message(i, 1500)), Status::ok);  // 1520-byte records
   for (int i = 0; i < 2; ++i) ASSERT_EQ(r.try_read(out, n), Status::ok);
-  ASSERT_EQ(read_pos(), 3040u);
+  ASSERT_EQ(ring.read_pos(), 3040u);
   ASSERT_EQ(w.try_write(message(2, 500)), Status::ok);  // 528 bytes: up to 3568
   // A reservation that wraps commits padding over 3568..4096; its message is never committed.
   std::span<std::byte> room;
   ASSERT_EQ(w.reserve(1500, room), Status::ok);
   ASSERT_EQ(r.try_read(out, n), Status::ok);
-  EXPECT_EQ(read_pos(), 3568u) << "only padding follows the last message: nothing more to read, so it is published";
+  EXPECT_EQ(ring.read_pos(), 3568u) << "only padding follows the last message: nothing more to read, so it is published";
 }
 
 TEST(Ring, ReserveCommitAndPeekReleaseWorkInPlace) {

@@ -324,10 +324,7 @@ class Reader : public detail::End {
     for (int hops = 0; hops < 2; ++hops) {  // at most one padding record before a message
       const std::uint64_t offset = pos_ & (capacity_ - 1);
       std::byte* record = data_ + offset;
-      // acquire: pairs with the writer's release of the tag; length, kind and payload follow.
-      const std::uint64_t tag =
-          detail::atomic(*reinterpret_cast<std::uint64_t*>(record)).load(std::memory_order_acquire);
-      if (tag != ((pos_ + 1) ^ key_)) {
+      if (!tagged(pos_)) {
         // Caught up: whatever was released and not yet published goes out now, so a writer
         // waiting for room is never left looking at an old position.
         if (published_ != pos_) publish();
@@ -399,6 +396,13 @@ class Reader : public detail::End {
 
 
  private:
+  // Whether the record at position `pos` is committed: its tag is (pos + 1) XOR key. acquire:
+  // pairs with the writer's release of the tag; length, kind and payload were written before.
+  [[nodiscard]] bool tagged(std::uint64_t pos) const noexcept {
+    auto* tag = reinterpret_cast<std::uint64_t*>(data_ + (pos & (capacity_ - 1)));
+    return detail::atomic(*tag).load(std::memory_order_acquire) == ((pos + 1) ^ key_);
+  }
+
   // Whether a committed message may follow position `pos`: a record committed there, or,
   // past committed padding (a writer's reservation that wrapped, maybe abandoned), one
   // committed at the next lap's start. A hint only: it decides when to publish, never what
@@ -406,14 +410,9 @@ class Reader : public detail::End {
   [[nodiscard]] bool committed_at(std::uint64_t pos) const noexcept {
     for (int hops = 0; hops < 2; ++hops) {
       const std::uint64_t offset = pos & (capacity_ - 1);
-      std::byte* record = data_ + offset;
-      // acquire: the kind below was written before the tag.
-      if (detail::atomic(*reinterpret_cast<std::uint64_t*>(record)).load(std::memory_order_acquire) !=
-          ((pos + 1) ^ key_)) {
-        return false;
-      }
+      if (!tagged(pos)) return false;
       std::uint32_t kind = 0;
-      std::memcpy(&kind, record + 12, 4);
+      std::memcpy(&kind, data_ + offset + 12, 4);
       if (kind != static_cast<std::uint32_t>(RecordKind::padding)) return true;
       pos += capacity_ - offset;
     }
