@@ -66,32 +66,44 @@ struct DirCloser {
   void operator()(DIR* dir) const noexcept { ::closedir(dir); }
 };
 
-// Calls `visit(dir_fd, file, stat)` for each entry of `dir` but "." and "..", as lstat sees
-// it; entries removed between readdir and lstat are skipped. Throws Error.
-void for_each_entry(const std::string& dir, const std::string& open_hint,
-                    const std::function<void(int, const std::string&, const struct stat&)>& visit) {
-  Fd dir_fd{sys::retry_eintr([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
-  if (!dir_fd) sys::fail("open", dir, errno, open_hint);
-  // fdopendir owns the descriptor from here; closedir closes it.
-  std::unique_ptr<DIR, DirCloser> stream{::fdopendir(dir_fd.get())};
-  if (!stream) sys::fail("fdopendir", dir, errno);
-  const int dfd = dir_fd.release();
+// Where reading a folder failed: the call and its errno (call null: it did not).
+struct DirError {
+  const char* call = nullptr;
+  int err = 0;
+};
+
+// Calls visit(dir_fd, name) for each entry but "." and ".." of the folder `name` under `dir_fd`
+// (AT_FDCWD: a path); the open, fdopendir or readdir that failed, if one did.
+DirError for_each_name_in(int dir_fd, const char* name, const std::function<void(int, const char*)>& visit) {
+  Fd fd{sys::retry_eintr([&] { return ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
+  if (!fd) return {"open", errno};
+  std::unique_ptr<DIR, DirCloser> stream{::fdopendir(fd.get())};
+  if (!stream) return {"fdopendir", errno};
+  const int dfd = fd.release();  // closedir closes it
   for (;;) {
     errno = 0;
     // readdir is safe here: the stream is this call's own (glibc locks per stream).
     const dirent* entry = ::readdir(stream.get());  // NOLINT(concurrency-mt-unsafe)
-    if (entry == nullptr) {
-      if (errno != 0) sys::fail("readdir", dir, errno);
-      return;
-    }
-    const std::string file = entry->d_name;
-    if (file == "." || file == "..") continue;
+    if (entry == nullptr) return errno != 0 ? DirError{"readdir", errno} : DirError{};
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) visit(dfd, entry->d_name);
+  }
+}
+
+// Calls `visit(dir_fd, file, stat)` for each entry of `dir` but "." and "..", as lstat sees
+// it; entries removed between readdir and lstat are skipped. Throws Error.
+void for_each_entry(const std::string& dir, const std::string& open_hint,
+                    const std::function<void(int, const std::string&, const struct stat&)>& visit) {
+  const DirError failed = for_each_name_in(AT_FDCWD, dir.c_str(), [&](int dfd, const char* entry) {
+    const std::string file = entry;
     struct stat st {};
-    if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
-      if (errno == ENOENT) continue;  // removed since readdir saw it
+    if (::fstatat(dfd, entry, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+      if (errno == ENOENT) return;  // removed since readdir saw it
       sys::fail("fstatat", dir + "/" + file, errno);
     }
     visit(dfd, file, st);
+  });
+  if (failed.call != nullptr) {
+    sys::fail(failed.call, dir, failed.err, std::string_view(failed.call) == "open" ? open_hint : std::string{});
   }
 }
 
@@ -334,21 +346,6 @@ std::optional<ChannelInfo> inspect_channel(int dir_fd, const std::string& file, 
 
 // --- memfd channels (shm://@NAME) ------------------------------------------------------------
 
-// Calls visit(name) for each entry but "." and ".." of the directory `name` under `dir_fd`;
-// false when it cannot be opened (gone, or not ours to read).
-bool for_each_name_in(int dir_fd, const char* name, const std::function<void(int, const char*)>& visit) {
-  Fd fd{sys::retry_eintr([&] { return ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
-  if (!fd) return false;
-  std::unique_ptr<DIR, DirCloser> stream{::fdopendir(fd.get())};
-  if (!stream) return false;
-  const int dfd = fd.release();  // closedir closes it
-  // readdir is safe here: the stream is this call's own (glibc locks per stream).
-  while (const dirent* entry = ::readdir(stream.get())) {  // NOLINT(concurrency-mt-unsafe)
-    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) visit(dfd, entry->d_name);
-  }
-  return true;
-}
-
 // The NAME of a descriptor whose link reads "/memfd:ipckit-ch-NAME (deleted)"; "" for any other.
 std::string memfd_channel_name(std::string_view link) {
   constexpr std::string_view kDeleted = " (deleted)";
@@ -406,12 +403,11 @@ void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
     ino_t ino;
   };
   std::vector<Found> found;
-  Fd proc{sys::retry_eintr([] { return ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
-  if (!proc) return;  // no /proc mounted: no descriptor can be looked at
+  // Without /proc (or a memfd of our own to compare with) no memfd channel can be found.
   Fd self_fdinfo{sys::retry_eintr([] { return ::open("/proc/thread-self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC); })};
   const long memfd_mount = self_fdinfo ? memfd_mount_id(self_fdinfo.get()) : -1;
-  if (memfd_mount < 0) return;  // no memfd here: no memfd channel either
-  (void)for_each_name_in(proc.get(), ".", [&](int proc_fd, const char* entry) {
+  if (memfd_mount < 0) return;
+  (void)for_each_name_in(AT_FDCWD, "/proc", [&](int proc_fd, const char* entry) {
     pid_t pid = 0;
     const std::string_view digits(entry);
     if (std::from_chars(digits.data(), digits.data() + digits.size(), pid).ptr != digits.data() + digits.size() ||
@@ -432,7 +428,7 @@ void add_memfd_channels(UserNames& names, std::vector<ChannelInfo>& channels) {
       if (::fstat(path.get(), &st) == -1 || !S_ISREG(st.st_mode)) return;
       for (Found& f : found) {
         if (f.dev == st.st_dev && f.ino == st.st_ino) {
-          if (f.info.holders.back() != pid) f.info.holders.push_back(pid);
+          f.info.holders.push_back(pid);  // sorted and made unique at the end
           return;
         }
       }

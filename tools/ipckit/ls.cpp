@@ -234,22 +234,18 @@ Listing channel_listing() {
   out.text += fmt::format("{:<{}} {:<10} {:<8} {:<8} {:<12} {:<10} {:<6} {}\n", "name", name_width, "capacity",
                           "state", "reader", "writers", "owner", "perms", "note");
   for (const ChannelInfo& c : channels) {
-    nlohmann::ordered_json writer_pids = nlohmann::ordered_json::array();
-    for (const pid_t pid : c.writer_pids) writer_pids.push_back(pid);
-    nlohmann::ordered_json holders = nlohmann::ordered_json::array();
-    for (const pid_t pid : c.holders) holders.push_back(pid);
     out.rows.push_back({{"name", c.name},
                         {"capacity", known_json(c.capacity)},
                         {"writer_pid", c.writer_pid},
                         {"reader_pid", c.reader_pid},
                         {"stale", c.stale ? nlohmann::ordered_json(*c.stale) : nlohmann::ordered_json(nullptr)},
-                        {"writer_pids", std::move(writer_pids)},
+                        {"writer_pids", c.writer_pids},
                         {"writers", c.writers},
                         {"reader_alive", c.reader_alive},
                         {"slots", known_json(c.slots)},
                         {"object", c.object},
                         {"memfd", c.memfd},
-                        {"holders", std::move(holders)},
+                        {"holders", c.holders},
                         {"size", c.size},
                         {"owner", c.owner},
                         {"perms", c.perms},
