@@ -148,6 +148,23 @@ std::string describe_fd(int fd) {
 
 }  // namespace detail
 
+void ensure_standard_descriptors() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // open(2) takes the lowest free descriptor, which is `fd` unless another thread took it
+    // meanwhile; then that thread's descriptor stays where it is and ours goes.
+    const int opened = sys::retry_eintr([] { return ::open("/dev/null", O_RDWR); });
+    if (opened == -1) {
+      const int err = errno;
+      sys::fail("open", "/dev/null", err,
+                "descriptor " + std::to_string(fd) +
+                    " (stdin, stdout or stderr) is closed and /dev/null could not be opened in "
+                    "its place");
+    }
+    if (opened != fd && opened > 2) ::close(opened);
+  }
+}
+
 void ignore_sigpipe() {
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;

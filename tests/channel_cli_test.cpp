@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <mqueue.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "ipckit/channel.hpp"
+#include "ipckit/mqueue.hpp"
 #include "ipckit/process.hpp"
 #include "ipckit/sysv.hpp"
 #include "test_util.hpp"
@@ -463,6 +466,95 @@ TEST(ChannelCli, RecvWithCountWaitsForNewSendersAfterEndOfStream) {
   EXPECT_EQ(recv.out(), "from the first\nfrom the second\n");
 }
 
+// ---- a queue that held messages from before ------------------------------------------------
+
+// Messages an earlier listener left in a queue are never replayed silently: recv says how many
+// there were, and --drop-stale drops them.
+void expect_stale_messages_reported(bool drop) {
+  const std::string name = "/" + unique_name();
+  const MqRemover remover(name);
+  const std::string url = "mq://" + name;
+  {
+    MessageQueue left = MessageQueue::create({.name = name});
+    for (const char* m : {"left 1", "left 2"}) ASSERT_EQ(left.send(bytes_of(m), 0, Deadline::now()), IoStatus::ok);
+  }
+  std::vector<std::string> args{url, "--count", drop ? "1" : "3", "--timeout", "20"};
+  if (drop) args.emplace_back("--drop-stale");
+  Receiver recv(args);
+  ASSERT_FALSE(recv.wait_listening().empty());
+  const auto send = run_cli({"send", url, "new"});
+  EXPECT_TRUE(send.status.success()) << send.err;
+  const ExitStatus status = recv.finish();
+  EXPECT_TRUE(status.success()) << status.to_string() << "\n" << recv.err();
+  if (drop) {
+    EXPECT_TRUE(has_substring(recv.err(), "dropped 2 message(s) the queue held from before")) << recv.err();
+    EXPECT_EQ(recv.out(), "new\n");
+  } else {
+    EXPECT_TRUE(has_substring(recv.err(), "already held 2 message(s) from before")) << recv.err();
+    EXPECT_TRUE(has_substring(recv.err(), "--drop-stale")) << recv.err();
+    EXPECT_EQ(recv.out(), "left 1\nleft 2\nnew\n");
+  }
+}
+
+TEST(ChannelCli, RecvSaysHowManyMessagesAQueueHeldFromBefore) {
+  expect_stale_messages_reported(false);
+}
+
+TEST(ChannelCli, RecvDropStaleDropsThemFirst) {
+  expect_stale_messages_reported(true);
+}
+
+// ---- closed stdin, stdout or stderr ---------------------------------------------------------
+
+// recv and send started with a standard descriptor closed: nothing they print or read may go
+// to the channel's own objects (the first descriptor they open would otherwise be 0, 1 or
+// 2). With stderr closed, recv's "listening on" line cannot be waited for: the sender's
+// connect, which waits for a listener, orders the two instead.
+std::vector<std::string> recv_with(const std::string& redirect, const std::string& url,
+                                   const std::string& count) {
+  return {"sh", "-c", "exec \"$0\" recv \"$1\" --count \"$2\" --timeout 20 " + redirect,
+          cli_path(), url, count};
+}
+
+TEST(ChannelCli, RecvWithStderrClosedKeepsItsSegmentClean) {
+  const std::string url = "shm://" + unique_name();
+  auto recv = Child::spawn({.argv = recv_with("2>&-", url, "3"), .in = Stdio::null(),
+                            .out = Stdio::pipe(), .err = Stdio::null()});
+  const auto send = run_cli({"send", url, "a", "b", "c"});
+  EXPECT_TRUE(send.status.success()) << send.status.to_string() << "\n" << send.err;
+  const std::string out = read_all(recv.stdout_pipe());
+  const auto status = recv.wait(Deadline::after(30s));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->success()) << status->to_string();
+  EXPECT_EQ(out, "a\nb\nc\n");
+}
+
+TEST(ChannelCli, RecvWithStdoutClosedTakesEveryMessage) {
+  const std::string url = "shm://" + unique_name();
+  auto recv = Child::spawn({.argv = recv_with(">&-", url, "200"), .in = Stdio::null(),
+                            .out = Stdio::null(), .err = Stdio::pipe()});
+  std::string lines;
+  for (int i = 0; i < 200; ++i) lines += "message number " + std::to_string(i) + "\n";
+  const Ran send = run({cli_path(), "send", url}, lines);
+  EXPECT_TRUE(send.status.success()) << send.status.to_string() << "\n" << send.err;
+  const std::string err = read_all(recv.stderr_pipe());
+  const auto status = recv.wait(Deadline::after(30s));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(status->success()) << status->to_string() << "\n" << err;
+  EXPECT_FALSE(has_substring(err, "wrong magic")) << err;
+}
+
+TEST(ChannelCli, SendWithStdinClosedReadsNothing) {
+  const std::string url = "shm://" + unique_name();
+  Receiver recv({url, "--timeout", "20"});
+  ASSERT_FALSE(recv.wait_listening().empty());
+  const Ran send = run({"sh", "-c", "exec \"$0\" send \"$1\" <&-", cli_path(), url});
+  EXPECT_TRUE(send.status.success()) << send.status.to_string() << "\n" << send.err;
+  const ExitStatus status = recv.finish();
+  EXPECT_TRUE(status.success()) << status.to_string() << "\n" << recv.err();
+  EXPECT_EQ(recv.out(), "");
+}
+
 // ---- errors -------------------------------------------------------------------------------
 
 TEST(ChannelCli, AMalformedUrlIsAUsageErrorShowingACorrectUrl) {
@@ -476,6 +568,16 @@ TEST(ChannelCli, AMalformedUrlIsAUsageErrorShowingACorrectUrl) {
       {{"send", "tcp://127.0.0.1", "m"}, "port", "tcp://127.0.0.1:7000"},
       {{"recv", "fifo://relative/path"}, "absolute", "fifo:///"},
       {{"send", "no-scheme", "m"}, "no scheme", "mq:///NAME"},
+      // Names the kernel would refuse are URL mistakes too, found before anything waits
+      // (send's default timeout is long: a send that waited would fail the 30 s run).
+      {{"recv", "shm://@"}, "name after @ is missing", "shm://@app"},
+      {{"send", "mq:///.", "m"}, "not queue names", "mq:///app"},
+      {{"recv", "shm://" + std::string(300, 'n')}, "at most 245 fit", "NAME_MAX"},
+      {{"send", "shm://@" + std::string(100, 'n'), "m"}, "at most 96 fit", "@ipckit/shm/NAME"},
+      {{"recv", "mq:///" + std::string(100, 'n')}, "at most 97 fit", "@ipckit/mq/NAME"},
+      {{"send", "unix://@" + std::string(120, 'n'), "m"}, "at most 107 fit", "107 bytes"},
+      {{"recv", "shm://x?capacity=4096&capacity=8192"}, "capacity is given twice", "shm://app?capacity="},
+      {{"recv", "shm://x?senders=2&capacity=4096&senders=4"}, "senders is given twice", "senders=8"},
   };
   for (const auto& c : cases) {
     const auto r = run_cli(c.args);
@@ -493,6 +595,33 @@ TEST(ChannelCli, SendWithNothingListeningFailsClearlyAfterItsTimeout) {
   EXPECT_EQ(r.status.shell_code(), 1) << r.err;
   EXPECT_TRUE(has_substring(r.err, url));
   EXPECT_TRUE(has_substring(r.err, "ipckit recv"));
+}
+
+TEST(ChannelCli, SendToAFileThatIsNoSocketSaysSoAtOnce) {
+  // A regular file: connect(2) says ECONNREFUSED there, as if a listener were to come.
+  TempDir dir;
+  const auto path = dir / "plain";
+  std::ofstream(path) << "not a socket\n";
+  const auto r = run_cli({"send", "--timeout", "600", "unix://" + path.string(), "secret"});
+  EXPECT_EQ(r.status.shell_code(), 1) << r.err;
+  EXPECT_TRUE(has_substring(r.err, "is a regular file, not a socket")) << r.err;
+  EXPECT_FALSE(has_substring(r.err, "stale")) << r.err;
+}
+
+TEST(ChannelCli, AForeignObjectUnderAChannelsNameIsNotCalledStale) {
+  // /dev/shm/ipckit-ch-NAME made by something else: `rm --stale` leaves such an object
+  // alone, so recv must not suggest it.
+  const std::string name = unique_name();
+  const std::string object = "/ipckit-ch-" + name;
+  const int fd = ::shm_open(object.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  ASSERT_NE(fd, -1) << std::strerror(errno);
+  ::close(fd);
+  const auto r = run_cli({"recv", "--timeout", "1", "shm://" + name});
+  (void)::shm_unlink(object.c_str());
+  EXPECT_EQ(r.status.shell_code(), 1) << r.err;
+  EXPECT_TRUE(has_substring(r.err, "not an ipckit channel")) << r.err;
+  EXPECT_TRUE(has_substring(r.err, "ipckit rm --shm " + object)) << r.err;
+  EXPECT_FALSE(has_substring(r.err, "rm --stale")) << r.err;
 }
 
 TEST(ChannelCli, HelpShowsAUrlPerSchemeAndTheOptions) {

@@ -339,13 +339,12 @@ std::optional<std::uint32_t> get_number(const Fd& fd, std::chrono::seconds timeo
   return static_cast<std::uint32_t>(std::stoul(*text));
 }
 
-/// Waits until single-threaded process `pid` sleeps ('S' in /proc/PID/stat): how the parent
-/// knows that a child which announced "about to send" is now blocked inside that send.
-bool wait_until_asleep(pid_t pid, std::chrono::seconds timeout = 20s) {
+/// Waits until the task whose /proc stat file is `stat_path` sleeps ('S'): how a test knows
+/// that a process or thread which announced "about to send" is now blocked inside that call.
+bool wait_until_sleeping(const std::string& stat_path, std::chrono::seconds timeout) {
   const auto until = std::chrono::steady_clock::now() + timeout;
-  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
   while (std::chrono::steady_clock::now() < until) {
-    std::ifstream stat(path);
+    std::ifstream stat(stat_path);
     std::string line;
     std::getline(stat, line);
     const auto close_paren = line.rfind(')');
@@ -355,6 +354,16 @@ bool wait_until_asleep(pid_t pid, std::chrono::seconds timeout = 20s) {
     std::this_thread::sleep_for(1ms);  // polling /proc, not standing in for synchronisation
   }
   return false;
+}
+
+/// Single-threaded process `pid`.
+bool wait_until_asleep(pid_t pid, std::chrono::seconds timeout = 20s) {
+  return wait_until_sleeping("/proc/" + std::to_string(pid) + "/stat", timeout);
+}
+
+/// Thread `tid` of this process.
+bool wait_until_thread_asleep(pid_t tid, std::chrono::seconds timeout = 20s) {
+  return wait_until_sleeping("/proc/self/task/" + std::to_string(tid) + "/stat", timeout);
 }
 
 /// A child's view of its own body: gtest failures inside it make it exit 101 (test::Forked).
@@ -945,6 +954,97 @@ TEST_P(ChannelConformance, ConnectWithoutListenerFailsAtTheDeadline) {
       test::error_from([&] { (void)Channel::connect(url, {}, Deadline::after(100ms)); });
   EXPECT_EQ(e.errnum(), ETIMEDOUT) << e.what();
   EXPECT_TRUE(has_substring(e.what(), url));
+}
+
+// --- Threads: an end is one thread's at a time ----------------------------------------------
+
+// While one thread waits inside receive(), another thread's receive() on the same end throws
+// EBUSY at once and takes nothing; the first one then gets its message.
+TEST_P(ChannelConformance, ASecondThreadInsideAnEndIsAnError) {
+  Channel rx = Channel::listen(fresh_url());
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  std::atomic<pid_t> tid{0};
+  std::atomic<bool> entering{false};
+  std::string got;
+  std::thread waiter([&] {
+    std::vector<std::byte> buffer(rx.max_message());
+    tid = test::this_tid();
+    entering = true;
+    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
+    if (r.ok()) got.assign(reinterpret_cast<const char*>(buffer.data()), r.bytes);
+  });
+  while (!entering) std::this_thread::yield();
+  ASSERT_TRUE(wait_until_thread_asleep(tid)) << "the receiving thread never slept";
+  std::vector<std::byte> buffer(rx.max_message());
+  const Error e = test::error_from([&] { (void)rx.receive(buffer, Deadline::now()); });
+  EXPECT_EQ(e.errnum(), EBUSY) << e.what();
+  EXPECT_TRUE(has_substring(e.what(), "one thread's at a time"));
+  const std::string text = "for the first thread";
+  ASSERT_EQ(tx.send(std::as_bytes(std::span{text}), Deadline::after(10s)).status, ChannelStatus::ok);
+  waiter.join();
+  EXPECT_EQ(got, text);
+}
+
+// Two threads sending on one end as fast as they can: each send either went (ok) or was
+// refused loudly (EBUSY). Every ok message arrives once, whole, in its thread's order.
+TEST_P(ChannelConformance, TwoThreadsOnOneEndLoseNothingSilently) {
+  constexpr std::uint32_t kPerThread = 2000;
+  Channel rx = Channel::listen(fresh_url());
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> received;  // (thread, sequence)
+  std::string bad;
+  std::thread receiver([&] {
+    std::vector<std::byte> buffer(rx.max_message());
+    for (;;) {
+      const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
+      if (r.status != ChannelStatus::ok) {
+        if (r.status != ChannelStatus::end_of_stream) bad = std::string("receive gave ") + status_name(r.status);
+        return;
+      }
+      std::uint32_t thread = 0;
+      std::uint32_t sequence = 0;
+      if (r.bytes != 2 * sizeof(std::uint32_t) + 8 ||
+          std::memcmp(buffer.data() + 2 * sizeof(std::uint32_t), "two-thrd", 8) != 0) {
+        bad = "a message of " + std::to_string(r.bytes) + " bytes that no thread sent";
+        continue;
+      }
+      std::memcpy(&thread, buffer.data(), sizeof thread);
+      std::memcpy(&sequence, buffer.data() + sizeof thread, sizeof sequence);
+      received.emplace_back(thread, sequence);
+    }
+  });
+  std::atomic<std::uint32_t> refused{0};
+  std::uint32_t sent[2] = {0, 0};
+  std::vector<std::thread> senders;
+  for (std::uint32_t t = 0; t < 2; ++t) {
+    senders.emplace_back([&, t] {
+      std::byte message[2 * sizeof(std::uint32_t) + 8];
+      std::memcpy(message + 2 * sizeof(std::uint32_t), "two-thrd", 8);
+      for (std::uint32_t i = 0; i < kPerThread; ++i) {
+        std::memcpy(message, &t, sizeof t);
+        std::memcpy(message + sizeof t, &sent[t], sizeof sent[t]);
+        try {
+          if (tx.send(message, Deadline::after(30s)).ok()) ++sent[t];
+        } catch (const Error& e) {
+          if (e.errnum() != EBUSY) throw;
+          ++refused;
+        }
+      }
+    });
+  }
+  for (std::thread& s : senders) s.join();
+  { Channel gone = std::move(tx); }  // end of stream for the receiver
+  receiver.join();
+  EXPECT_EQ(bad, "");
+  std::uint32_t next[2] = {0, 0};
+  for (const auto& [thread, sequence] : received) {
+    ASSERT_LT(thread, 2U);
+    EXPECT_EQ(sequence, next[thread]) << "thread " << thread;
+    next[thread] = sequence + 1;
+  }
+  EXPECT_EQ(next[0], sent[0]);
+  EXPECT_EQ(next[1], sent[1]);
+  EXPECT_EQ(sent[0] + sent[1] + refused, 2 * kPerThread);
 }
 
 // --- fifo: several senders and PIPE_BUF ------------------------------------------------------

@@ -12,6 +12,9 @@
 #include <signal.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,6 +32,7 @@
 #include "ipckit/error.hpp"
 #include "ipckit/mqueue.hpp"
 #include "ipckit/pipe.hpp"
+#include "ipckit/socket.hpp"
 #include "ipckit/sysv.hpp"
 #include "test_util.hpp"
 
@@ -644,11 +648,301 @@ TEST(ChannelDatagram, SysvTooLongMessageIsDroppedAndReported) {
   EXPECT_TRUE(test::has_substring(dropped[0], place.url()));
 }
 
+// --- Only this user's queues, closed to everyone else ----------------------------------
+
+// Makes the channel's queue as another process would: `as_nobody` as user nobody, `mode` as
+// given (no umask), `give_to_root` handing a System V queue's ownership to root afterwards
+// (IPC_SET: its creator keeps owner rights). In a forked child, so nothing of this test
+// process changes.
+void make_queue_elsewhere(const Place& place, bool as_nobody, mode_t mode,
+                          bool give_to_root = false) {
+  test::Forked child([&] {
+    if (as_nobody && !test::become_nobody()) return 10;
+    ::umask(0);
+    if (place.kind() == Kind::mq) {
+      mq_attr attr{};
+      attr.mq_maxmsg = 4;
+      attr.mq_msgsize = 64;
+      const mqd_t q = ::mq_open(place.mq_name().c_str(), O_RDONLY | O_CREAT | O_EXCL, mode, &attr);
+      return q == static_cast<mqd_t>(-1) ? 11 : 0;
+    }
+    const int id = ::msgget(place.key(), IPC_CREAT | IPC_EXCL | static_cast<int>(mode));
+    if (id == -1) return 12;
+    if (!give_to_root) return 0;
+    struct msqid_ds ds {};
+    if (::msgctl(id, IPC_STAT, &ds) == -1) return 13;
+    ds.msg_perm.uid = 0;
+    return ::msgctl(id, IPC_SET, &ds) == -1 ? 14 : 0;
+  });
+  ASSERT_TRUE(child.wait().success());
+}
+
+void expect_refused(const Error& e, std::string_view part) {
+  EXPECT_EQ(e.errnum(), EACCES) << e.what();
+  EXPECT_TRUE(test::has_substring(e.what(), part));
+  EXPECT_TRUE(test::has_substring(e.what(), "refusing it"));
+}
+
+void listener_refuses_a_queue_of_another_user(Kind kind) {
+  if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to make a queue as user nobody";
+  Place place(kind);
+  make_queue_elsewhere(place, true, 0666);
+  expect_refused(test::error_from([&] { (void)Channel::listen(place.url()); }),
+                 "uid 65534)");
+  EXPECT_TRUE(place.queue_exists());  // not ours to remove
+}
+TEST(ChannelDatagram, MqListenerRefusesAQueueOfAnotherUser) {
+  listener_refuses_a_queue_of_another_user(Kind::mq);
+}
+TEST(ChannelDatagram, SysvListenerRefusesAQueueOfAnotherUser) {
+  listener_refuses_a_queue_of_another_user(Kind::sysv);
+}
+
+void listener_refuses_a_queue_others_may_use(Kind kind) {
+  Place place(kind);
+  make_queue_elsewhere(place, false, 0622);
+  expect_refused(test::error_from([&] { (void)Channel::listen(place.url()); }), "has mode 0622");
+}
+TEST(ChannelDatagram, MqListenerRefusesAQueueOthersMayWrite) {
+  listener_refuses_a_queue_others_may_use(Kind::mq);
+}
+TEST(ChannelDatagram, SysvListenerRefusesAQueueOthersMayWrite) {
+  listener_refuses_a_queue_others_may_use(Kind::sysv);
+}
+
+// System V lets an owner give a queue away, but its creator keeps owner rights: a queue
+// made by another user and handed to this one is still theirs to read.
+TEST(ChannelDatagram, SysvListenerRefusesAQueueAnotherUserMadeAndGaveAway) {
+  if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to make a queue as user nobody";
+  Place place(Kind::sysv);
+  make_queue_elsewhere(place, true, 0600, true);
+  expect_refused(test::error_from([&] { (void)Channel::listen(place.url()); }),
+                 "uid 65534)");
+}
+
+void open_the_queue_to_others(const Place& place) {
+  if (place.kind() == Kind::mq) {
+    const MessageQueue q = MessageQueue::open(place.mq_name(), Access::read_only);
+    ASSERT_EQ(::fchmod(q.fd().get(), 0666), 0) << std::strerror(errno);
+    return;
+  }
+  const int id = ::msgget(place.key(), 0);
+  ASSERT_NE(id, -1);
+  struct msqid_ds ds {};
+  ASSERT_EQ(::msgctl(id, IPC_STAT, &ds), 0);
+  ds.msg_perm.mode = 0666;
+  ASSERT_EQ(::msgctl(id, IPC_SET, &ds), 0) << std::strerror(errno);
+}
+
+void sender_refuses_a_queue_others_may_use(Kind kind) {
+  Place place(kind);
+  Channel rx = Channel::listen(place.url());
+  open_the_queue_to_others(place);
+  expect_refused(
+      test::error_from([&] { (void)Channel::connect(place.url(), {}, Deadline::after(10s)); }),
+      "has mode 0666");
+}
+TEST(ChannelDatagram, MqSenderRefusesAQueueOthersMayUse) {
+  sender_refuses_a_queue_others_may_use(Kind::mq);
+}
+TEST(ChannelDatagram, SysvSenderRefusesAQueueOthersMayUse) {
+  sender_refuses_a_queue_others_may_use(Kind::sysv);
+}
+
+// A listener of another user (it holds the liveness socket and made the queue): a sender
+// refuses to hand it messages.
+void sender_refuses_a_listener_of_another_user(Kind kind) {
+  if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to listen as user nobody";
+  Place place(kind);
+  Pipe listening = Pipe::create();
+  Pipe done = Pipe::create();
+  test::Forked listener([&] {
+    if (!test::become_nobody()) return 10;
+    Channel rx = Channel::listen(place.url());
+    test::notify(listening.write_end);
+    return test::await(done.read_end) ? 0 : 11;
+  });
+  ASSERT_TRUE(test::await(listening.read_end));
+  const Error e =
+      test::error_from([&] { (void)Channel::connect(place.url(), {}, Deadline::after(10s)); });
+  test::notify(done.write_end);
+  EXPECT_EQ(e.errnum(), EACCES) << e.what();
+  EXPECT_TRUE(test::has_substring(e.what(), "uid 65534"));
+  EXPECT_TRUE(listener.wait().success());
+}
+TEST(ChannelDatagram, MqSenderRefusesAListenerOfAnotherUser) {
+  sender_refuses_a_listener_of_another_user(Kind::mq);
+}
+TEST(ChannelDatagram, SysvSenderRefusesAListenerOfAnotherUser) {
+  sender_refuses_a_listener_of_another_user(Kind::sysv);
+}
+
+// A queue outlives its listener: what it held when listen() took it over is counted, and
+// comes first unless drop_stale asks listen() to drop it.
+void stale_messages_are_counted(Kind kind, bool drop) {
+  Place place(kind);
+  make_queue_elsewhere(place, false, 0600);
+  for (const char* m : {"old 1", "old 2", "old 3"}) place.send_foreign(m);
+  Channel rx = Channel::listen(place.url(), {.drop_stale = drop});
+  EXPECT_EQ(rx.stale_messages(), 3U);
+  if (!drop) {
+    for (const char* m : {"old 1", "old 2", "old 3"}) expect_message(rx, m);
+  }
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+  EXPECT_EQ(tx.stale_messages(), 0U);
+  ASSERT_EQ(send_text(tx, "new"), ChannelStatus::ok);
+  expect_message(rx, "new");
+}
+TEST(ChannelDatagram, MqStaleMessagesAreCountedAndComeFirst) {
+  stale_messages_are_counted(Kind::mq, false);
+}
+TEST(ChannelDatagram, SysvStaleMessagesAreCountedAndComeFirst) {
+  stale_messages_are_counted(Kind::sysv, false);
+}
+TEST(ChannelDatagram, MqDropStaleEmptiesTheQueueFirst) {
+  stale_messages_are_counted(Kind::mq, true);
+}
+TEST(ChannelDatagram, SysvDropStaleEmptiesTheQueueFirst) {
+  stale_messages_are_counted(Kind::sysv, true);
+}
+TEST(ChannelDatagram, AQueueListenMadeHasNoStaleMessages) {
+  Place place(Kind::mq);
+  Channel rx = Channel::listen(place.url());
+  EXPECT_EQ(rx.stale_messages(), 0U);
+}
+
+// --- The liveness socket: this user only, and never ended by a shortage -----------------
+
+// The abstract name of the channel's liveness socket, as the listener binds it.
+std::string beacon_of(const Place& place) {
+  if (place.kind() == Kind::mq) return "ipckit/mq/" + place.mq_name().substr(1);
+  char text[40];
+  std::snprintf(text, sizeof text, "ipckit/sysv-msg/0x%08x", static_cast<unsigned>(place.key()));
+  return text;
+}
+
+// Another user connects to the liveness socket many times and holds the connections: none
+// of them joins, so the stream still ends when this user's sender goes, and each is reported.
+void another_users_connections_do_not_join(Kind kind) {
+  if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to connect as user nobody";
+  Place place(kind);
+  std::vector<std::string> dropped;
+  Channel rx = Channel::listen(
+      place.url(), {.on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); }});
+  Pipe connected = Pipe::create();
+  Pipe done = Pipe::create();
+  constexpr int kConnections = 50;
+  test::Forked intruder([&] {
+    if (!test::become_nobody()) return 10;
+    std::vector<Socket> held;
+    for (int i = 0; i < kConnections; ++i) {
+      held.push_back(Socket::connect_unix(UnixAddress::abstract(beacon_of(place)),
+                                          SocketType::stream, Deadline::after(10s)));
+    }
+    test::notify(connected.write_end);
+    return test::await(done.read_end) ? 0 : 11;
+  });
+  ASSERT_TRUE(test::await(connected.read_end));
+  {
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    ASSERT_EQ(send_text(tx, "mine"), ChannelStatus::ok);
+  }
+  expect_message(rx, "mine");
+  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  test::notify(done.write_end);
+  EXPECT_TRUE(intruder.wait().success());
+  ASSERT_EQ(dropped.size(), static_cast<std::size_t>(kConnections));
+  EXPECT_TRUE(test::has_substring(dropped[0], "uid 65534"));
+  EXPECT_TRUE(test::has_substring(dropped[0], "its connection was closed"));
+}
+TEST(ChannelDatagram, MqAnotherUsersConnectionsNeitherJoinNorHoldTheStream) {
+  another_users_connections_do_not_join(Kind::mq);
+}
+TEST(ChannelDatagram, SysvAnotherUsersConnectionsNeitherJoinNorHoldTheStream) {
+  another_users_connections_do_not_join(Kind::sysv);
+}
+
+// A listener out of descriptors (RLIMIT_NOFILE) cannot accept a sender: it says so, serves
+// the queue, never ends the channel for it, and accepts once descriptors are back.
+void out_of_descriptors_pauses_accepting(Kind kind) {
+  Place place(kind);
+  Pipe listening = Pipe::create();
+  Pipe sent = Pipe::create();
+  Pipe closed = Pipe::create();
+  test::Forked listener([&] {
+    std::vector<std::string> dropped;
+    Channel rx = Channel::listen(
+        place.url(), {.on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); }});
+    // One receive first: the sanitizers' first look at a type may itself need a descriptor.
+    if (receive_text(rx, Deadline::now()).status != ChannelStatus::would_block) return 19;
+    rlimit before{};
+    if (::getrlimit(RLIMIT_NOFILE, &before) != 0) return 10;
+    const int lowest_free = ::dup(0);
+    ::close(lowest_free);
+    rlimit none = before;
+    none.rlim_cur = static_cast<rlim_t>(lowest_free);  // no new descriptor from here on
+    if (::setrlimit(RLIMIT_NOFILE, &none) != 0) return 11;
+    test::notify(listening.write_end);
+    if (!test::await(sent.read_end)) return 12;
+    const Got first = receive_text(rx);  // the sender cannot be accepted, its message is there
+    if (first.status != ChannelStatus::ok || first.text != "while full") return 13;
+    if (!test::await(closed.read_end)) return 14;
+    // The sender has gone, but it still waits unaccepted: no end of stream yet.
+    if (receive_text(rx, Deadline::after(300ms)).status != ChannelStatus::timed_out) return 15;
+    if (::setrlimit(RLIMIT_NOFILE, &before) != 0) return 16;
+    if (receive_text(rx).status != ChannelStatus::end_of_stream) return 17;
+    if (dropped.empty() || dropped[0].find("cannot accept another sender") == std::string::npos)
+      return 18;
+    return 0;
+  });
+  ASSERT_TRUE(test::await(listening.read_end));
+  {
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    ASSERT_EQ(send_text(tx, "while full"), ChannelStatus::ok);
+    test::notify(sent.write_end);
+  }
+  test::notify(closed.write_end);
+  const ExitStatus status = listener.wait();
+  EXPECT_TRUE(status.success()) << status.to_string();
+}
+TEST(ChannelDatagram, MqOutOfDescriptorsPausesAcceptingAndNeverEndsTheChannel) {
+  out_of_descriptors_pauses_accepting(Kind::mq);
+}
+TEST(ChannelDatagram, SysvOutOfDescriptorsPausesAcceptingAndNeverEndsTheChannel) {
+  out_of_descriptors_pauses_accepting(Kind::sysv);
+}
+
+// A System V queue whose mode is changed under a sender: the error names its owner and mode.
+// (Run as nobody when the test runs as root: root passes every mode.)
+TEST(ChannelDatagram, SysvSendRefusedByTheQueuesModeNamesOwnerAndMode) {
+  Place place(Kind::sysv);
+  test::Forked child([&] {
+    if (test::can_become_nobody() && !test::become_nobody()) return 10;
+    Channel rx = Channel::listen(place.url());
+    Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
+    const int id = ::msgget(place.key(), 0);
+    struct msqid_ds ds {};
+    if (id == -1 || ::msgctl(id, IPC_STAT, &ds) != 0) return 11;
+    ds.msg_perm.mode = 0400;
+    if (::msgctl(id, IPC_SET, &ds) != 0) return 12;
+    const Error e = test::error_from([&] { (void)tx.send(bytes_of("x"), Deadline::after(10s)); });
+    EXPECT_EQ(e.errnum(), EACCES) << e.what();
+    EXPECT_TRUE(test::has_substring(e.what(), "has mode 0400"));
+    EXPECT_TRUE(test::has_substring(e.what(), "belongs to"));
+    return 0;
+  });
+  const ExitStatus status = child.wait();
+  EXPECT_TRUE(status.success()) << status.to_string();
+}
+
+// A URL mistake, found before anything is made.
 TEST(ChannelDatagram, MqQueueNameTooLongForTheLivenessSocketIsAClearError) {
   const std::string url = "mq:///" + std::string(120, 'n');
   const Error e = test::error_from([&] { (void)Channel::listen(url); });
-  EXPECT_EQ(e.errnum(), ENAMETOOLONG) << e.what();
-  EXPECT_TRUE(test::has_substring(e.what(), "at most 97 characters"));
+  EXPECT_EQ(e.errnum(), EINVAL) << e.what();
+  EXPECT_EQ(e.syscall(), "channel URL");
+  EXPECT_TRUE(test::has_substring(e.what(), "at most 97 fit"));
 }
 
 }  // namespace

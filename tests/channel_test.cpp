@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -21,6 +22,8 @@
 #include "../src/channel/url.hpp"
 #include "ipckit/channel.hpp"
 #include "ipckit/error.hpp"
+#include "ipckit/pipe.hpp"
+#include "ipckit/process.hpp"
 #include "ipckit/socket.hpp"
 #include "test_util.hpp"
 
@@ -58,6 +61,10 @@ TEST(ChannelUrl, EveryFormParsesAndPrintsBack) {
   EXPECT_EQ(parse_channel_url("fifo:///run/app/in").name, "/run/app/in");
   EXPECT_EQ(parse_channel_url("unix:///run/app.sock").to_string(), "unix:///run/app.sock");
   EXPECT_EQ(parse_channel_url("unix://@app").name, "@app");
+  EXPECT_FALSE(parse_channel_url("unix://@app").any_user);
+  EXPECT_TRUE(parse_channel_url("unix://@app?users=any").any_user);
+  EXPECT_EQ(parse_channel_url("unix://@app?users=any").name, "@app");
+  EXPECT_EQ(parse_channel_url("unix:///run/app.sock?users=any").to_string(), "unix:///run/app.sock?users=any");
   ChannelUrl tcp = parse_channel_url("tcp://127.0.0.1:7000");
   EXPECT_EQ(tcp.host, "127.0.0.1");
   EXPECT_EQ(tcp.port, 7000);
@@ -102,6 +109,10 @@ TEST(ChannelUrl, MistakesAreErrorsThatShowACorrectUrl) {
       Case{"shm://app?size=1", "capacity=BYTES"},
       Case{"shm://app?senders=0", "senders=N"},
       Case{"shm://app?capacity=4096&x=1", "senders=N"},
+      Case{"shm://app?capacity=4096&capacity=4096", "capacity is given twice"},
+      Case{"shm://@", "the name after @ is missing"},
+      Case{"mq:///..", "are not queue names"},
+      Case{"unix://@app?users=all", "users=any"},
   };
   for (const Case& c : cases) {
     Error e = error_from([&] { (void)Channel::listen(c.url); });
@@ -171,6 +182,38 @@ TEST(ChannelFront, ShmListensAndConnects) {
   ChannelResult r = rx.receive(buf, Deadline::after(10s));
   ASSERT_EQ(r.status, ChannelStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "over shm");
+}
+
+// A process whose stdin, stdout and stderr are closed: the channel's descriptors must not
+// take their numbers (a stray printf would land in the segment or on a socket), so each
+// closed one is /dev/null once a channel is set up, and messages go through as usual.
+TEST(ChannelFront, ClosedStandardDescriptorsAreNeverAChannelsOwn) {
+  const std::string name = test::unique_name();
+  test::TempDir dir;
+  const std::vector<std::string> urls = {"shm://" + name, "shm://@" + name, "mq:///" + name,
+                                         "unix://" + (dir / "s.sock").string(),
+                                         "fifo://" + (dir / "f").string()};
+  for (const std::string& url : urls) {
+    test::Forked child([&] {
+      for (int fd = 0; fd <= 2; ++fd) ::close(fd);
+      Channel rx = Channel::listen(url);
+      Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+      if (url.starts_with("shm://")) (void)rx.readiness_fd();
+      for (int fd = 0; fd <= 2; ++fd) {
+        char target[64] = {};
+        const std::string link = "/proc/self/fd/" + std::to_string(fd);
+        if (::readlink(link.c_str(), target, sizeof target - 1) == -1) return 10 + fd;
+        if (std::string_view(target) != "/dev/null") return 20 + fd;
+      }
+      if (!tx.send(bytes("through")).ok()) return 30;
+      std::vector<std::byte> buf(rx.max_message());
+      const ChannelResult r = rx.receive(buf, Deadline::after(10s));
+      return r.ok() && text(buf, r.bytes) == "through" ? 0 : 31;
+    });
+    const ExitStatus status = child.wait();
+    EXPECT_TRUE(status.success()) << url << ": " << status.to_string()
+                                  << " (10+N: fd N closed, 20+N: fd N is not /dev/null)";
+  }
 }
 
 // --- byte streams ---------------------------------------------------------------------------
@@ -318,6 +361,104 @@ TEST(ChannelStream, ListenRemovesWhatItMadeAndLeavesWhatWasThere) {
   EXPECT_FALSE(std::filesystem::exists(sock));
   EXPECT_FALSE(std::filesystem::exists(made));
   EXPECT_TRUE(std::filesystem::exists(there));
+}
+
+// A FIFO that was there is used only when it is this user's and closed to everyone else;
+// otherwise another user who made it first would read the messages (or forge them).
+TEST(ChannelStream, FifoListenerRefusesAFifoOfAnotherUser) {
+  if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to make a FIFO as user nobody";
+  test::TempDir dir;
+  ASSERT_EQ(::chmod(dir.path().c_str(), 01777), 0);  // a shared folder, like /tmp
+  const auto path = dir.path() / "taken";
+  test::Forked other([&] {
+    if (!test::become_nobody()) return 10;
+    ::umask(0);
+    return ::mkfifo(path.c_str(), 0666) == 0 ? 0 : 11;
+  });
+  ASSERT_TRUE(other.wait().success());
+  const Error e = error_from([&] { (void)Channel::listen("fifo://" + path.string()); });
+  EXPECT_EQ(e.errnum(), EACCES) << e.what();
+  EXPECT_TRUE(has_substring(e.what(), "uid 65534"));
+  EXPECT_TRUE(has_substring(e.what(), "mode 0666"));
+  EXPECT_TRUE(std::filesystem::exists(path));  // not ours to remove
+}
+
+TEST(ChannelStream, FifoListenerRefusesAFifoOthersMayWrite) {
+  test::TempDir dir;
+  const auto path = dir.path() / "open";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  ASSERT_EQ(::chmod(path.c_str(), 0620), 0);
+  const Error e = error_from([&] { (void)Channel::listen("fifo://" + path.string()); });
+  EXPECT_EQ(e.errnum(), EACCES) << e.what();
+  EXPECT_TRUE(has_substring(e.what(), "has mode 0620"));
+}
+
+TEST(ChannelStream, FifoSenderRefusesAFifoOthersMayRead) {
+  test::TempDir dir;
+  const std::string url = "fifo://" + (dir.path() / "f").string();
+  Channel rx = Channel::listen(url);
+  ASSERT_EQ(::chmod((dir.path() / "f").c_str(), 0604), 0);
+  const Error e = error_from([&] { (void)Channel::connect(url, {}, Deadline::after(10s)); });
+  EXPECT_EQ(e.errnum(), EACCES) << e.what();
+  EXPECT_TRUE(has_substring(e.what(), "has mode 0604"));
+}
+
+// An abstract name has no permissions: whoever binds it first is the listener, and anyone may
+// connect. Both ends check the other's user (SO_PEERCRED); ?users=any lets others in.
+TEST(ChannelStream, UnixSenderRefusesAListenerOfAnotherUserUnlessUsersAny) {
+  if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to listen as user nobody";
+  const std::string url = "unix://@" + test::unique_name();
+  Pipe listening = Pipe::create();
+  test::Forked squatter([&] {
+    if (!test::become_nobody()) return 10;
+    Channel rx = Channel::listen(url + "?users=any");
+    test::notify(listening.write_end);
+    std::vector<std::byte> buf(rx.max_message());
+    const ChannelResult r = rx.receive(buf, Deadline::after(20s));
+    return r.ok() && text(buf, r.bytes) == "meant for nobody" ? 0 : 11;
+  });
+  ASSERT_TRUE(test::await(listening.read_end));
+  const Error e = error_from([&] { (void)Channel::connect(url, {}, Deadline::after(10s)); });
+  EXPECT_EQ(e.errnum(), EACCES) << e.what();
+  EXPECT_TRUE(has_substring(e.what(), "uid 65534"));
+  EXPECT_TRUE(has_substring(e.what(), "?users=any"));
+  {
+    Channel tx = Channel::connect(url + "?users=any", {}, Deadline::after(10s));
+    ASSERT_TRUE(tx.send(bytes("meant for nobody")).ok());
+  }
+  EXPECT_TRUE(squatter.wait().success());
+}
+
+TEST(ChannelStream, UnixListenerHearsOnlyItsOwnUserUnlessUsersAny) {
+  if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to send as user nobody";
+  for (const bool any : {false, true}) {
+    const std::string url = "unix://@" + test::unique_name() + (any ? "?users=any" : "");
+    Dropped dropped;
+    Channel rx = Channel::listen(url, dropped.options());
+    test::Forked intruder([&] {
+      if (!test::become_nobody()) return 10;
+      Channel tx = Channel::connect(url + (any ? "" : "?users=any"), {}, Deadline::after(10s));
+      return tx.send(bytes("from nobody")).ok() ? 0 : 11;
+    });
+    ASSERT_TRUE(intruder.wait().success());
+    {
+      Channel tx = Channel::connect(url, {}, Deadline::after(10s));
+      ASSERT_TRUE(tx.send(bytes("mine")).ok());
+    }
+    std::vector<std::string> got;
+    std::vector<std::byte> buf(rx.max_message());
+    for (ChannelResult r; (r = rx.receive(buf, Deadline::after(10s))).ok();) got.push_back(text(buf, r.bytes));
+    std::sort(got.begin(), got.end());
+    if (any) {
+      EXPECT_EQ(got, (std::vector<std::string>{"from nobody", "mine"}));
+      EXPECT_TRUE(dropped.reasons.empty());
+    } else {
+      EXPECT_EQ(got, std::vector<std::string>{"mine"});
+      ASSERT_EQ(dropped.reasons.size(), 1U);
+      EXPECT_TRUE(has_substring(dropped.reasons[0], "uid 65534"));
+      EXPECT_TRUE(has_substring(dropped.reasons[0], "its connection was closed"));
+    }
+  }
 }
 
 TEST(ChannelStream, FifoMessagesAboveAtomicSizeNeedASenderAlone) {

@@ -893,6 +893,55 @@ TEST(LsCli, TextShowsTheSegmentLikeIpcsAndAPosixSection) {
   EXPECT_TRUE(object_row) << r.out;
 }
 
+// Any user can name a /dev/shm file with bytes that are not UTF-8, a terminal escape or a
+// newline. JSON carries such a name exactly (name_hex beside a readable name), and text shows
+// it escaped, so it can neither end the listing nor forge a row nor colour the terminal.
+TEST(LsCli, NamesThatAreNotUtf8OrHoldEscapesAreCarriedExactlyAndShownHarmlessly) {
+  const std::string base = unique_file();
+  DevShmEntry object(base + "-\xff\x1b[31m\nforged 1 root 0600");
+  DevShmEntry channel("ipckit-ch-" + base + "-\x1b]0;title\x07");
+  make_posix(object, 100);
+  make_posix(channel, 0);
+  const auto hex = [](std::string_view raw) {
+    std::string out;
+    char two[3];
+    for (const char c : raw) {
+      std::snprintf(two, sizeof two, "%02x", static_cast<unsigned char>(c));
+      out += two;
+    }
+    return out;
+  };
+
+  auto listed = run_cli({"ls", "--json", "--posix", "--channels"});
+  ASSERT_EQ(listed.status.shell_code(), 0) << listed.err;
+  const auto parsed = json::parse(listed.out);
+  bool found = false;
+  for (const auto& row : parsed.at("posix_shm")) {
+    if (!row.contains("name_hex") || row.at("name_hex") != hex(object.name())) continue;
+    found = true;
+    EXPECT_EQ(row.at("name"), "/" + base + "-\xef\xbf\xbd\x1b[31m\nforged 1 root 0600");
+    EXPECT_EQ(row.at("size"), 100);
+  }
+  EXPECT_TRUE(found) << listed.out;
+  found = false;
+  for (const auto& row : parsed.at("channels")) {
+    // Valid UTF-8 (escapes and all): the name as it is, no _hex field.
+    if (row.at("name") != channel.file().substr(10)) continue;
+    found = true;
+    EXPECT_FALSE(row.contains("name_hex"));
+  }
+  EXPECT_TRUE(found) << listed.out;
+
+  auto text = run_cli({"ls", "--posix", "--channels"});
+  ASSERT_EQ(text.status.shell_code(), 0) << text.err;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos) << "a raw escape reached the terminal";
+  EXPECT_EQ(text.out.find('\x07'), std::string::npos);
+  EXPECT_TRUE(test::has_substring(text.out, "-\\xff\\x1b[31m\\x0aforged 1 root 0600"));
+  EXPECT_TRUE(test::has_substring(text.out, "-\\x1b]0;title\\x07"));
+  std::istringstream lines(text.out);
+  for (std::string line; std::getline(lines, line);) EXPECT_NE(line.rfind("forged", 0), 0U) << line;
+}
+
 TEST(LsCli, JsonQueueAndSetAgreeWithLsipcFieldByField) {
   SysvObject queue = make_queue_with_ipcmk();
   SysvObject set = make_set_with_ipcmk(3);

@@ -1,6 +1,7 @@
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +129,13 @@ std::string shell_output(const std::string& command) {
 }
 
 std::string cli_path() { return IPCKIT_CLI_PATH; }
+
+bool can_become_nobody() { return ::geteuid() == 0; }
+
+bool become_nobody() {
+  return ::setgroups(0, nullptr) == 0 && ::setresgid(kNobody, kNobody, kNobody) == 0 &&
+         ::setresuid(kNobody, kNobody, kNobody) == 0;
+}
 
 CliRun run_cli(const std::vector<std::string>& args) {
   std::vector<std::string> argv{cli_path()};

@@ -62,6 +62,14 @@ class Forked {
   bool reaped_ = false;
 };
 
+/// The uid (and gid) of the second user the tests run as: nobody.
+inline constexpr uid_t kNobody = 65534;
+/// Whether this process may become kNobody (it runs as root).
+[[nodiscard]] bool can_become_nobody();
+/// Makes the calling process kNobody for good (no supplementary groups); for a forked child.
+/// False when that failed.
+[[nodiscard]] bool become_nobody();
+
 /// The calling thread's id (gettid).
 [[nodiscard]] pid_t this_tid();
 

@@ -26,7 +26,8 @@
 // connection; fifo senders share the pipe; mq and sysv-msg senders share the queue and each
 // also holds a connection to the listener's liveness socket (the abstract Unix socket
 // "@ipckit/mq/NAME" or "@ipckit/sysv-msg/0xKEY"), which is how the listener learns that they
-// have gone, and they that it has. receive() waits while no sender has joined yet; it
+// have gone, and they that it has (only processes of the listener's user may connect
+// there: SO_PEERCRED). receive() waits while no sender has joined yet; it
 // returns end_of_stream once every sender that joined has gone (closed, or died: a partial
 // message from a sender killed mid-message is dropped, never delivered) and nothing is left.
 // The listener stays bound: the next receive() waits for new senders.
@@ -102,21 +103,36 @@ struct ChannelOptions {
   /// a sender) before it sleeps in the kernel (futex). nanoseconds::max() never sleeps:
   /// busy-poll mode, lowest latency at the cost of a core. Other transports ignore it.
   std::chrono::nanoseconds spin = std::chrono::microseconds(50);
+  /// mq:// and sysv-msg:// listeners: a queue is durable, so one that listen() finds already
+  /// made may hold messages from before (a listener killed earlier left them, or senders it
+  /// had). false (default): they are delivered first, as the queue holds them; true: listen()
+  /// drops them. Either way stale_messages() says how many there were. Other schemes ignore it.
+  bool drop_stale = false;
 };
 
 /// One end of a channel. Move-only. The receiving end (listen) creates or binds the channel
 /// and merges every sender; a sending end (connect) joins it.
+///
+/// Threads: an end is one thread's at a time. Any thread may use it, and it may pass from
+/// thread to thread, but while one thread is inside send, receive, flush or readiness_fd,
+/// another thread's call throws Error (EBUSY) at once and changes nothing: two threads inside
+/// one end would interleave its state and lose or corrupt messages. For several sending
+/// threads, give each its own end (connect() again: one listener merges them all), or share
+/// one end behind a mutex. The check costs one atomic exchange per call.
 class Channel {
  public:
   /// Creates or binds the channel at `url` (the receiving side): a FIFO, socket file or queue
   /// it creates (mode 0600) it removes again when it is destroyed; one that was there (a FIFO,
-  /// an existing queue) it leaves. tcp://HOST:0 binds a port the kernel picks (see url()).
+  /// an existing queue) it uses and leaves, when it is this user's and closed to others.
+  /// tcp://HOST:0 binds a port the kernel picks (see url()).
   /// Throws Error: an unknown scheme, a missing port, a relative path (each shows a correct
-  /// URL), another listener already there, the transport's own errors.
+  /// URL), another listener already there, a FIFO or queue of another user or open to others
+  /// (EACCES, naming its owner and mode), the transport's own errors.
   [[nodiscard]] static Channel listen(std::string_view url, const ChannelOptions& options = {});
   /// Joins the channel at `url` (a sending side), waiting until the deadline for a listener
   /// to be there. Throws Error: a bad URL, no listener by the deadline (ETIMEDOUT, naming the
-  /// URL), the transport's own errors.
+  /// URL), a listener, FIFO or queue of another user or one open to others (EACCES), the
+  /// transport's own errors.
   [[nodiscard]] static Channel connect(std::string_view url, const ChannelOptions& options = {},
                                        Deadline deadline = Deadline::never());
 
@@ -150,6 +166,11 @@ class Channel {
 
   /// True for the end made by listen().
   [[nodiscard]] bool is_listener() const noexcept;
+
+  /// A listener of mq:// or sysv-msg://: how many messages the queue already held when
+  /// listen() took it over (0 for a queue listen() made); they come first, or were dropped
+  /// (ChannelOptions::drop_stale). 0 on every other end.
+  [[nodiscard]] std::size_t stale_messages() const noexcept;
 
   /// A descriptor for poll/epoll/asio, so a listening end can wait beside sockets (shm://
   /// only so far). It becomes readable (POLLIN) when receive() may have something to give: a

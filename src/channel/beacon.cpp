@@ -63,6 +63,17 @@ std::string url_of(const ChannelUrl& url) {
   return url.to_string();
 }
 
+// How long accepting pauses after accept4 ran out of descriptors or memory.
+constexpr std::chrono::milliseconds kAcceptPause{100};
+
+// The peer's credentials; nothing when the kernel cannot say (never for a Unix socket).
+std::optional<ucred> peer_of(int fd) noexcept {
+  ucred cred{};
+  socklen_t len = sizeof cred;
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) return std::nullopt;
+  return cred;
+}
+
 }  // namespace
 
 std::string beacon_name(const ChannelUrl& url, std::string_view step) {
@@ -86,7 +97,8 @@ std::string beacon_name(const ChannelUrl& url, std::string_view step) {
 
 // --- BeaconListener ---------------------------------------------------------------------
 
-BeaconListener BeaconListener::bind(const ChannelUrl& url) {
+BeaconListener BeaconListener::bind(const ChannelUrl& url,
+                                    std::function<void(const std::string&)> report) {
   const std::string name = beacon_name(url, "Channel::listen");
   const std::string shown = "@" + name;
   const std::string u = url_of(url);
@@ -104,7 +116,7 @@ BeaconListener BeaconListener::bind(const ChannelUrl& url) {
     }
     sys::fail("bind", shown, err, "binding the liveness socket of " + u);
   }
-  return BeaconListener{std::move(fd), shown, u};
+  return BeaconListener{std::move(fd), shown, u, std::move(report)};
 }
 
 void BeaconListener::listen() {
@@ -112,11 +124,17 @@ void BeaconListener::listen() {
 }
 
 bool BeaconListener::accept_pending() {
+  if (paused_until_) {
+    if (std::chrono::steady_clock::now() < *paused_until_) return false;
+    paused_until_.reset();
+  }
   bool joined_now = false;
   for (;;) {
     const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd != -1) {
-      senders_.emplace_back(fd);
+      Fd sender{fd};
+      if (!from_this_user(sender.get())) continue;  // closed at once: costs nothing, joins nothing
+      senders_.push_back(std::move(sender));
       joined_ = true;
       joined_now = true;
       continue;
@@ -124,12 +142,48 @@ bool BeaconListener::accept_pending() {
     const int err = errno;
     if (err == EINTR || err == ECONNABORTED) continue;
     if (err == EAGAIN || err == EWOULDBLOCK) return joined_now;
-    sys::fail("accept4", name_, err,
-              err == EMFILE || err == ENFILE
-                  ? sys::descriptor_limit_hint(err) + " (the listener of " + url_ +
-                        " holds one descriptor per sender)"
-                  : std::string{});
+    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+      pause_accepting(err);
+      return joined_now;
+    }
+    sys::fail("accept4", name_, err, "accepting a sender of " + url_);
   }
+}
+
+// Only processes of the listener's user may join: another user could otherwise hold the
+// channel open for ever, or fill the listener's descriptor table.
+bool BeaconListener::from_this_user(int fd) {
+  const std::optional<ucred> peer = peer_of(fd);
+  if (peer && peer->uid == ::geteuid()) return true;
+  if (report_) {
+    report_(peer ? "a process of " + sys::user_text(peer->uid) + " (pid " +
+                       std::to_string(peer->pid) + ") connected to " + name_ + ", the liveness socket of " +
+                       url_ + "; only processes of " + sys::user_text(::geteuid()) +
+                       " may send there: its connection was closed"
+                 : "a connection to " + name_ + " whose process cannot be told was closed");
+  }
+  return false;
+}
+
+void BeaconListener::pause_accepting(int err) {
+  paused_until_ = std::chrono::steady_clock::now() + kAcceptPause;
+  if (!report_) return;
+  std::string why = sys::descriptor_limit_hint(err);
+  if (why.empty()) why = std::string("out of memory (") + std::strerror(err) + ")";  // NOLINT(concurrency-mt-unsafe)
+  report_("cannot accept another sender of " + url_ + " now: " + why +
+          "; the listener serves the senders it has and tries again in " +
+          std::to_string(kAcceptPause.count()) + " ms");
+}
+
+bool BeaconListener::someone_waiting() {
+  if (!paused_until_) return false;
+  pollfd p{fd_.get(), POLLIN, 0};
+  return poll_for(std::span{&p, 1}, std::chrono::nanoseconds(0), name_) > 0 && (p.revents & POLLIN) != 0;
+}
+
+Deadline BeaconListener::wake_by(Deadline deadline) const {
+  if (!paused_until_ || deadline.when() <= *paused_until_) return deadline;
+  return Deadline::at(*paused_until_);
 }
 
 void BeaconListener::reap() {
@@ -147,6 +201,7 @@ void BeaconListener::reap() {
     if (!gone) continue;
     if (i + 1 != senders_.size()) senders_[i] = std::move(senders_.back());
     senders_.pop_back();
+    paused_until_.reset();  // a descriptor came free: accept again at once
   }
 }
 
@@ -159,7 +214,8 @@ std::span<pollfd> BeaconListener::poll_set(pollfd extra) {
   poll_set_.resize(2 + senders_.size());
   extra.revents = 0;
   poll_set_[0] = extra;
-  poll_set_[1] = pollfd{fd_.get(), POLLIN, 0};
+  // While accepting is paused the backlog is not watched: it would keep poll from sleeping.
+  poll_set_[1] = pollfd{fd_.get(), static_cast<short>(paused_until_ ? 0 : POLLIN), 0};
   for (std::size_t i = 0; i < senders_.size(); ++i)
     poll_set_[2 + i] = pollfd{senders_[i].get(), POLLIN | POLLRDHUP, 0};
   return poll_set_;
@@ -180,6 +236,17 @@ std::optional<BeaconLink> BeaconLink::try_connect(const ChannelUrl& url) {
     // backlog full of senders the listener has not accepted yet.
     if (err == ECONNREFUSED || err == ENOENT || err == EAGAIN) return std::nullopt;
     sys::fail("connect", "@" + name, err, "connecting to the liveness socket of " + url_of(url));
+  }
+  // An abstract name has no owner: whoever bound it first is the listener. Only one of this
+  // user may have our messages.
+  const std::optional<ucred> listener = peer_of(fd.get());
+  if (!listener || listener->uid != ::geteuid()) {
+    sys::fail("Channel::connect", url_of(url), EACCES,
+              "the liveness socket @" + name + " of " + url_of(url) + " is held by " +
+                  (listener ? sys::user_text(listener->uid) + " (pid " + std::to_string(listener->pid) + ")"
+                            : std::string("a process that cannot be told")) +
+                  ", not by this process's user (" + sys::user_text(::geteuid()) +
+                  "): a channel joins only a listener of the same user; refusing to send there");
   }
   return BeaconLink{std::move(fd)};
 }

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -22,6 +23,12 @@
 // holds a connection to it. No byte ever flows over it: the kernel closes a connection when
 // its process closes it or dies (even by SIGKILL), so each side learns from a hang-up that
 // the other has gone. Binding the name is also what keeps a second listener out (EADDRINUSE).
+//
+// An abstract name has no permissions, so each side checks the other's user (SO_PEERCRED):
+// the listener closes at once a connection from a process of another user (it neither joins
+// nor keeps the stream from ending, and costs no descriptor), and a sender refuses a listener
+// of another user. Out of descriptors (EMFILE), the listener pauses accepting for a while
+// and serves the senders it has; the channel goes on.
 //
 //   BeaconListener b = BeaconListener::bind(url);  // claims the name; nobody can connect yet
 //   ... create the queue ...
@@ -52,18 +59,27 @@ struct AbstractAddress {
 class BeaconListener {
  public:
   /// socket + bind of the channel's abstract name, not yet listening (a sender's connect is
-  /// refused until listen()). Throws Error: EADDRINUSE as "another listener is receiving on
-  /// URL", the socket's own errors.
-  [[nodiscard]] static BeaconListener bind(const ChannelUrl& url);
+  /// refused until listen()). `report` (may be empty) hears of connections refused (another
+  /// user) and of accepting paused (out of descriptors). Throws Error: EADDRINUSE as
+  /// "another listener is receiving on URL", the socket's own errors.
+  [[nodiscard]] static BeaconListener bind(const ChannelUrl& url,
+                                           std::function<void(const std::string&)> report = {});
   /// listen(2): from now on senders can connect. Throws Error.
   void listen();
 
   /// Accepts every pending connection and closes every connection whose sender has gone
   /// (hang-up or end of stream; a byte a foreign peer wrote is read and dropped). Never
-  /// blocks. Throws Error (accept4 failing with EMFILE...).
+  /// blocks. Throws Error only for what is not a passing shortage (descriptors or memory
+  /// pause accepting instead).
   void refresh();
-  /// Accepts what is pending; true when at least one new sender joined. Never blocks.
+  /// Accepts what is pending (of this user; others' connections are closed); true when at
+  /// least one new sender joined. Never blocks.
   bool accept_pending();
+  /// True while accepting is paused (out of descriptors) and a connection waits in the
+  /// backlog: a sender may have joined, so this is not the end of the stream.
+  [[nodiscard]] bool someone_waiting();
+  /// `deadline`, or sooner while accepting is paused: when the next accept should be tried.
+  [[nodiscard]] Deadline wake_by(Deadline deadline) const;
   /// True when a sender has joined since the last start_over() and every one has gone.
   [[nodiscard]] bool all_senders_gone() const noexcept { return joined_ && senders_.empty(); }
   /// After an end of stream: the next one needs new senders to join first.
@@ -77,16 +93,22 @@ class BeaconListener {
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
 
  private:
-  BeaconListener(Fd fd, std::string name, std::string url) noexcept
-      : fd_(std::move(fd)), name_(std::move(name)), url_(std::move(url)) {}
+  BeaconListener(Fd fd, std::string name, std::string url,
+                 std::function<void(const std::string&)> report) noexcept
+      : fd_(std::move(fd)), name_(std::move(name)), url_(std::move(url)), report_(std::move(report)) {}
   void reap();
+  bool from_this_user(int fd);
+  void pause_accepting(int err);
 
   Fd fd_;
   std::string name_;  ///< "@ipckit/mq/orders", for messages
   std::string url_;
+  std::function<void(const std::string&)> report_;
   std::vector<Fd> senders_;
   std::vector<pollfd> poll_set_;  ///< kept between calls, so waiting does not allocate
   bool joined_ = false;
+  /// While set, accept4 is not tried before this time (it failed for lack of descriptors).
+  std::optional<std::chrono::steady_clock::time_point> paused_until_;
 };
 
 /// A sender's connection to the listener's beacon. Move-only.
@@ -94,7 +116,8 @@ class BeaconLink {
  public:
   /// One non-blocking connect to the channel's beacon. Nothing when no listener is there
   /// (ENOENT, ECONNREFUSED: none bound, or one not listening yet) or its backlog is full
-  /// (EAGAIN); the caller backs off and tries again. Throws Error on anything else.
+  /// (EAGAIN); the caller backs off and tries again. Throws Error on anything else, and
+  /// EACCES when the listener runs as another user (SO_PEERCRED).
   [[nodiscard]] static std::optional<BeaconLink> try_connect(const ChannelUrl& url);
 
   /// One poll(2) with a zero timeout: true once the listener has gone (and from then on).

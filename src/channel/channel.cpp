@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "../sys.hpp"
+#include "ipckit/fd.hpp"
 #include "transport.hpp"
 #include "url.hpp"
 
@@ -29,6 +30,7 @@ Channel::~Channel() = default;
 Channel Channel::listen(std::string_view url, const ChannelOptions& options) {
   detail::ChannelUrl u = detail::parse_channel_url(url);
   check_options(options, url);
+  ensure_standard_descriptors();  // none of the channel's descriptors may be 0-2
   using S = detail::ChannelUrl::Scheme;
   switch (u.scheme) {
     case S::fifo:
@@ -50,6 +52,7 @@ Channel Channel::listen(std::string_view url, const ChannelOptions& options) {
 Channel Channel::connect(std::string_view url, const ChannelOptions& options, Deadline deadline) {
   detail::ChannelUrl u = detail::parse_channel_url(url);
   check_options(options, url);
+  ensure_standard_descriptors();  // none of the channel's descriptors may be 0-2
   using S = detail::ChannelUrl::Scheme;
   switch (u.scheme) {
     case S::fifo:
@@ -73,6 +76,29 @@ Channel Channel::connect(std::string_view url, const ChannelOptions& options, De
   sys::fail("Channel::connect", url, EINVAL, "unknown scheme");
 }
 
+namespace {
+
+// An end is one thread's at a time (channel.hpp). A second thread that calls in while the
+// first is inside gets an Error at once: two threads on one end would otherwise interleave
+// its state and lose or corrupt messages without a word.
+class OneThreadAtATime {
+ public:
+  OneThreadAtATime(Channel::Transport& transport, std::string_view call) : transport_(transport) {
+    if (transport_.try_take()) return;
+    sys::fail(call, transport_.url(), EBUSY,
+              "another thread is using this end right now; an end is one thread's at a time: give each "
+              "thread an end of its own (connect() again), or hand the end over with a mutex");
+  }
+  OneThreadAtATime(const OneThreadAtATime&) = delete;
+  OneThreadAtATime& operator=(const OneThreadAtATime&) = delete;
+  ~OneThreadAtATime() { transport_.release(); }
+
+ private:
+  Channel::Transport& transport_;
+};
+
+}  // namespace
+
 ChannelResult Channel::send(std::span<const std::byte> message, Deadline deadline) {
   if (!transport_) sys::fail("Channel::send", "a moved-from channel", EBADF);
   if (transport_->listener()) {
@@ -84,6 +110,7 @@ ChannelResult Channel::send(std::span<const std::byte> message, Deadline deadlin
               "the message is " + std::to_string(message.size()) + " bytes; this channel carries at most " +
                   std::to_string(transport_->max_message()) + " (max_message())");
   }
+  const OneThreadAtATime one(*transport_, "Channel::send");
   return transport_->send(message, deadline);
 }
 
@@ -98,12 +125,14 @@ ChannelResult Channel::receive(std::span<std::byte> buffer, Deadline deadline) {
               "the buffer holds " + std::to_string(buffer.size()) + " bytes; it must hold max_message() = " +
                   std::to_string(transport_->max_message()) + " bytes, the largest message that may come");
   }
+  const OneThreadAtATime one(*transport_, "Channel::receive");
   return transport_->receive(buffer, deadline);
 }
 
 ChannelResult Channel::flush(Deadline deadline) {
   if (!transport_) sys::fail("Channel::flush", "a moved-from channel", EBADF);
   if (transport_->listener()) return {};
+  const OneThreadAtATime one(*transport_, "Channel::flush");
   return transport_->flush(deadline);
 }
 
@@ -116,6 +145,8 @@ const std::string& Channel::url() const noexcept {
 
 bool Channel::is_listener() const noexcept { return transport_ && transport_->listener(); }
 
+std::size_t Channel::stale_messages() const noexcept { return transport_ ? transport_->stale_messages() : 0; }
+
 int Channel::readiness_fd() {
   if (!transport_) sys::fail("Channel::readiness_fd", "a moved-from channel", EBADF);
   if (!transport_->listener()) {
@@ -123,6 +154,8 @@ int Channel::readiness_fd() {
               "this end was made by connect() and sends; a readiness descriptor tells a listening end "
               "that a message came");
   }
+  ensure_standard_descriptors();  // its epoll, timer and bell may be made now
+  const OneThreadAtATime one(*transport_, "Channel::readiness_fd");
   return transport_->readiness_fd();
 }
 

@@ -54,10 +54,12 @@
 
 #include "../mqueue_mount.hpp"
 #include "../sys.hpp"
+#include "../sysv_common.hpp"
 #include "beacon.hpp"
 #include "ipckit/error.hpp"
 #include "ipckit/mqueue.hpp"
 #include "ipckit/sysv.hpp"
+#include "ownership.hpp"
 #include "transport.hpp"
 #include "undo.hpp"
 
@@ -134,8 +136,10 @@ std::pair<BeaconLink, Queue> join(const ChannelUrl& url, Deadline deadline, Open
 
 class DatagramListener : public Channel::Transport {
  public:
-  DatagramListener(std::string url, std::size_t max_message, BeaconListener beacon)
-      : Transport(std::move(url), max_message, true), beacon_(std::move(beacon)) {}
+  DatagramListener(std::string url, std::size_t max_message, BeaconListener beacon, std::size_t stale)
+      : Transport(std::move(url), max_message, true), beacon_(std::move(beacon)), stale_(stale) {}
+
+  [[nodiscard]] std::size_t stale_messages() const noexcept override { return stale_; }
 
   ChannelResult send(std::span<const std::byte>, Deadline) override {
     sys::fail("Channel::send", url_, EBADF, "this end was made by listen() and receives");
@@ -162,11 +166,13 @@ class DatagramListener : public Channel::Transport {
       if (beacon_.all_senders_gone()) {
         // A sender connects before it sends: one still waiting to be accepted may have sent
         // since the queue was found empty. Only when none is waiting is this the end.
-        if (!beacon_.accept_pending()) {
+        // (When accepting is paused for lack of descriptors, one waiting in the backlog
+        // counts as joined: it is accepted once descriptors come free.)
+        if (beacon_.accept_pending()) continue;
+        if (!beacon_.someone_waiting()) {
           beacon_.start_over();
           return {ChannelStatus::end_of_stream, 0};
         }
-        continue;
       }
       if (deadline.expired()) return expired(deadline);
       wait(deadline, backoff);
@@ -182,6 +188,7 @@ class DatagramListener : public Channel::Transport {
   BeaconListener beacon_;
 
  private:
+  std::size_t stale_;
   unsigned taken_since_refresh_ = 0;
 };
 
@@ -190,8 +197,8 @@ class DatagramListener : public Channel::Transport {
 class MqListener final : public DatagramListener {
  public:
   MqListener(std::string url, std::size_t max_message, BeaconListener beacon, MessageQueue queue,
-             bool created)
-      : DatagramListener(std::move(url), max_message, std::move(beacon)),
+             bool created, std::size_t stale)
+      : DatagramListener(std::move(url), max_message, std::move(beacon), stale),
         queue_(std::move(queue)),
         created_(created) {}
   MqListener(const MqListener&) = delete;
@@ -216,7 +223,7 @@ class MqListener final : public DatagramListener {
 
   void wait(Deadline deadline, Backoff&) override {
     const auto fds = beacon_.poll_set(pollfd{queue_.fd().get(), POLLIN, 0});
-    (void)poll_for(fds, until(deadline), url_);
+    (void)poll_for(fds, until(beacon_.wake_by(deadline)), url_);
   }
 
  private:
@@ -293,6 +300,50 @@ std::optional<Fd> open_mq_for_sending(const std::string& name, const std::string
   }
 }
 
+// How to get rid of a queue a channel refuses (ownership.hpp).
+std::string mq_fix(const std::string& name) {
+  return "remove it (`ipckit rm --mq " + name + "`, as its owner or root) or pick another name";
+}
+std::string sysv_fix(key_t key) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned int>(key));
+  return std::string("remove it (`ipckit rm -Q ") + text +
+         "`, as its owner or root) or pick another key";
+}
+
+void require_private_sysv(const sysv::MessageQueue& queue, key_t key, std::string_view step,
+                          const std::string& url) {
+  // IPC_STAT needs read permission, as receiving does: a queue this process may not read
+  // fails here, with its owner and mode.
+  const sysv::MsgStat st = for_channel(url, [&] { return queue.stat(); });
+  require_private(step, "msqid " + std::to_string(queue.id()), "the queue",
+                  {st.uid, st.cuid, st.mode & 0777U}, url, sysv_fix(key));
+}
+
+// ChannelOptions::drop_stale: empties an adopted queue without waiting; how many went.
+std::size_t drop_mq_messages(const MessageQueue& queue, std::size_t message_size) {
+  std::vector<std::byte> scratch(message_size);
+  std::size_t dropped = 0;
+  while (queue.receive(scratch, Deadline::now()).ok()) ++dropped;
+  return dropped;
+}
+
+std::size_t drop_sysv_messages(const sysv::MessageQueue& queue) {
+  // Any type, truncated: none of them is for this listener.
+  long scratch[2] = {};
+  std::size_t dropped = 0;
+  for (;;) {
+    const ssize_t n = ::msgrcv(queue.id(), scratch, sizeof(long), 0, IPC_NOWAIT | MSG_NOERROR);
+    if (n >= 0) {
+      ++dropped;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == ENOMSG) return dropped;
+    sys::fail("msgrcv", "msqid " + std::to_string(queue.id()), errno, "dropping the messages from before");
+  }
+}
+
 unsigned long long proc_value(const char* path, unsigned long long fallback) {
   return sys::try_read_ull_file(path).value_or(fallback);
 }
@@ -330,9 +381,9 @@ std::size_t sysv_max_message(const ChannelOptions& options, int id) {
 class SysvListener final : public DatagramListener {
  public:
   SysvListener(std::string url, std::size_t max_message, BeaconListener beacon,
-               sysv::MessageQueue queue, bool created,
+               sysv::MessageQueue queue, bool created, std::size_t stale,
                std::function<void(const std::string&)> on_dropped)
-      : DatagramListener(std::move(url), max_message, std::move(beacon)),
+      : DatagramListener(std::move(url), max_message, std::move(beacon), stale),
         queue_(queue),
         created_(created),
         on_dropped_(std::move(on_dropped)),
@@ -363,10 +414,14 @@ class SysvListener final : public DatagramListener {
         drop_long_message();
         continue;
       }
-      const std::string hint = err == EIDRM || err == EINVAL
-                                   ? "the queue was removed (IPC_RMID) while the listener of " +
-                                         url_ + " used it; its messages are gone: listen again"
-                                   : "receiving on channel " + url_;
+      const std::string hint =
+          err == EIDRM || err == EINVAL
+              ? "the queue was removed (IPC_RMID) while the listener of " + url_ +
+                    " used it; its messages are gone: listen again"
+          : err == EACCES ? sysv::internal::access_hint(sysv::internal::Kind::msg, queue_.id(),
+                                                        "receiving needs read permission") +
+                                "; the queue's mode was changed under the listener of " + url_
+                          : "receiving on channel " + url_;
       sys::fail("msgrcv", "msqid " + std::to_string(queue_.id()), err, hint);
     }
   }
@@ -435,7 +490,11 @@ class SysvSender final : public Channel::Transport {
       }
       if (err != EAGAIN) {
         sys::fail("msgsnd", "msqid " + std::to_string(queue_.id()), err,
-                  "sending on channel " + url_);
+                  (err == EACCES ? sysv::internal::access_hint(sysv::internal::Kind::msg, queue_.id(),
+                                                               "sending needs write permission") +
+                                       "; "
+                                 : std::string{}) +
+                      "sending on channel " + url_);
       }
       // Full: a listener that has gone will never make room.
       if (beacon_.listener_gone()) return {ChannelStatus::peer_closed, 0};
@@ -461,7 +520,7 @@ class SysvSender final : public Channel::Transport {
 
 TransportPtr listen_mq(const ChannelUrl& url, const ChannelOptions& options) {
   const std::string u = url.to_string();
-  BeaconListener beacon = BeaconListener::bind(url);
+  BeaconListener beacon = BeaconListener::bind(url, options.on_sender_dropped);
   const long messages = static_cast<long>(
       std::min<unsigned long long>(kMqMessages, proc_value(kMqMsgMaxPath, kDefaultMqMsgMax)));
   const long size = static_cast<long>(std::min<unsigned long long>(
@@ -492,13 +551,21 @@ TransportPtr listen_mq(const ChannelUrl& url, const ChannelOptions& options) {
   UndoUnlessDone undo([&] {
     if (created) (void)MessageQueue::remove(url.name);
   });
+  if (!created) {
+    require_private_fd(queue->fd().get(), "Channel::listen", url.name, "the queue", u,
+                       mq_fix(url.name));
+  }
   // A queue that was there keeps its own msgsize: the channel carries that (a receive buffer
   // must hold it, whatever options.max_message said).
-  const auto max =
-      static_cast<std::size_t>(for_channel(u, [&] { return queue->attributes(); }).message_size);
+  const MqAttributes attributes = for_channel(u, [&] { return queue->attributes(); });
+  const auto max = static_cast<std::size_t>(attributes.message_size);
+  // No sender of ours can have joined yet (the beacon is not listening): what the queue holds
+  // is from before.
+  std::size_t stale = created ? 0 : static_cast<std::size_t>(attributes.current_messages);
+  if (stale != 0 && options.drop_stale) stale = drop_mq_messages(*queue, max);
   beacon.listen();
   auto transport =
-      std::make_unique<MqListener>(u, max, std::move(beacon), std::move(*queue), created);
+      std::make_unique<MqListener>(u, max, std::move(beacon), std::move(*queue), created, stale);
   undo.done();
   return transport;
 }
@@ -506,6 +573,7 @@ TransportPtr listen_mq(const ChannelUrl& url, const ChannelOptions& options) {
 TransportPtr connect_mq(const ChannelUrl& url, const ChannelOptions&, Deadline deadline) {
   const std::string u = url.to_string();
   auto [link, queue] = join<Fd>(url, deadline, [&] { return open_mq_for_sending(url.name, u); });
+  require_private_fd(queue.get(), "Channel::connect", url.name, "the queue", u, mq_fix(url.name));
   mq_attr attr{};
   sys::check(::mq_getattr(queue.get(), &attr), "mq_getattr", url.name,
              "this is the queue of channel " + u);
@@ -515,7 +583,7 @@ TransportPtr connect_mq(const ChannelUrl& url, const ChannelOptions&, Deadline d
 
 TransportPtr listen_sysv_msg(const ChannelUrl& url, const ChannelOptions& options) {
   const std::string u = url.to_string();
-  BeaconListener beacon = BeaconListener::bind(url);
+  BeaconListener beacon = BeaconListener::bind(url, options.on_sender_dropped);
   const sysv::Key key = sysv::Key::from_value(url.key);
   std::optional<sysv::MessageQueue> queue;
   bool created = false;
@@ -537,13 +605,13 @@ TransportPtr listen_sysv_msg(const ChannelUrl& url, const ChannelOptions& option
   UndoUnlessDone undo([&] {
     if (created) queue->remove();
   });
-  // IPC_STAT needs read permission, as receiving does: a queue this process may not read
-  // fails here, with its owner and mode, rather than at the first receive.
-  for_channel(u, [&] { (void)queue->stat(); });
+  require_private_sysv(*queue, url.key, "Channel::listen", u);
   const std::size_t max = sysv_max_message(options, queue->id());
+  std::size_t stale = created ? 0 : for_channel(u, [&] { return queue->stat(); }).messages;
+  if (stale != 0 && options.drop_stale) stale = drop_sysv_messages(*queue);
   beacon.listen();
   auto transport = std::make_unique<SysvListener>(u, max, std::move(beacon), *queue, created,
-                                                  options.on_sender_dropped);
+                                                  stale, options.on_sender_dropped);
   undo.done();
   return transport;
 }
@@ -563,6 +631,7 @@ TransportPtr connect_sysv_msg(const ChannelUrl& url, const ChannelOptions& optio
           }
         });
       });
+  require_private_sysv(queue, url.key, "Channel::connect", u);
   return std::make_unique<SysvSender>(u, sysv_max_message(options, queue.id()), std::move(link),
                                       queue);
 }

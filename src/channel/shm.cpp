@@ -1175,6 +1175,18 @@ std::string correct_url(const ChannelUrl& url) {
               "its listener has gone (killed?) but senders are still attached to " + u +
                   "; stop them, or remove the name with `ipckit rm --shm " + name + "` (they keep their mapping)");
   }
+  // Not a channel at all (no magic: someone else's object under our prefix): `rm --stale`
+  // would leave it alone, so do not suggest it.
+  std::uint64_t magic = 0;
+  if (sys::retry_eintr([&] { return ::pread(other.get(), &magic, sizeof magic, 0); }) !=
+          static_cast<ssize_t>(sizeof magic) ||
+      magic != sc::kMagic) {
+    sys::fail("shm_open", name, EEXIST,
+              "the name of channel " + u + " is taken by an object that is not an ipckit channel ("
+                  + sys::owner_and_mode("/dev/shm" + name, "it") +
+                  "); pick another name, or, if nobody needs it, remove it with `ipckit rm --shm " +
+                  name + "`");
+  }
   sys::fail("shm_open", name, EEXIST,
             "a stale channel is there: its listener has gone (killed?) without removing it; remove "
             "it with "

@@ -35,6 +35,7 @@
 #include "../sys.hpp"
 #include "ipckit/fifo.hpp"
 #include "ipckit/socket.hpp"
+#include "ownership.hpp"
 #include "transport.hpp"
 #include "wait.hpp"
 
@@ -355,8 +356,10 @@ std::string partial_reason(const Inbox& in, std::string_view url, int error) {
 class SocketReceiver final : public Channel::Transport {
  public:
   SocketReceiver(std::string url, const ChannelOptions& options, std::optional<UnixListener> unix_listener,
-                 std::optional<TcpListener> tcp_listener, std::optional<UnixListener> only = std::nullopt)
+                 std::optional<TcpListener> tcp_listener, std::optional<UnixListener> only = std::nullopt,
+                 bool any_user = false)
       : Transport(std::move(url), options.max_message, true),
+        any_user_(any_user),
         on_dropped_(options.on_sender_dropped),
         unix_(std::move(unix_listener)),
         tcp_(std::move(tcp_listener)),
@@ -444,6 +447,7 @@ class SocketReceiver final : public Channel::Transport {
       try {
         std::optional<Socket> s = unix_ ? unix_->accept(Deadline::now()) : tcp_->accept(Deadline::now());
         if (!s) return any;
+        if (unix_ && !any_user_ && !of_this_user(*s)) continue;  // closed at once, joins nothing
         Inbox in;
         in.who = describe(*s);
         in.fd = s->release();
@@ -459,6 +463,17 @@ class SocketReceiver final : public Channel::Transport {
       joined_ = true;
       any = true;
     }
+  }
+
+  // Only this user's processes may send, unless the URL says users=any: an abstract name has
+  // no permissions, and root passes a path socket's.
+  bool of_this_user(const Socket& s) const {
+    const PeerCredentials c = s.peer_credentials();
+    if (c.uid == ::geteuid()) return true;
+    report("a process of " + sys::user_text(c.uid) + " (pid " + std::to_string(c.pid) + ") connected to " + url_ +
+           "; only processes of " + sys::user_text(::geteuid()) +
+           " may send there (add ?users=any to the URL to take any user): its connection was closed");
+    return false;
   }
 
   std::string describe(const Socket& s) const {
@@ -517,6 +532,7 @@ class SocketReceiver final : public Channel::Transport {
     if (on_dropped_) on_dropped_(reason);
   }
 
+  bool any_user_;  // unix: ?users=any
   std::function<void(const std::string&)> on_dropped_;
   std::optional<UnixListener> unix_;
   std::optional<TcpListener> tcp_;
@@ -639,6 +655,11 @@ class FifoReceiver final : public Channel::Transport {
   ino_t inode_ = 0;
 };
 
+// How to get rid of a FIFO a channel refuses (ownership.hpp).
+std::string fifo_fix(const std::string& path) {
+  return "remove it (`rm " + path + "`, as its owner or root) or pick another path";
+}
+
 [[noreturn]] void another_listener(const std::string& url) {
   sys::fail("listen", url, EADDRINUSE,
             "another listener is receiving on " + url + "; a channel has one receiving end");
@@ -674,14 +695,31 @@ TransportPtr listen_unix(const ChannelUrl& url, const ChannelOptions& options) {
     throw;
   }
   return std::make_unique<SocketReceiver>(std::move(text), options, std::move(listener), std::nullopt,
-                                          std::move(only));
+                                          std::move(only), url.any_user);
 }
 
 TransportPtr connect_unix(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
   std::string text = url.to_string();
   UnixAddress address = UnixAddress::parse(url.name);
-  Socket s = connect_with_retry(text, deadline, false,
-                                [&] { return Socket::connect_unix(address, SocketType::stream, deadline); });
+  Socket s = connect_with_retry(text, deadline, false, [&] {
+    // connect(2) on a file that is no socket says ECONNREFUSED, as if a listener were still to
+    // come: say what it is at once instead of waiting for the deadline.
+    struct stat st{};
+    if (url.name.front() == '/' && ::stat(url.name.c_str(), &st) == 0 && !S_ISSOCK(st.st_mode)) {
+      sys::fail("connect", text, ENOTSOCK,
+                url.name + " is " + sys::describe_file_type(st.st_mode) +
+                    ", not a socket: a unix:// channel's listener makes a socket there; check the path");
+    }
+    return Socket::connect_unix(address, SocketType::stream, deadline);
+  });
+  // Whoever bound an abstract name (or a path in a shared folder) first is the listener: hand
+  // messages only to one of this user, unless the URL says users=any.
+  if (const PeerCredentials listener = s.peer_credentials(); !url.any_user && listener.uid != ::geteuid()) {
+    sys::fail("Channel::connect", text, EACCES,
+              "the listener of " + text + " is " + sys::user_text(listener.uid) + " (pid " +
+                  std::to_string(listener.pid) + "), not this process's user (" + sys::user_text(::geteuid()) +
+                  "): refusing to send there; add ?users=any to the URL if that listener is meant");
+  }
   Fd fd = s.release();
   fd.set_nonblocking(true);
   return std::make_unique<SocketSender>(std::move(text), options.max_message, std::move(fd));
@@ -718,6 +756,7 @@ TransportPtr listen_fifo(const ChannelUrl& url, const ChannelOptions& options) {
   }
   try {
     Fd fd = open_fifo_reader(url.name, FifoWait::nonblocking);
+    if (!created) require_private_fd(fd.get(), "Channel::listen", url.name, "the FIFO", text, fifo_fix(url.name));
     struct stat st{};
     sys::check(::fstat(fd.get(), &st), "fstat", url.name);
     // One receiving end per FIFO: an abstract socket named after the FIFO's inode says so.
@@ -741,6 +780,7 @@ TransportPtr listen_fifo(const ChannelUrl& url, const ChannelOptions& options) {
 TransportPtr connect_fifo(const ChannelUrl& url, const ChannelOptions& options, Deadline deadline) {
   std::string text = url.to_string();
   Fd fd = connect_with_retry(text, deadline, true, [&] { return open_fifo_writer(url.name, deadline); });
+  require_private_fd(fd.get(), "Channel::connect", url.name, "the FIFO", text, fifo_fix(url.name));
   fd.set_nonblocking(true);
   auto sender = std::make_unique<FifoSender>(std::move(text), options.max_message, std::move(fd));
   sender->take_shared_lock_if_free();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <span>
@@ -28,6 +29,16 @@ class Channel::Transport {
   virtual ChannelResult flush(Deadline) { return {}; }
   /// Channel::readiness_fd on a listening end; transports without one throw ENOTSUP.
   virtual int readiness_fd();
+  /// Channel::stale_messages: what an adopted queue held. Transports without queues: 0.
+  [[nodiscard]] virtual std::size_t stale_messages() const noexcept { return 0; }
+
+  /// Channel's one-thread-at-a-time check: true when the end was free and is now taken.
+  [[nodiscard]] bool try_take() noexcept {
+    // acquire: pairs with release() of the thread that used the end before, so its writes to
+    // the end's state are seen here.
+    return !in_use_.exchange(true, std::memory_order_acquire);
+  }
+  void release() noexcept { in_use_.store(false, std::memory_order_release); }
 
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
   [[nodiscard]] std::size_t max_message() const noexcept { return max_message_; }
@@ -37,6 +48,9 @@ class Channel::Transport {
   std::string url_;
   std::size_t max_message_;
   bool listener_;
+
+ private:
+  std::atomic<bool> in_use_{false};
 };
 
 namespace detail {

@@ -2,8 +2,11 @@
 
 #include <cerrno>
 #include <charconv>
+#include <climits>
 #include <cstdio>
 #include <string>
+#include <sys/un.h>
+#include <utility>
 
 #include "../sys.hpp"
 
@@ -11,11 +14,23 @@ namespace ipckit::detail {
 namespace {
 
 constexpr std::string_view kAllForms =
-    "a channel URL is one of fifo:///ABS/PATH, unix:///ABS/PATH, unix://@NAME, "
-    "tcp://HOST:PORT, mq:///NAME, sysv-msg://0xKEY, shm://NAME?capacity=BYTES";
+    "a channel URL is one of fifo:///ABS/PATH, unix:///ABS/PATH, unix://@NAME[?users=any], "
+    "tcp://HOST:PORT, mq:///NAME, sysv-msg://0xKEY, shm://NAME?capacity=BYTES, shm://@NAME";
 
 [[noreturn]] void bad(std::string_view url, std::string hint) {
   sys::fail("channel URL", url, EINVAL, std::move(hint));
+}
+
+// An abstract Unix socket name holds at most this many bytes (sun_path less its leading NUL).
+constexpr std::size_t kMaxSocketName = sizeof(sockaddr_un::sun_path) - 1;
+
+// Names longer than what their kernel object takes are URL mistakes, found before anything
+// is made: `what` says which name, `limit` its longest length, `why` the object that limits it.
+void check_length(std::string_view url, std::string_view name, std::size_t limit, std::string_view what,
+                  std::string_view why) {
+  if (name.size() <= limit) return;
+  bad(url, std::string(what) + " has " + std::to_string(name.size()) + " bytes; at most " + std::to_string(limit) +
+               " fit (" + std::string(why) + ")");
 }
 
 // Parses all of `text` as an unsigned number in `base`; false on anything else.
@@ -34,6 +49,10 @@ ChannelUrl parse_path_scheme(std::string_view url, std::string_view rest, Channe
     bad(url, "the path must be absolute, after the two slashes of the scheme: " + std::string(example));
   }
   if (rest.find('\0') != std::string_view::npos) bad(url, "the path holds a NUL byte");
+  if (scheme == ChannelUrl::Scheme::unix_socket)
+    check_length(url, rest, kMaxSocketName, "the socket path", "a Unix socket address holds 107 bytes");
+  else
+    check_length(url, rest, PATH_MAX - 1, "the path", "PATH_MAX");
   u.name = std::string(rest);
   return u;
 }
@@ -53,14 +72,27 @@ ChannelUrl parse_channel_url(std::string_view url) {
     return parse_path_scheme(url, rest, ChannelUrl::Scheme::fifo, "fifo:///run/app/in");
   }
   if (scheme == "unix") {
+    // One parameter: users=any takes peers of any user (the default is this user only).
+    bool any_user = false;
+    if (auto q = rest.find('?'); q != std::string_view::npos) {
+      if (rest.substr(q + 1) != "users=any") {
+        bad(url, "the one parameter of unix:// is users=any (take peers of any user; without it, only this "
+                 "user's): unix://@app?users=any");
+      }
+      any_user = true;
+      rest = rest.substr(0, q);
+    }
     if (!rest.empty() && rest.front() == '@') {
       if (rest.size() == 1) bad(url, "the abstract name is empty: unix://@app");
+      check_length(url, rest.substr(1), kMaxSocketName, "the abstract name", "a Unix socket address holds 107 bytes");
       u.scheme = ChannelUrl::Scheme::unix_socket;
       u.name = std::string(rest);
-      return u;
+    } else {
+      u = parse_path_scheme(url, rest, ChannelUrl::Scheme::unix_socket,
+                            "unix:///run/app.sock (a path) or unix://@app (an abstract name)");
     }
-    return parse_path_scheme(url, rest, ChannelUrl::Scheme::unix_socket,
-                             "unix:///run/app.sock (a path) or unix://@app (an abstract name)");
+    u.any_user = any_user;
+    return u;
   }
   if (scheme == "mq") {
     constexpr std::string_view kExample = "mq:///app (three slashes: the queue is /app)";
@@ -68,6 +100,10 @@ ChannelUrl parse_channel_url(std::string_view url) {
     if (rest.find('/', 1) != std::string_view::npos) {
       bad(url, std::string("a queue name has one slash, at its start: ") + std::string(kExample));
     }
+    if (rest == "/." || rest == "/..") bad(url, std::string("\".\" and \"..\" are not queue names: ") + std::string(kExample));
+    // The liveness socket "@ipckit/mq/NAME" must fit a Unix socket address.
+    check_length(url, rest.substr(1), kMaxSocketName - std::string_view("ipckit/mq/").size(), "the queue name",
+                 "its liveness socket @ipckit/mq/NAME must fit a Unix socket address");
     u.scheme = ChannelUrl::Scheme::mq;
     u.name = std::string(rest);
     return u;
@@ -127,11 +163,21 @@ ChannelUrl parse_channel_url(std::string_view url) {
     if (name.empty() || name.find('/') != std::string_view::npos) {
       bad(url, std::string("the name is one word without slashes: ") + std::string(kExample));
     }
+    if (name == "@") bad(url, "the name after @ is missing: shm://@app (a memfd channel)");
+    if (name.front() == '@') {
+      check_length(url, name.substr(1), kMaxSocketName - std::string_view("ipckit/shm/").size(), "the memfd channel's name",
+                   "its socket @ipckit/shm/NAME must fit a Unix socket address");
+    } else {
+      check_length(url, name, NAME_MAX - std::string_view("ipckit-ch-").size(), "the name",
+                   "its segment /dev/shm/ipckit-ch-NAME is one file name of at most NAME_MAX bytes");
+    }
     u.scheme = ChannelUrl::Scheme::shm;
     u.name = std::string(name);
     // Parameters, '&'-separated: capacity=BYTES (each sender's ring), senders=N (at once).
     const std::string kParameters = std::string("the parameters are capacity=BYTES and senders=N: ") +
                                     std::string(kExample) + "&senders=8";
+    bool capacity_given = false;
+    bool senders_given = false;
     while (!query.empty()) {
       const auto amp = query.find('&');
       const std::string_view one = query.substr(0, amp);
@@ -139,8 +185,10 @@ ChannelUrl parse_channel_url(std::string_view url) {
       constexpr std::string_view kCapacity = "capacity=";
       constexpr std::string_view kSenders = "senders=";
       if (one.substr(0, kCapacity.size()) == kCapacity) {
+        if (std::exchange(capacity_given, true)) bad(url, "capacity is given twice; give it once: " + kParameters);
         if (!parse_number(one.substr(kCapacity.size()), u.capacity) || u.capacity == 0) bad(url, kParameters);
       } else if (one.substr(0, kSenders.size()) == kSenders) {
+        if (std::exchange(senders_given, true)) bad(url, "senders is given twice; give it once: " + kParameters);
         if (!parse_number(one.substr(kSenders.size()), u.senders) || u.senders == 0) bad(url, kParameters);
       } else {
         bad(url, kParameters);
@@ -156,7 +204,7 @@ std::string ChannelUrl::to_string() const {
     case Scheme::fifo:
       return "fifo://" + name;
     case Scheme::unix_socket:
-      return "unix://" + name;
+      return "unix://" + name + (any_user ? "?users=any" : "");
     case Scheme::tcp:
       if (host.find(':') != std::string::npos) return "tcp://[" + host + "]:" + std::to_string(port);
       return "tcp://" + host + ":" + std::to_string(port);

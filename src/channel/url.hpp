@@ -22,6 +22,8 @@ struct ChannelUrl {
   key_t key = 0;           ///< sysv-msg
   std::size_t capacity = 0;  ///< shm: ?capacity=BYTES (0 when not given)
   std::uint32_t senders = 0;  ///< shm: &senders=N, senders at once (0 when not given)
+  /// unix: ?users=any, peers of any user are taken (default: only this process's user).
+  bool any_user = false;
   /// The URL rebuilt from the parts: "unix:///run/a.sock", "tcp://[::1]:7000",
   /// "sysv-msg://0x0000162e".
   [[nodiscard]] std::string to_string() const;

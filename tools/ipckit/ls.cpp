@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "names.hpp"
 #include "ipckit/inspect.hpp"
 
 namespace ipckit::cli {
@@ -121,18 +122,16 @@ Listing posix_shm_listing() {
   Listing out;
   const std::vector<PosixShmInfo> objects = list_posix_shm();
   std::size_t name_width = 20;
-  for (const PosixShmInfo& o : objects) name_width = std::max(name_width, o.name.size());
+  for (const PosixShmInfo& o : objects) name_width = std::max(name_width, shown(o.name).size());
   out.text = "------ POSIX Shared Memory Objects (/dev/shm) --------\n";
   out.text +=
       fmt::format("{:<{}} {:<10} {:<10} {}\n", "name", name_width, "bytes", "owner", "perms");
   for (const PosixShmInfo& o : objects) {
-    out.rows.push_back({{"name", o.name},
-                        {"size", o.size},
-                        {"owner", o.owner},
-                        {"perms", o.perms},
-                        {"uid", o.uid}});
-    out.text +=
-        fmt::format("{:<{}} {:<10} {:<10} {}\n", o.name, name_width, o.size, o.owner, o.perms);
+    nlohmann::ordered_json row = named_row(o.name);
+    row.update({{"size", o.size}, {"owner", o.owner}, {"perms", o.perms}, {"uid", o.uid}});
+    out.rows.push_back(std::move(row));
+    out.text += fmt::format("{:<{}} {:<10} {:<10} {}\n", shown(o.name), name_width, o.size,
+                            shown(o.owner), o.perms);
   }
   return out;
 }
@@ -181,21 +180,22 @@ Listing posix_mq_listing() {
   }
   const std::vector<PosixMqInfo> queues = list_posix_mq(mount);
   std::size_t name_width = 20;
-  for (const PosixMqInfo& q : queues) name_width = std::max(name_width, q.name.size());
+  for (const PosixMqInfo& q : queues) name_width = std::max(name_width, shown(q.name).size());
   out.text = "------ POSIX Message Queues (" + mount + ") --------\n";
   out.text += fmt::format("{:<{}} {:<10} {:<6} {:<12} {:<9} {:<8} {}\n", "name", name_width,
                           "owner", "perms", "used-bytes", "messages", "msg_max", "msgsize_max");
   for (const PosixMqInfo& q : queues) {
-    out.rows.push_back({{"name", q.name},
-                        {"owner", q.owner},
-                        {"perms", q.perms},
-                        {"messages", count_json(q, q.messages)},
-                        {"msg_max", count_json(q, q.msg_max)},
-                        {"msgsize_max", count_json(q, q.msgsize_max)},
-                        {"used_bytes", count_json(q, q.bytes)},
-                        {"uid", q.uid}});
-    out.text += fmt::format("{:<{}} {:<10} {:<6} {:<12} {:<9} {:<8} {}\n", q.name, name_width,
-                            q.owner, q.perms, count_text(q, q.bytes), count_text(q, q.messages),
+    nlohmann::ordered_json row = named_row(q.name);
+    row.update({{"owner", q.owner},
+                {"perms", q.perms},
+                {"messages", count_json(q, q.messages)},
+                {"msg_max", count_json(q, q.msg_max)},
+                {"msgsize_max", count_json(q, q.msgsize_max)},
+                {"used_bytes", count_json(q, q.bytes)},
+                {"uid", q.uid}});
+    out.rows.push_back(std::move(row));
+    out.text += fmt::format("{:<{}} {:<10} {:<6} {:<12} {:<9} {:<8} {}\n", shown(q.name), name_width,
+                            shown(q.owner), q.perms, count_text(q, q.bytes), count_text(q, q.messages),
                             count_text(q, q.msg_max), count_text(q, q.msgsize_max));
   }
   return out;
@@ -229,34 +229,36 @@ Listing channel_listing() {
   Listing out;
   const std::vector<ChannelInfo> channels = list_channels();
   std::size_t name_width = 20;
-  for (const ChannelInfo& c : channels) name_width = std::max(name_width, c.name.size() + 6);
+  for (const ChannelInfo& c : channels) name_width = std::max(name_width, shown(c.name).size() + 6);
   out.text = "------ ipckit Channels (shm://, /dev/shm/ipckit-ch-* and memfds) --------\n";
   out.text += fmt::format("{:<{}} {:<10} {:<8} {:<8} {:<12} {:<10} {:<6} {}\n", "name", name_width, "capacity",
                           "state", "reader", "writers", "owner", "perms", "note");
   for (const ChannelInfo& c : channels) {
-    out.rows.push_back({{"name", c.name},
-                        {"capacity", known_json(c.capacity)},
-                        {"writer_pid", c.writer_pid},
-                        {"reader_pid", c.reader_pid},
-                        {"stale", c.stale ? nlohmann::ordered_json(*c.stale) : nlohmann::ordered_json(nullptr)},
-                        {"writer_pids", c.writer_pids},
-                        {"writers", c.writers},
-                        {"reader_alive", c.reader_alive},
-                        {"slots", known_json(c.slots)},
-                        {"object", c.object},
-                        {"memfd", c.memfd},
-                        {"holders", c.holders},
-                        {"size", c.size},
-                        {"owner", c.owner},
-                        {"perms", c.perms},
-                        {"uid", c.uid},
-                        {"note", c.note}});
+    nlohmann::ordered_json row = named_row(c.name);
+    row.update({{"capacity", known_json(c.capacity)},
+                {"writer_pid", c.writer_pid},
+                {"reader_pid", c.reader_pid},
+                {"stale", c.stale ? nlohmann::ordered_json(*c.stale) : nlohmann::ordered_json(nullptr)},
+                {"writer_pids", c.writer_pids},
+                {"writers", c.writers},
+                {"reader_alive", c.reader_alive},
+                {"slots", known_json(c.slots)},
+                {"object", nullptr},
+                {"memfd", c.memfd},
+                {"holders", c.holders},
+                {"size", c.size},
+                {"owner", c.owner},
+                {"perms", c.perms},
+                {"uid", c.uid},
+                {"note", c.note}});
+    put_name(row, "object", c.object);  // in the place held for it; object_hex at the end
+    out.rows.push_back(std::move(row));
     const std::string reader = c.reader_pid != 0 ? std::to_string(c.reader_pid) : c.reader_alive ? "?" : "-";
-    std::string row = fmt::format("{:<{}} {:<10} {:<8} {:<8} {:<12} {:<10} {:<6} {}", "shm://" + c.name, name_width,
-                                  known_text(c.capacity), state_text(c), reader,
-                                  pids_text(c.writer_pids, c.writers), c.owner, c.perms, c.note);
-    row.erase(row.find_last_not_of(' ') + 1);
-    out.text += row + "\n";
+    std::string line = fmt::format("{:<{}} {:<10} {:<8} {:<8} {:<12} {:<10} {:<6} {}", "shm://" + shown(c.name), name_width,
+                                   known_text(c.capacity), state_text(c), reader,
+                                   pids_text(c.writer_pids, c.writers), shown(c.owner), c.perms, shown(c.note));
+    line.erase(line.find_last_not_of(' ') + 1);
+    out.text += line + "\n";
   }
   return out;
 }
@@ -308,7 +310,9 @@ void run_ls(const Selection& want, int& exit_code) {
     }
     // Only when a section could not look: {"posix_mq": "not listed: ..."}.
     if (!notes.empty()) out["notes"] = std::move(notes);
-    fmt::print("{}\n", out.dump(2));
+    // Names are carried exactly (put_name); anything else the system gave that is not UTF-8
+    // (a user name, say) is shown with U+FFFD rather than ending the listing.
+    fmt::print("{}\n", out.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
   } else {
     bool first = true;
     for (const Section& s : kSections) {

@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "ipckit/error.hpp"
+#include "ipckit/fd.hpp"
 
 namespace {
 
@@ -77,6 +78,9 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   try {
+    // Started with stdin, stdout or stderr closed (`ipckit recv URL 2>&-`), the command would
+    // print into, or read from, the first object it opens: /dev/null takes their place first.
+    ipckit::ensure_standard_descriptors();
     return run(argc, argv);
   } catch (const std::exception& e) {  // ipckit::Error included: its what() says it all
     std::fprintf(stderr, "ipckit: %s\n", e.what());

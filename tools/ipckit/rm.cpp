@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "names.hpp"
 #include "ipckit/error.hpp"
 #include "ipckit/inspect.hpp"
 #include "ipckit/mqueue.hpp"
@@ -161,16 +162,16 @@ int remove_stale_channels() {
   int removed = 0;
   for (const ChannelInfo& c : list_channels()) {
     if (!c.stale) {
-      fmt::print(stderr, "ipckit rm --stale: left shm://{} alone: whether it is stale is unknown ({})\n", c.name,
-                 c.note);
+      fmt::print(stderr, "ipckit rm --stale: left shm://{} alone: whether it is stale is unknown ({})\n",
+                 shown(c.name), shown(c.note));
       continue;
     }
     if (!*c.stale) continue;
     try {
       switch (remove_stale_channel(c.name)) {
         case StaleRemoval::removed:
-          fmt::print("removed stale channel shm://{} ({}){}\n", c.name, c.object,
-                     c.note.empty() ? "" : ": " + c.note);
+          fmt::print("removed stale channel shm://{} ({}){}\n", shown(c.name), shown(c.object),
+                     c.note.empty() ? "" : ": " + shown(c.note));
           ++removed;
           break;
         case StaleRemoval::not_stale:  // an end came (back) since the listing: it lives
@@ -179,7 +180,7 @@ int remove_stale_channels() {
           break;
       }
     } catch (const std::exception& e) {  // ipckit::Error: not allowed
-      fmt::print(stderr, "ipckit rm --stale shm://{}: {}\n", c.name, e.what());
+      fmt::print(stderr, "ipckit rm --stale shm://{}: {}\n", shown(c.name), shown(e.what()));
       ++failures;
     }
   }

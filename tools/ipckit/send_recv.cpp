@@ -41,7 +41,8 @@ namespace {
 constexpr const char* kUrlForms =
     "URLs, one per transport:\n"
     "  unix:///tmp/app.sock      Unix-domain stream socket (a path; recv creates the file)\n"
-    "  unix://@app               Unix-domain stream socket with an abstract name (no file)\n"
+    "  unix://@app               Unix-domain stream socket with an abstract name (no file);\n"
+    "                            both ends take only their own user's peers; ?users=any: any\n"
     "  tcp://127.0.0.1:7000      TCP; the way past one host (recv may give port 0: it prints\n"
     "                            the port the kernel picked)\n"
     "  fifo:///tmp/app.fifo      a named pipe (an absolute path)\n"
@@ -49,6 +50,7 @@ constexpr const char* kUrlForms =
     "  sysv-msg://0x162e         a System V message queue (the key in hex)\n"
     "  shm://app?capacity=1048576  ipckit's shared-memory channel (a ring per sender in\n"
     "                            /dev/shm/ipckit-ch-app; recv creates it)\n"
+    "  shm://@app                the same in a memfd: nothing in /dev/shm\n"
     "On unix, tcp and fifo each message is a 4-byte little-endian length, then the bytes, so any\n"
     "language can be the other end (docs/send-recv.md has a Python peer).";
 
@@ -199,6 +201,7 @@ struct RecvArgs {
   std::string url;
   std::size_t count = 0;          // 0: until end of stream
   std::optional<double> timeout;  // seconds to wait for the next message; none: for good
+  bool drop_stale = false;        // drop what an adopted queue held (ChannelOptions::drop_stale)
 };
 
 // The signal that asked recv to stop (0: none). The handler only sets it; the receive loop
@@ -326,6 +329,7 @@ int run_recv(const RecvArgs& args) {
   stop_signal = 0;
   const StopSignals stop_signals;  // before listen(): no moment where a signal leaves a file
   ChannelOptions options;
+  options.drop_stale = args.drop_stale;
   options.on_sender_dropped = [](const std::string& reason) {
     fmt::print(stderr, "ipckit recv: {}\n", reason);
   };
@@ -338,6 +342,18 @@ int run_recv(const RecvArgs& args) {
   // The one line that says recv is ready: a script (or a test) can wait for it before it
   // starts a sender, and it shows the port the kernel picked for tcp://HOST:0.
   fmt::print(stderr, "ipckit recv: listening on {}\n", channel->url());
+  // A queue outlives its listener: never replay what an earlier one left without saying so.
+  if (const std::size_t stale = channel->stale_messages(); stale != 0) {
+    if (args.drop_stale) {
+      fmt::print(stderr, "ipckit recv: {}: dropped {} message(s) the queue held from before (--drop-stale)\n",
+                 channel->url(), stale);
+    } else {
+      fmt::print(stderr,
+                 "ipckit recv: {}: the queue already held {} message(s) from before (an earlier listener "
+                 "left them?); they come first; --drop-stale drops them\n",
+                 channel->url(), stale);
+    }
+  }
   return receive_messages(*channel, args);
 }
 
@@ -396,6 +412,10 @@ void add_recv_command(CLI::App& app, int& exit_code) {
                   "passes, exit 1 saying how many messages came (default: wait for good)")
       ->type_name("SECONDS")
       ->check(seconds_check());
+  cmd->add_flag("--drop-stale", args->drop_stale,
+                "mq:// and sysv-msg://: drop the messages a queue that was already there holds "
+                "(left by an earlier listener) instead of printing them first; either way recv "
+                "says on stderr how many there were");
   cmd->footer(std::string(kUrlForms) +
               "\nExamples:\n"
               "  ipckit recv unix:///tmp/app.sock --count 2\n"
