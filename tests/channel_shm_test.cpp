@@ -746,6 +746,96 @@ TEST(ChannelShm, ASenderDroppedInAReceiveEndsTheStreamInThatReceive) {
   EXPECT_TRUE(has_substring(ch.dropped[0], "corrupt")) << ch.dropped[0];
 }
 
+// --- Another process writing on what only the listener writes --------------------------------
+
+// Writes `value` (8 bytes) at `offset` of the segment, as a same-user process gone wrong would.
+void scribble(const ShmName& name, std::uint64_t offset, std::uint64_t value) {
+  Fd fd = open_segment(name);
+  ASSERT_EQ(::pwrite(fd.get(), &value, sizeof value, static_cast<off_t>(offset)), 8);
+}
+
+constexpr std::uint64_t kSlot0State = sizeof(sc::ChannelHeader) + offsetof(sc::SlotEntry, state);
+
+// Receives until the stream ends (or 10 s pass): what a listener with a deadline does.
+ChannelStatus receive_until_the_end(Channel& rx) {
+  std::vector<std::byte> buffer(rx.max_message());
+  for (;;) {
+    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
+    if (r.status != ChannelStatus::ok) return r.status;
+  }
+}
+
+// The slot of an attached sender marked free, or given a state no end writes, by another
+// process: the sender is dropped, said and counted, never left silently.
+void slot_scribble_is_reported(std::uint32_t state, std::string_view says) {
+  OneSenderChannel ch;
+  ASSERT_TRUE(ch.tx.try_send(text("first")));
+  std::vector<std::byte> buffer(ch.rx.max_message());
+  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);  // attached
+  test::MappedSegment seg(ch.name);
+  seg.word(kSlot0State).store(state);
+  EXPECT_EQ(receive_until_the_end(ch.rx), ChannelStatus::end_of_stream);
+  ASSERT_EQ(ch.dropped.size(), 1U);
+  EXPECT_TRUE(has_substring(ch.dropped[0], says)) << ch.dropped[0];
+  EXPECT_EQ(ch.rx.corrupt_senders(), 1U);
+}
+TEST(ChannelShm, AnAttachedSlotMarkedFreeByAnotherProcessIsReported) {
+  slot_scribble_is_reported(static_cast<std::uint32_t>(sc::SlotState::free), "marked free by another process");
+}
+TEST(ChannelShm, ASlotStateNoEndWritesIsReported) {
+  slot_scribble_is_reported(77, "set to 77 by another process");
+}
+
+// A ring's read_pos overwritten: its writer would see room that is not there (or none) and
+// stall. The listener finds it at its next liveness look.
+TEST(ChannelShm, AnOverwrittenReadPositionIsReported) {
+  OneSenderChannel ch;
+  ASSERT_TRUE(ch.tx.try_send(text("first")));
+  std::vector<std::byte> buffer(ch.rx.max_message());
+  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+  scribble(ch.name, ring0 + offsetof(ring::Header, read_pos), 4096 * 3);
+  EXPECT_EQ(receive_until_the_end(ch.rx), ChannelStatus::end_of_stream);
+  ASSERT_EQ(ch.dropped.size(), 1U);
+  EXPECT_TRUE(has_substring(ch.dropped[0], "read position was overwritten")) << ch.dropped[0];
+  EXPECT_EQ(ch.rx.corrupt_senders(), 1U);
+}
+
+// Random bytes over a committed record's tag: the reader finds nothing there while its writer
+// goes on committing past it, and would wait for good. Two liveness looks that see the same.
+TEST(ChannelShm, AnOverwrittenRecordIsReportedNotWaitedOnForGood) {
+  OneSenderChannel ch;
+  ASSERT_TRUE(ch.tx.try_send(text("first")));   // a 32-byte record at 0
+  ASSERT_TRUE(ch.tx.try_send(text("second")));  // at 32
+  const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+  scribble(ch.name, ring0 + sizeof(ring::Header), 0x5eed5eed5eed5eedULL);
+  EXPECT_EQ(receive_until_the_end(ch.rx), ChannelStatus::end_of_stream);
+  ASSERT_EQ(ch.dropped.size(), 1U);
+  EXPECT_TRUE(has_substring(ch.dropped[0], "the ring was overwritten")) << ch.dropped[0];
+  EXPECT_EQ(ch.rx.corrupt_senders(), 1U);
+}
+
+// `ipckit recv` prints why and exits 1 when a sender was dropped for corrupt shared memory.
+TEST(ChannelShm, RecvExitsNonZeroWhenASenderWasDroppedForCorruption) {
+  ShmName name;
+  const std::string url = name.url() + "?capacity=4096&senders=1";
+  auto recv = Child::spawn({.argv = {test::cli_path(), "recv", url, "--timeout", "20"},
+                            .in = Stdio::null(), .out = Stdio::pipe(), .err = Stdio::pipe()});
+  {
+    Channel tx = Channel::connect(url, {}, Deadline::after(20s));  // waits for recv to listen
+    ASSERT_TRUE(tx.try_send(text("first")));  // a 32-byte record at 0
+    forge_corrupt_record(name, 32);
+  }
+  const std::string out = read_all(recv.stdout_pipe());
+  const std::string err = read_all(recv.stderr_pipe());
+  const auto status = recv.wait(Deadline::after(30s));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->shell_code(), 1) << status->to_string() << "\n" << err;
+  EXPECT_EQ(out, "first\n");
+  EXPECT_TRUE(has_substring(err, "corrupt record")) << err;
+  EXPECT_TRUE(has_substring(err, "1 sender(s) were dropped")) << err;
+}
+
 // --- The readiness descriptor ---------------------------------------------------------------
 
 bool readable(int fd, int timeout_ms = 0) {

@@ -530,6 +530,81 @@ TEST(ChannelStream, MemoryFollowsTheBytesThatCameNotTheLengthAnnounced) {
   EXPECT_LT(grown, 64U << 20) << "resident memory grew by " << grown << " bytes";
 }
 
+// max_buffered bounds what a listener holds for messages in flight. While sender A's large
+// message, half sent, holds memory beyond its first 64 KiB, a second large message (B's) gets
+// none: its bytes wait in the kernel (B's send blocks) until A's is handed out. Both arrive
+// whole. (Without a budget, 8 senders that stall mid-message took 131 MB.)
+TEST(ChannelStream, MaxBufferedHoldsBackASecondLargeMessageUntilTheFirstIsOut) {
+  test::TempDir dir;
+  const auto path = dir.path() / "s.sock";
+  Channel rx = Channel::listen("unix://" + path.string(),
+                               {.max_message = 4U << 20, .max_buffered = 1U << 20});
+  std::vector<std::byte> buf(rx.max_message());
+  const std::string a_message(3U << 20, 'a');
+  const std::string b_message(2U << 20, 'b');
+  Socket a = Socket::connect_unix(UnixAddress::path(path));
+  Pipe finish_a = Pipe::create();
+  std::atomic<bool> a_half_sent{false};
+  // jthreads: joined even when an assertion returns early (each ends within 30 s by itself).
+  std::jthread a_writer([&] {
+    const std::string frame_a = frame(a_message);
+    write_raw(a, std::string_view(frame_a).substr(0, 4 + (2U << 20)));  // blocks until read
+    a_half_sent = true;
+    if (!test::await(finish_a.read_end)) return;
+    write_raw(a, std::string_view(frame_a).substr(4 + (2U << 20)));
+  });
+  // The listener reads A's bytes while it looks for a whole message (there is none yet).
+  while (!a_half_sent) EXPECT_EQ(rx.receive(buf, Deadline::after(50ms)).status, ChannelStatus::timed_out);
+  std::atomic<bool> b_sent{false};
+  std::jthread b_sender([&] {
+    Channel tx = Channel::connect("unix://" + path.string(), {.max_message = 4U << 20});
+    b_sent = tx.send(bytes(b_message), Deadline::after(30s)).ok();
+  });
+  // A holds ~2 MiB beyond its 64 KiB, more than the budget: B's message cannot be taken in.
+  EXPECT_EQ(rx.receive(buf, Deadline::after(500ms)).status, ChannelStatus::timed_out);
+  test::notify(finish_a.write_end);
+  ChannelResult r = rx.receive(buf, Deadline::after(30s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_TRUE(text(buf, r.bytes) == a_message) << r.bytes << " bytes";
+  r = rx.receive(buf, Deadline::after(30s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_TRUE(text(buf, r.bytes) == b_message) << r.bytes << " bytes";
+  b_sender.join();
+  EXPECT_TRUE(b_sent);
+}
+
+// max_senders caps the connections a listener serves at once; the next waits in the backlog
+// and is served once one goes. The listener says so once.
+TEST(ChannelStream, SendersAboveMaxSendersWaitUntilOneGoes) {
+  test::TempDir dir;
+  const std::string url = "unix://" + (dir.path() / "s.sock").string();
+  Dropped said;
+  ChannelOptions options = said.options();
+  options.max_senders = 2;
+  Channel rx = Channel::listen(url, options);
+  std::vector<std::byte> buf(rx.max_message());
+  std::vector<Channel> senders;
+  for (int i = 1; i <= 3; ++i) {
+    senders.push_back(Channel::connect(url, {}, Deadline::after(10s)));
+    ASSERT_TRUE(senders.back().send(bytes("from " + std::to_string(i))).ok());
+  }
+  std::vector<std::string> got;
+  for (int i = 0; i < 2; ++i) {
+    const ChannelResult r = rx.receive(buf, Deadline::after(10s));
+    ASSERT_EQ(r.status, ChannelStatus::ok);
+    got.push_back(text(buf, r.bytes));
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"from 1", "from 2"}));
+  EXPECT_EQ(rx.receive(buf, Deadline::after(300ms)).status, ChannelStatus::timed_out);
+  ASSERT_EQ(said.reasons.size(), 1U);
+  EXPECT_TRUE(has_substring(said.reasons[0], "max_senders"));
+  senders.erase(senders.begin());  // the first goes: the third is served
+  const ChannelResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), "from 3");
+}
+
 TEST(ChannelStream, ConnectWaitsForTheListenerUntilTheDeadline) {
   test::TempDir dir;
   for (std::string url : {"unix://" + (dir.path() / "none.sock").string(), "fifo://" + (dir.path() / "none").string(),

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <span>
@@ -108,6 +109,17 @@ struct ChannelOptions {
   /// had). false (default): they are delivered first, as the queue holds them; true: listen()
   /// drops them. Either way stale_messages() says how many there were. Other schemes ignore it.
   bool drop_stale = false;
+  /// unix:// and tcp:// listeners: the most senders connected at once (default 256). More
+  /// wait in the listen backlog (their connect returns; their sends block once the socket
+  /// buffers fill) until one goes; the listener says so once through on_sender_dropped.
+  std::size_t max_senders = 256;
+  /// unix:// and tcp:// listeners: the most memory for messages in flight beyond each
+  /// sender's first 64 KiB (default 64 MiB). A sender whose message needs more waits, its
+  /// bytes left in the kernel (its sends block), until others' messages are handed out. One
+  /// message may always grow to max_message when no other holds memory beyond its 64 KiB, so
+  /// a listener holds at most max_senders * 64 KiB + max(max_buffered, max_message + 4) for
+  /// messages, whatever its peers announce or withhold.
+  std::size_t max_buffered = std::size_t{64} << 20;
 };
 
 /// One end of a channel. Move-only. The receiving end (listen) creates or binds the channel
@@ -171,6 +183,12 @@ class Channel {
   /// listen() took it over (0 for a queue listen() made); they come first, or were dropped
   /// (ChannelOptions::drop_stale). 0 on every other end.
   [[nodiscard]] std::size_t stale_messages() const noexcept;
+
+  /// A shm:// listener: how many senders it dropped because what was in shared memory broke
+  /// the segment's rules (a corrupt record, a message above max_message, a ring or slot that
+  /// another process wrote on). Each was reported through on_sender_dropped when it happened;
+  /// the messages it had not yet delivered are lost. 0 on every other end.
+  [[nodiscard]] std::uint64_t corrupt_senders() const noexcept;
 
   /// A descriptor for poll/epoll/asio, so a listening end can wait beside sockets (shm://
   /// only so far). It becomes readable (POLLIN) when receive() may have something to give: a

@@ -374,6 +374,23 @@ class Reader : public detail::End {
   /// publish() before letting go of a ring, or the next reader reads those messages again.
   void set_release_batch(std::uint64_t bytes) noexcept { batch_ = bytes; }
 
+  /// The reader's position: bytes read and released (padding included) since the ring began.
+  [[nodiscard]] std::uint64_t position() const noexcept { return pos_; }
+  /// Whether the ring's read_pos still holds what this reader last published. Nobody else
+  /// writes it, so false means another process wrote on the ring's header (a writer would then
+  /// see room that is not there, or none, and stall). Not for the hot path: one load.
+  [[nodiscard]] bool read_pos_intact() const noexcept {
+    // relaxed: only this reader stores it; any other value came from outside.
+    return detail::atomic(header_->read_pos).load(std::memory_order_relaxed) == published_;
+  }
+  /// What the writer says it has committed (write_pos, diagnostics): a hint, never trusted
+  /// for reading. Past position() while peek() finds nothing for long means the record at
+  /// the reader's position was overwritten.
+  [[nodiscard]] std::uint64_t writer_says() const noexcept {
+    // relaxed: a hint (see above).
+    return detail::atomic(header_->write_pos).load(std::memory_order_relaxed);
+  }
+
   /// Publishes what was released: the writer may reuse every byte before the position now.
   void publish() noexcept {
     published_ = pos_;

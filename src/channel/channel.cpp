@@ -18,6 +18,7 @@ void check_options(const ChannelOptions& options, std::string_view url) {
     sys::fail("Channel", url, EINVAL,
               "max_message must fit the 4-byte length of the wire format (at most 4294967295 bytes)");
   }
+  if (options.max_senders == 0) sys::fail("Channel", url, EINVAL, "max_senders must be at least 1");
 }
 
 }  // namespace
@@ -146,6 +147,8 @@ const std::string& Channel::url() const noexcept {
 bool Channel::is_listener() const noexcept { return transport_ && transport_->listener(); }
 
 std::size_t Channel::stale_messages() const noexcept { return transport_ ? transport_->stale_messages() : 0; }
+
+std::uint64_t Channel::corrupt_senders() const noexcept { return transport_ ? transport_->corrupt_senders() : 0; }
 
 int Channel::readiness_fd() {
   if (!transport_) sys::fail("Channel::readiness_fd", "a moved-from channel", EBADF);

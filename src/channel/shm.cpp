@@ -657,6 +657,8 @@ class ShmListener final : public Channel::Transport {
     return false;
   }
 
+  [[nodiscard]] std::uint64_t corrupt_senders() const noexcept override { return corrupt_senders_; }
+
   int readiness_fd() override {
     if (spin_ == std::chrono::nanoseconds::max()) {
       sys::fail("Channel::readiness_fd", url_, EINVAL,
@@ -750,8 +752,14 @@ class ShmListener final : public Channel::Transport {
     bool attached = false;      // reader_ reads the slot's ring
     bool dead = false;          // its sender's lock is gone: drain, then free
     bool sender_spins = false;  // it said it never sleeps (sc::SlotEntry::sender_spins)
+    bool bad_state_reported = false;  // a state no honest end writes was reported once
+    // The reader's position when a liveness scan found nothing there although the writer said
+    // it had committed past it (kNotStuck: not seen so). Seen twice, a liveness period apart:
+    // the record there was overwritten.
+    std::uint64_t stuck_at = kNotStuck;
     ring::Reader reader{};
   };
+  static constexpr std::uint64_t kNotStuck = ~std::uint64_t{0};
 
   // One message from the rings, round robin from the one after the last served.
   bool take(std::span<std::byte> buffer, std::size_t& size) {
@@ -799,7 +807,9 @@ class ShmListener final : public Channel::Transport {
       const std::uint32_t state = load_state(slot);
       switch (static_cast<sc::SlotState>(state)) {
         case sc::SlotState::free:
-          if (l.attached) detach(i);  // cannot happen: only we free a slot
+          // Only the listener frees a slot: one freed under an attached ring was written by
+          // another process.
+          if (l.attached) drop(i, "its slot was marked free by another process while it was attached");
           break;
         case sc::SlotState::claiming:
           // A sender is joining: not the end. One that died before its ring was ready
@@ -817,6 +827,7 @@ class ShmListener final : public Channel::Transport {
           break;
         case sc::SlotState::active:
           if (!l.attached && !attach(i)) break;
+          if (check_liveness && ring_tampered(i)) break;
           if (check_liveness && !l.dead && !byte_locked(seg_.fd(), sc::sender_lock_byte(i)))
             l.dead = true;
           if (!l.dead) {
@@ -830,12 +841,19 @@ class ShmListener final : public Channel::Transport {
         case sc::SlotState::closed:
           // It may have come and gone since the last scan: attach to drain what it sent.
           if (!l.attached && !attach(i)) break;
+          if (check_liveness && ring_tampered(i)) break;
           if (!drained_or_free(i)) in_use = true;
           break;
         case sc::SlotState::dropped:
         default:
-          // Refused by us (or a state no honest sender writes): not a sender any more. The
-          // slot is reused once its owner's lock is gone.
+          // Refused by us (we detached it then), or a state no honest end writes: not a sender
+          // any more. The slot is reused once its owner's lock is gone.
+          if (l.attached || (state != static_cast<std::uint32_t>(sc::SlotState::dropped) &&
+                             !l.bad_state_reported)) {
+            report_tampering(i, "its slot's state was set to " + std::to_string(state) +
+                                    " by another process (the slot table is corrupt)");
+            l.bad_state_reported = true;
+          }
           if (l.attached) detach(i);
           if (check_liveness && !byte_locked(seg_.fd(), sc::sender_lock_byte(i))) {
             free_slot(i);
@@ -848,14 +866,50 @@ class ShmListener final : public Channel::Transport {
     return in_use;
   }
 
+  // A slot that another process wrote on, already detached: reported and counted
+  // (Channel::corrupt_senders), as drop() does.
+  void report_tampering(std::uint32_t i, const std::string& why) {
+    ++corrupt_senders_;
+    if (on_dropped_) {
+      on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ + " was dropped: " + why);
+    }
+  }
+
+  // At a liveness scan: a ring whose header or records another process overwrote stalls its
+  // sender without a corrupt record for take() to find. Drops it (true) when its read_pos is
+  // not what the listener published, or when nothing is at the reader's position although
+  // the writer said, a liveness period ago too, that it had committed past it.
+  bool ring_tampered(std::uint32_t i) {
+    Local& l = local_[i];
+    if (!l.reader.read_pos_intact()) {
+      drop(i, "its ring's read position was overwritten by another process");
+      return true;
+    }
+    const std::uint64_t at = l.reader.position();
+    if (l.reader.peek().status != ring::Status::empty || l.reader.writer_says() <= l.reader.position()) {
+      l.stuck_at = kNotStuck;
+      return false;
+    }
+    if (l.stuck_at != at) {
+      l.stuck_at = at;  // maybe a writer between its tag and write_pos: look again later
+      return false;
+    }
+    drop(i, "nothing is at its ring's read position " + std::to_string(at) + " though its writer says it committed up to " +
+                    std::to_string(l.reader.writer_says()) + ": the ring was overwritten");
+    return true;
+  }
+
   // For a sender that has gone: frees the slot once its ring is empty (true), or leaves it
   // while messages remain (false).
   bool drained_or_free(std::uint32_t i) {
     const ring::Peeked p = local_[i].reader.peek();
     if (p.status == ring::Status::ok) return false;
-    if (p.status == ring::Status::corrupt && on_dropped_) {
-      on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ +
-                  " left a corrupt record in its ring; the rest of its messages is lost");
+    if (p.status == ring::Status::corrupt) {
+      ++corrupt_senders_;
+      if (on_dropped_) {
+        on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ +
+                    " left a corrupt record in its ring; the rest of its messages is lost");
+      }
     }
     free_slot(i);
     return true;
@@ -923,6 +977,7 @@ class ShmListener final : public Channel::Transport {
         free_slot(i);
       }
     }
+    ++corrupt_senders_;  // every drop here is a peer that broke the segment's rules
     if (on_dropped_) {
       on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ + " (pid " +
                   std::to_string(pid) + ", as it says) was dropped: " + why);
@@ -1007,6 +1062,7 @@ class ShmListener final : public Channel::Transport {
   std::unique_ptr<Rendezvous> rendezvous_;
   std::chrono::nanoseconds spin_;
   std::function<void(const std::string&)> on_dropped_;
+  std::uint64_t corrupt_senders_ = 0;  // senders dropped for breaking the segment (reported)
   std::vector<Local> local_;
   std::array<std::uint32_t, sc::kMaxSlots> attached_{};
   std::uint32_t attached_count_ = 0;

@@ -276,6 +276,7 @@ struct Inbox {
   std::size_t begin = 0;
   std::size_t end = 0;
   bool ready = true;            // a read may find data without polling first
+  bool starved = false;         // its message needs more room than the budget has: not read
   bool closed = false;          // the sender has gone; hand out what is whole, then drop it
   int error = 0;                // why it went, when a read failed (ECONNRESET...)
 
@@ -291,22 +292,54 @@ FrameState check_frame(const Inbox& in, std::size_t max_message, std::uint32_t& 
   return in.held() >= kHeader + length ? FrameState::whole : FrameState::partial;
 }
 
-std::size_t take_frame(Inbox& in, std::uint32_t length, std::span<std::byte> out) {
+// The memory a listener's inboxes hold beyond their first kInboxSize bytes each
+// (ChannelOptions::max_buffered). A single inbox may always grow when no other holds any, so a
+// message up to max_message always gets through.
+struct InboxBudget {
+  std::size_t limit = 0;
+  std::size_t extra = 0;  // the sum of (buffer size - kInboxSize) over the inboxes
+  bool starving = false;  // an inbox was refused room: idle inboxes give theirs back
+  bool shrunk = false;    // memory came back since starved inboxes were last looked at
+
+  [[nodiscard]] static std::size_t extra_of(const Inbox& in) noexcept {
+    return in.buf.size() > kInboxSize ? in.buf.size() - kInboxSize : 0;
+  }
+  [[nodiscard]] bool may_grow(const Inbox& in, std::size_t by) const noexcept {
+    return extra == extra_of(in) || extra + by <= limit;  // no other inbox holds any, or it fits
+  }
+  void resize(Inbox& in, std::size_t size) {
+    const std::size_t before = extra_of(in);
+    in.buf.resize(size);
+    extra = extra - before + extra_of(in);
+  }
+  void shrink(Inbox& in) {
+    extra -= extra_of(in);
+    std::vector<std::byte>(kInboxSize).swap(in.buf);
+    shrunk = true;
+  }
+  void forget(const Inbox& in) noexcept {
+    extra -= extra_of(in);
+    shrunk = true;
+  }
+};
+
+std::size_t take_frame(Inbox& in, std::uint32_t length, std::span<std::byte> out, InboxBudget& budget) {
   if (length != 0) std::memcpy(out.data(), in.buf.data() + in.begin + kHeader, length);
   in.begin += kHeader + length;
   if (in.begin == in.end) {
     in.begin = in.end = 0;
-    if (in.buf.size() > kInboxKeep) std::vector<std::byte>(kInboxSize).swap(in.buf);
+    if (in.buf.size() > kInboxKeep || (in.buf.size() > kInboxSize && budget.starving)) budget.shrink(in);
   }
   return length;
 }
 
-enum class ReadOutcome : unsigned char { data, drained, closed };
+enum class ReadOutcome : unsigned char { data, drained, closed, starved };
 
 // One read(2) into the inbox, making room for the frame it holds (whose length has been
 // checked against max_message). The inbox grows at most twofold per full read, so memory
-// follows the bytes that really came, not the length a peer announced.
-ReadOutcome read_into(Inbox& in, int* error) {
+// follows the bytes that really came, not the length a peer announced; and only as far as the
+// budget allows (else starved: nothing is read, the bytes wait in the kernel).
+ReadOutcome read_into(Inbox& in, int* error, InboxBudget& budget) {
   if (in.buf.empty()) in.buf.resize(kInboxSize);
   std::size_t frame = kHeader;
   if (in.held() >= kHeader) frame += get_length(in.buf.data() + in.begin);
@@ -315,7 +348,17 @@ ReadOutcome read_into(Inbox& in, int* error) {
     in.end -= in.begin;
     in.begin = 0;
   }
-  if (in.end == in.buf.size()) in.buf.resize(std::min(std::max(frame, in.buf.size()), 2 * in.buf.size()));
+  if (in.end == in.buf.size()) {
+    const std::size_t size = std::min(std::max(frame, in.buf.size()), 2 * in.buf.size());
+    if (size > in.buf.size()) {
+      if (!budget.may_grow(in, size - in.buf.size())) {
+        in.starved = true;
+        budget.starving = true;
+        return ReadOutcome::starved;
+      }
+      budget.resize(in, size);
+    }
+  }
   const std::size_t space = in.buf.size() - in.end;
   if (space == 0) return ReadOutcome::data;  // a whole frame fills the inbox: hand it out first
   for (;;) {
@@ -360,6 +403,8 @@ class SocketReceiver final : public Channel::Transport {
                  bool any_user = false)
       : Transport(std::move(url), options.max_message, true),
         any_user_(any_user),
+        max_senders_(options.max_senders),
+        budget_{.limit = options.max_buffered},
         on_dropped_(options.on_sender_dropped),
         unix_(std::move(unix_listener)),
         tcp_(std::move(tcp_listener)),
@@ -379,6 +424,7 @@ class SocketReceiver final : public Channel::Transport {
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     for (;;) {
       if (auto n = take_whole_frame(buffer)) return {ChannelStatus::ok, *n};
+      feed_starved();
       if (read_ready_inboxes()) continue;
       if (joined_ && inboxes_.empty() && !accept_all() && !accept_paused_) {
         joined_ = false;
@@ -399,7 +445,7 @@ class SocketReceiver final : public Channel::Transport {
       std::uint32_t length = 0;
       FrameState state = check_frame(in, max_message_, length);
       if (state == FrameState::whole) {
-        std::size_t n = take_frame(in, length, buffer);
+        std::size_t n = take_frame(in, length, buffer, budget_);
         ++next_;
         return n;
       }
@@ -409,6 +455,7 @@ class SocketReceiver final : public Channel::Transport {
       }
       if (in.closed) {
         if (in.held() != 0) report(partial_reason(in, url_, in.error));
+        budget_.forget(in);
         inboxes_.erase(inboxes_.begin() + static_cast<std::ptrdiff_t>(next_));
         accept_paused_ = false;
         continue;
@@ -423,9 +470,9 @@ class SocketReceiver final : public Channel::Transport {
   bool read_ready_inboxes() {
     bool progressed = false;
     for (Inbox& in : inboxes_) {
-      if (!in.ready || in.closed) continue;
+      if (!in.ready || in.closed || in.starved) continue;
       if (++reads_since_poll_ > kReadsBetweenPolls) return progressed;  // poll first
-      switch (read_into(in, &in.error)) {
+      switch (read_into(in, &in.error, budget_)) {
         case ReadOutcome::data:
           progressed = true;
           break;
@@ -434,10 +481,23 @@ class SocketReceiver final : public Channel::Transport {
           progressed = true;
           break;
         case ReadOutcome::drained:
+        case ReadOutcome::starved:
           break;
       }
     }
     return progressed;
+  }
+
+  // Once memory came back (a message handed out, an inbox gone), starved inboxes try again.
+  void feed_starved() {
+    if (!budget_.shrunk) return;
+    budget_.shrunk = false;
+    budget_.starving = false;
+    for (Inbox& in : inboxes_) {
+      if (!in.starved) continue;
+      in.starved = false;
+      in.ready = true;
+    }
   }
 
   // Accepts every connection waiting; true when one came.
@@ -445,6 +505,17 @@ class SocketReceiver final : public Channel::Transport {
     bool any = false;
     for (;;) {
       try {
+        if (inboxes_.size() >= max_senders_) {
+          // At the cap: the rest wait in the backlog until a sender goes (no busy retry).
+          if (!at_cap_reported_) {
+            report("the listener of " + url_ + " has " + std::to_string(inboxes_.size()) +
+                   " senders, its max_senders: new ones wait in the backlog until one goes");
+            at_cap_reported_ = true;
+          }
+          accept_paused_ = true;
+          return any;
+        }
+        at_cap_reported_ = false;
         std::optional<Socket> s = unix_ ? unix_->accept(Deadline::now()) : tcp_->accept(Deadline::now());
         if (!s) return any;
         if (unix_ && !any_user_ && !of_this_user(*s)) continue;  // closed at once, joins nothing
@@ -501,10 +572,13 @@ class SocketReceiver final : public Channel::Transport {
   // Polls the listening socket and every idle inbox until something happens or the deadline.
   bool wait(Deadline deadline) {
     reads_since_poll_ = 0;
-    bool busy = std::any_of(inboxes_.begin(), inboxes_.end(), [](const Inbox& in) { return in.ready && !in.closed; });
+    bool busy = std::any_of(inboxes_.begin(), inboxes_.end(),
+                            [](const Inbox& in) { return in.ready && !in.closed && !in.starved; });
     fds_.clear();
     fds_.push_back({listen_fd().get(), static_cast<short>(accept_paused_ ? 0 : POLLIN), 0});
-    for (const Inbox& in : inboxes_) fds_.push_back({in.fd.get(), static_cast<short>(in.closed ? 0 : POLLIN), 0});
+    // A starved inbox is not watched: its bytes wait in the kernel until memory comes back.
+    for (const Inbox& in : inboxes_)
+      fds_.push_back({in.fd.get(), static_cast<short>(in.closed || in.starved ? 0 : POLLIN), 0});
     Deadline until = busy ? Deadline::now() : deadline;
     if (accept_paused_ && !busy && !deadline.is_now() && deadline.remaining() > kAcceptRetry) {
       until = Deadline::after(kAcceptRetry);
@@ -524,6 +598,7 @@ class SocketReceiver final : public Channel::Transport {
 
   void drop(std::size_t index, const std::string& reason) {
     report(reason);
+    budget_.forget(inboxes_[index]);
     inboxes_.erase(inboxes_.begin() + static_cast<std::ptrdiff_t>(index));
     accept_paused_ = false;
   }
@@ -533,6 +608,9 @@ class SocketReceiver final : public Channel::Transport {
   }
 
   bool any_user_;  // unix: ?users=any
+  std::size_t max_senders_;
+  InboxBudget budget_;
+  bool at_cap_reported_ = false;
   std::function<void(const std::string&)> on_dropped_;
   std::optional<UnixListener> unix_;
   std::optional<TcpListener> tcp_;
@@ -579,7 +657,7 @@ class FifoReceiver final : public Channel::Transport {
       skip_held();
       std::uint32_t length = 0;
       FrameState state = skip_ != 0 ? FrameState::partial : check_frame(in_, max_message_, length);
-      if (state == FrameState::whole) return {ChannelStatus::ok, take_frame(in_, length, buffer)};
+      if (state == FrameState::whole) return {ChannelStatus::ok, take_frame(in_, length, buffer, budget_)};
       if (state == FrameState::too_long) {
         report(too_long_reason(in_, length, max_message_, url_) + "; its bytes are skipped as they come");
         skip_ = kHeader + std::uint64_t{length};
@@ -587,7 +665,7 @@ class FifoReceiver final : public Channel::Transport {
       }
       if (in_.ready) {
         int error = 0;
-        ReadOutcome r = read_into(in_, &error);
+        ReadOutcome r = read_into(in_, &error, budget_);  // one inbox: it may always grow
         if (error != 0) sys::fail("read", url_, error);
         if (r == ReadOutcome::data) continue;
         in_.ready = false;  // drained, or no writer (yet, or any more): poll tells which
@@ -650,6 +728,7 @@ class FifoReceiver final : public Channel::Transport {
   bool created_;
   UnixListener only_listener_;  // the abstract socket that keeps a second listener out
   Inbox in_;
+  InboxBudget budget_;      // one inbox: it always may grow (to max_message + 4 at most)
   std::uint64_t skip_ = 0;  // bytes still to skip of a frame above max_message
   dev_t device_ = 0;
   ino_t inode_ = 0;

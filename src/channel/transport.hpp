@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,6 +32,8 @@ class Channel::Transport {
   virtual int readiness_fd();
   /// Channel::stale_messages: what an adopted queue held. Transports without queues: 0.
   [[nodiscard]] virtual std::size_t stale_messages() const noexcept { return 0; }
+  /// Channel::corrupt_senders: senders dropped for breaking shared memory. Others: 0.
+  [[nodiscard]] virtual std::uint64_t corrupt_senders() const noexcept { return 0; }
 
   /// Channel's one-thread-at-a-time check: true when the end was free and is now taken.
   [[nodiscard]] bool try_take() noexcept {

@@ -354,7 +354,16 @@ int run_recv(const RecvArgs& args) {
                  channel->url(), stale);
     }
   }
-  return receive_messages(*channel, args);
+  const int code = receive_messages(*channel, args);
+  // Messages were lost to a peer that broke the shared memory: never a quiet success.
+  if (const std::uint64_t corrupt = channel->corrupt_senders(); corrupt != 0) {
+    fmt::print(stderr,
+               "ipckit recv: {}: {} sender(s) were dropped for writing what broke the channel's shared memory "
+               "(said above); their undelivered messages are lost\n",
+               channel->url(), corrupt);
+    return code == 0 ? 1 : code;
+  }
+  return code;
 }
 
 }  // namespace
