@@ -765,19 +765,30 @@ ChannelStatus receive_until_the_end(Channel& rx) {
   }
 }
 
-// The slot of an attached sender marked free, or given a state no end writes, by another
-// process: the sender is dropped, said and counted, never left silently.
-void slot_scribble_is_reported(std::uint32_t state, std::string_view says) {
-  OneSenderChannel ch;
-  ASSERT_TRUE(ch.tx.try_send(text("first")));
-  std::vector<std::byte> buffer(ch.rx.max_message());
-  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);  // attached
-  test::MappedSegment seg(ch.name);
-  seg.word(kSlot0State).store(state);
+// What every scribble below must lead to: the stream ends (the one sender is dropped), the
+// drop is said once with `says` in it, and counted.
+void expect_dropped_once(OneSenderChannel& ch, std::string_view says) {
   EXPECT_EQ(receive_until_the_end(ch.rx), ChannelStatus::end_of_stream);
   ASSERT_EQ(ch.dropped.size(), 1U);
   EXPECT_TRUE(has_substring(ch.dropped[0], says)) << ch.dropped[0];
   EXPECT_EQ(ch.rx.corrupt_senders(), 1U);
+}
+
+// The first message sent and received: the listener has attached the sender's ring.
+void attach_the_sender(OneSenderChannel& ch) {
+  ASSERT_TRUE(ch.tx.try_send(text("first")));
+  std::vector<std::byte> buffer(ch.rx.max_message());
+  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+}
+
+// The slot of an attached sender marked free, or given a state no end writes, by another
+// process: the sender is dropped, said and counted, never left silently.
+void slot_scribble_is_reported(std::uint32_t state, std::string_view says) {
+  OneSenderChannel ch;
+  attach_the_sender(ch);
+  test::MappedSegment seg(ch.name);
+  seg.word(kSlot0State).store(state);
+  expect_dropped_once(ch, says);
 }
 TEST(ChannelShm, AnAttachedSlotMarkedFreeByAnotherProcessIsReported) {
   slot_scribble_is_reported(static_cast<std::uint32_t>(sc::SlotState::free), "marked free by another process");
@@ -790,15 +801,10 @@ TEST(ChannelShm, ASlotStateNoEndWritesIsReported) {
 // stall. The listener finds it at its next liveness look.
 TEST(ChannelShm, AnOverwrittenReadPositionIsReported) {
   OneSenderChannel ch;
-  ASSERT_TRUE(ch.tx.try_send(text("first")));
-  std::vector<std::byte> buffer(ch.rx.max_message());
-  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  attach_the_sender(ch);
   const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
   scribble(ch.name, ring0 + offsetof(ring::Header, read_pos), 4096 * 3);
-  EXPECT_EQ(receive_until_the_end(ch.rx), ChannelStatus::end_of_stream);
-  ASSERT_EQ(ch.dropped.size(), 1U);
-  EXPECT_TRUE(has_substring(ch.dropped[0], "read position was overwritten")) << ch.dropped[0];
-  EXPECT_EQ(ch.rx.corrupt_senders(), 1U);
+  expect_dropped_once(ch, "read position was overwritten");
 }
 
 // Random bytes over a committed record's tag: the reader finds nothing there while its writer
@@ -809,10 +815,7 @@ TEST(ChannelShm, AnOverwrittenRecordIsReportedNotWaitedOnForGood) {
   ASSERT_TRUE(ch.tx.try_send(text("second")));  // at 32
   const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
   scribble(ch.name, ring0 + sizeof(ring::Header), 0x5eed5eed5eed5eedULL);
-  EXPECT_EQ(receive_until_the_end(ch.rx), ChannelStatus::end_of_stream);
-  ASSERT_EQ(ch.dropped.size(), 1U);
-  EXPECT_TRUE(has_substring(ch.dropped[0], "the ring was overwritten")) << ch.dropped[0];
-  EXPECT_EQ(ch.rx.corrupt_senders(), 1U);
+  expect_dropped_once(ch, "the ring was overwritten");
 }
 
 // `ipckit recv` prints why and exits 1 when a sender was dropped for corrupt shared memory.
