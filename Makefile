@@ -1,5 +1,5 @@
 # The two set-up commands: `make run` and `make test`. Both install what is missing first.
-.PHONY: run test deps build-release build-dev bench stress-long fuzz format tidy clean
+.PHONY: run test deps build-release build-dev bench stress-long fuzz fuzz-build fuzz-long format tidy clean
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -31,17 +31,32 @@ stress-long: deps build-dev
 	IPCKIT_STRESS_MESSAGES=100000000 ./build/dev/tests/channel_shm_stress_test
 	IPCKIT_CRASH_TRIALS=5000 ./build/dev/tests/channel_shm_crash_test
 
-# The ring's libFuzzer target (tests/fuzz/ring_fuzz.cpp) for FUZZ_SECONDS; its corpus grows in
-# build/fuzz/corpus/ring, a crash is written to build/fuzz/ as crash-<sha1> (replay: pass that file).
+# The libFuzzer targets (tests/fuzz/): ring_fuzz (the ring), stream_fuzz (unix/tcp framing),
+# shm_segment_fuzz (a whole shm:// segment). `make fuzz` runs FUZZ_TARGET (default ring_fuzz)
+# for FUZZ_SECONDS; `make fuzz-long` runs each of the three for FUZZ_RUNS inputs (default 10
+# million), one after the other. Corpora grow in build/fuzz/corpus/TARGET; a crash is written to
+# build/fuzz/ as crash-<sha1> (replay: pass that file to the target).
 FUZZ_SECONDS ?= 60
-fuzz:
+FUZZ_TARGET ?= ring_fuzz
+FUZZ_RUNS ?= 10000000
+FUZZ_TARGETS = ring_fuzz stream_fuzz shm_segment_fuzz
+fuzz-build:
 	@bash scripts/deps.sh fuzz
 	$(CMAKE) -S . -B build/fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DIPCKIT_FUZZ=ON -DIPCKIT_BUILD_TESTS=OFF -DIPCKIT_BUILD_TOOLS=OFF -DIPCKIT_BUILD_EXAMPLES=OFF
-	$(CMAKE) --build build/fuzz --target ring_fuzz
-	mkdir -p build/fuzz/corpus/ring
-	./build/fuzz/tests/fuzz/ring_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	  -artifact_prefix=build/fuzz/ build/fuzz/corpus/ring
+	$(CMAKE) --build build/fuzz --target $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	mkdir -p build/fuzz/corpus/$(FUZZ_TARGET)
+	./build/fuzz/tests/fuzz/$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  -artifact_prefix=build/fuzz/ build/fuzz/corpus/$(FUZZ_TARGET)
+
+fuzz-long: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t && \
+	  ./build/fuzz/tests/fuzz/$$t -runs=$(FUZZ_RUNS) -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+	    build/fuzz/corpus/$$t || exit 1; \
+	done
 
 format:
 	@bash scripts/deps.sh lint

@@ -818,6 +818,30 @@ TEST(ChannelShm, AnOverwrittenRecordIsReportedNotWaitedOnForGood) {
   expect_dropped_once(ch, "the ring was overwritten");
 }
 
+// Found by shm_segment_fuzz: a sender refused before the listener ever attached it (its ring
+// header broken) is a sender that came and went, so the stream ends instead of waiting for
+// one to join.
+TEST(ChannelShm, ASenderRefusedBeforeItWasAttachedEndsTheStream) {
+  OneSenderChannel ch;
+  const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+  scribble(ch.name, ring0 + offsetof(ring::Header, magic), 0);
+  expect_dropped_once(ch, "its ring is corrupt");
+}
+
+// Found by shm_segment_fuzz: a sender whose slot another process marked free before the
+// listener saw it holds its lock on a free slot. Two liveness looks that find that drop it
+// (it hears peer_closed) and the stream ends.
+TEST(ChannelShm, ASenderHiddenByASlotMarkedFreeIsFoundAndDropped) {
+  OneSenderChannel ch;
+  test::MappedSegment seg(ch.name);
+  seg.word(kSlot0State).store(static_cast<std::uint32_t>(sc::SlotState::free));
+  expect_dropped_once(ch, "marked free by another process while its sender held it");
+  // Its sends give peer_closed once its ring is full or at its next periodic look.
+  ChannelStatus last = ChannelStatus::ok;
+  for (int i = 0; i < 100'000 && last == ChannelStatus::ok; ++i) last = ch.tx.send(text("after"), Deadline::after(10s)).status;
+  EXPECT_EQ(last, ChannelStatus::peer_closed);
+}
+
 // `ipckit recv` prints why and exits 1 when a sender was dropped for corrupt shared memory.
 TEST(ChannelShm, RecvExitsNonZeroWhenASenderWasDroppedForCorruption) {
   ShmName name;

@@ -753,6 +753,9 @@ class ShmListener final : public Channel::Transport {
     bool dead = false;          // its sender's lock is gone: drain, then free
     bool sender_spins = false;  // it said it never sleeps (sc::SlotEntry::sender_spins)
     bool bad_state_reported = false;  // a state no honest end writes was reported once
+    // A liveness look found the slot free with its sender lock held (a joiner between its lock
+    // and its claim, or a sender whose slot another process marked free).
+    bool locked_while_free = false;
     // The reader's position when a liveness scan found nothing there although the writer said
     // it had committed past it (kNotStuck: not seen so). Seen twice, a liveness period apart:
     // the record there was overwritten.
@@ -809,7 +812,11 @@ class ShmListener final : public Channel::Transport {
         case sc::SlotState::free:
           // Only the listener frees a slot: one freed under an attached ring was written by
           // another process.
-          if (l.attached) drop(i, "its slot was marked free by another process while it was attached");
+          if (l.attached) {
+            drop(i, "its slot was marked free by another process while it was attached");
+          } else if (check_liveness) {
+            hidden_sender(i);
+          }
           break;
         case sc::SlotState::claiming:
           // A sender is joining: not the end. One that died before its ring was ready
@@ -866,10 +873,36 @@ class ShmListener final : public Channel::Transport {
     return in_use;
   }
 
+  // A joiner holds its slot's lock only for a moment before it claims the slot. A free slot
+  // whose lock is held at two liveness looks in a row hides a sender whose slot another
+  // process marked free before the listener saw it: dropped, so that it hears peer_closed
+  // and the stream can end.
+  void hidden_sender(std::uint32_t i) {
+    Local& l = local_[i];
+    if (!byte_locked(seg_.fd(), sc::sender_lock_byte(i))) {
+      l.locked_while_free = false;
+      return;
+    }
+    if (!std::exchange(l.locked_while_free, true)) {
+      needs_liveness_ = true;  // look again at the next liveness period
+      return;
+    }
+    l.locked_while_free = false;
+    std::uint32_t expected = static_cast<std::uint32_t>(sc::SlotState::free);
+    // acq_rel: pairs with a joiner's CAS free -> claiming; if it claims meanwhile, it is honest.
+    if (!atomic(seg_.slot(i).state)
+             .compare_exchange_strong(expected, static_cast<std::uint32_t>(sc::SlotState::dropped),
+                                      std::memory_order_acq_rel))
+      return;
+    joined_ = true;  // a sender came (unseen) and is gone now
+    report_tampering(i, "its slot was marked free by another process while its sender held it");
+  }
+
   // A slot that another process wrote on, already detached: reported and counted
   // (Channel::corrupt_senders), as drop() does.
   void report_tampering(std::uint32_t i, const std::string& why) {
     ++corrupt_senders_;
+    joined_ = true;  // whoever held the slot is no sender any more: the stream may end
     if (on_dropped_) {
       on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ + " was dropped: " + why);
     }
@@ -962,6 +995,7 @@ class ShmListener final : public Channel::Transport {
   // once its ring is full), and is freed once its lock is gone.
   void drop(std::uint32_t i, const std::string& why, bool attached = true) {
     if (attached) detach(i);
+    joined_ = true;  // it came (even if refused before it was attached) and is gone now
     since_scan_ = kScanEvery;  // the next round scans: this may have been the last sender
     sc::SlotEntry& slot = seg_.slot(i);
     const std::int32_t pid = atomic(slot.sender_pid).load(std::memory_order_relaxed);

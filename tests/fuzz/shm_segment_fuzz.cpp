@@ -1,0 +1,213 @@
+// libFuzzer target for a shm:// channel's segment as a whole: the channel header, the slot
+// table and the rings, which a same-user peer can write anything into. One listener and two
+// senders of a real channel (named, so the target maps its segment from /dev/shm like any
+// process of that user could); each input is a script of honest sends and receives and of
+// writes of chosen bytes at chosen offsets anywhere in the segment.
+//
+// What must hold: no call crashes, reads or writes outside the segment (ASan; the library is
+// instrumented too), or returns a status it may not return; while nothing was written by hand,
+// every message comes out whole and in its sender's order; and after a write by hand, the
+// listener either goes on or drops the sender it concerns (on_sender_dropped), and still ends
+// the stream once the senders close. Each input gets a channel of its own, so each starts
+// from a clean segment.
+//
+// Build and run: make fuzz-long (or make fuzz FUZZ_TARGET=shm_segment_fuzz).
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipckit/channel.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kSenders = 2;
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "shm_segment_fuzz: %s\n", what.c_str());
+  std::abort();
+}
+
+// The fuzzer's bytes, taken from the front; past the end everything reads as zero.
+class Input {
+ public:
+  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  [[nodiscard]] bool done() const { return size_ == 0; }
+  template <class T>
+  T take() {
+    T value{};
+    const std::size_t n = std::min(size_, sizeof(T));
+    if (n != 0) std::memcpy(&value, data_, n);
+    data_ += n;
+    size_ -= n;
+    return value;
+  }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+};
+
+std::byte pattern(std::uint32_t sender, std::uint32_t seq, std::size_t i) {
+  return static_cast<std::byte>((sender * 97 + seq * 131 + i * 7 + 1) & 0xFF);
+}
+
+// A message: sender, sequence number, then a pattern of both, so a reader can tell a whole one.
+std::vector<std::byte> message(std::uint32_t sender, std::uint32_t seq, std::size_t size) {
+  std::vector<std::byte> m(std::max<std::size_t>(size, 8));
+  std::memcpy(m.data(), &sender, 4);
+  std::memcpy(m.data() + 4, &seq, 4);
+  for (std::size_t i = 8; i < m.size(); ++i) m[i] = pattern(sender, seq, i);
+  return m;
+}
+
+// A channel, its senders and its segment mapped as another process would map it.
+class Place {
+ public:
+  Place() : name_("ipckit-fuzz-" + std::to_string(::getpid())) {
+    rx_.emplace(ipckit::Channel::listen("shm://" + name_ + "?capacity=4096&senders=" + std::to_string(kSenders),
+                                        {.on_sender_dropped = [this](const std::string&) { ++dropped_; }}));
+    for (auto& tx : tx_) tx.emplace(ipckit::Channel::connect(rx_->url(), {}, ipckit::Deadline::after(10s)));
+    const int fd = ::shm_open(("/ipckit-ch-" + name_).c_str(), O_RDWR | O_CLOEXEC, 0);
+    struct stat st {};
+    if (fd == -1 || ::fstat(fd, &st) != 0) fail("cannot open the channel's segment");
+    size_ = static_cast<std::size_t>(st.st_size);
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) fail("cannot map the channel's segment");
+    segment_ = static_cast<std::byte*>(p);
+  }
+  Place(const Place&) = delete;
+  Place& operator=(const Place&) = delete;
+  ~Place() { ::munmap(segment_, size_); }
+
+  void run(Input& in) {
+    for (int steps = 0; steps < 512 && !in.done(); ++steps) {
+      const auto op = in.take<std::uint8_t>();
+      const std::size_t s = (op >> 3) % kSenders;
+      switch (op % 6) {
+        case 0:
+        case 1:
+          send(s, in.take<std::uint16_t>());
+          break;
+        case 2:
+        case 3:
+          receive();
+          break;
+        case 4:
+          write_by_hand(in.take<std::uint32_t>(), in.take<std::uint64_t>(), (op & 0x40) != 0 ? 8 : 4);
+          break;
+        case 5:
+          close(s);
+          break;
+      }
+    }
+    for (std::size_t s = 0; s < kSenders; ++s) close(s);
+    // Every sender has closed: the stream ends (whatever was written by hand), unless a
+    // receive above saw it end already (it ends once; after that a receive waits for new
+    // senders).
+    while (!ended_) {
+      const ipckit::ChannelResult r = rx_->receive(buffer(), ipckit::Deadline::after(10s));
+      if (r.status == ipckit::ChannelStatus::end_of_stream) break;
+      if (r.status != ipckit::ChannelStatus::ok) fail("no end of stream after every sender closed");
+      check(r.bytes);
+    }
+    if (!tampered_) {
+      for (std::size_t s = 0; s < kSenders; ++s)
+        if (!sent_[s].empty()) fail("an honest channel lost messages");
+    }
+  }
+
+ private:
+  std::span<std::byte> buffer() {
+    buf_.resize(rx_->max_message());
+    return buf_;
+  }
+
+  void send(std::size_t s, std::size_t size) {
+    if (!tx_[s]) return;
+    size %= tx_[s]->max_message() + 1;
+    const std::uint32_t seq = next_[s];
+    const std::vector<std::byte> m = message(static_cast<std::uint32_t>(s), seq, size);
+    const ipckit::ChannelResult r = tx_[s]->send(m, ipckit::Deadline::now());
+    if (r.status == ipckit::ChannelStatus::ok) {
+      sent_[s].push_back({seq, m.size()});
+      ++next_[s];
+    } else if (r.status != ipckit::ChannelStatus::would_block && r.status != ipckit::ChannelStatus::peer_closed) {
+      fail("try_send gave neither ok, would_block nor peer_closed");
+    } else if (r.status == ipckit::ChannelStatus::peer_closed && !tampered_) {
+      fail("an honest channel said peer_closed");
+    }
+  }
+
+  void receive() {
+    const ipckit::ChannelResult r = rx_->try_receive(buffer());
+    if (r.status == ipckit::ChannelStatus::ok) {
+      check(r.bytes);
+    } else if (r.status == ipckit::ChannelStatus::end_of_stream) {
+      ended_ = true;
+    } else if (r.status != ipckit::ChannelStatus::would_block) {
+      fail("try_receive gave neither ok, would_block nor end_of_stream");
+    }
+  }
+
+  // A message that came out: while nothing was written by hand, the next of its sender, whole.
+  void check(std::size_t bytes) {
+    if (tampered_) return;  // anything whole may come out of a segment written by hand
+    std::uint32_t sender = 0;
+    std::uint32_t seq = 0;
+    if (bytes < 8) fail("an honest message shorter than its header");
+    std::memcpy(&sender, buf_.data(), 4);
+    std::memcpy(&seq, buf_.data() + 4, 4);
+    if (sender >= kSenders || sent_[sender].empty()) fail("a message no sender sent");
+    const auto [want, size] = sent_[sender].front();
+    sent_[sender].pop_front();
+    if (seq != want || bytes != size) fail("a message out of its sender's order, or cut");
+    for (std::size_t i = 8; i < bytes; ++i)
+      if (buf_[i] != pattern(sender, seq, i)) fail("a message whose bytes changed");
+  }
+
+  void write_by_hand(std::uint32_t where, std::uint64_t value, std::size_t width) {
+    const std::size_t offset = (where % (size_ - width + 1)) & ~(width - 1);
+    std::memcpy(segment_ + offset, &value, width);
+    tampered_ = true;
+  }
+
+  void close(std::size_t s) { tx_[s].reset(); }
+
+  std::string name_;
+  std::optional<ipckit::Channel> rx_;
+  std::array<std::optional<ipckit::Channel>, kSenders> tx_;
+  std::byte* segment_ = nullptr;
+  std::size_t size_ = 0;
+  std::vector<std::byte> buf_;
+  std::array<std::deque<std::pair<std::uint32_t, std::size_t>>, kSenders> sent_;
+  std::array<std::uint32_t, kSenders> next_{};
+  int dropped_ = 0;
+  bool tampered_ = false;
+  bool ended_ = false;  // a receive saw the end of the stream
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Input in(data, size);
+  Place place;
+  place.run(in);
+  return 0;
+}

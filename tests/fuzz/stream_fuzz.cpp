@@ -1,0 +1,206 @@
+// libFuzzer target for the byte-stream framing of unix:// (and tcp://, which shares the code):
+// a listener fed by peers that write whatever the fuzzer chose, split wherever it chose, over
+// up to four connections at once, closing them at any point. The listener is small on purpose
+// (max_message 72 KiB, max_buffered 16 KiB beyond each sender's first 64 KiB, max_senders 3),
+// so lengths above the maximum, frames cut by a close, a budget that starves an inbox and
+// senders waiting in the backlog all come up in short inputs (a large frame is a length and a
+// filler the input names in a few bytes).
+//
+// What must hold, checked against a model that parses each connection's bytes itself: every
+// message delivered is a whole frame some connection sent, each connection's frames come in
+// its order, none is lost or duplicated up to the point where that connection broke the rules
+// (a length above the maximum ends it, a close mid-frame drops the partial frame), and once
+// every peer has closed the listener reaches end of stream (no hang). ASan and UBSan watch the
+// library, which the fuzz build instruments too.
+//
+// Build and run: make fuzz-long (or make fuzz FUZZ_TARGET=stream_fuzz).
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ipckit/channel.hpp"
+#include "ipckit/socket.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::size_t kMaxMessage = 72 * 1024;
+constexpr std::size_t kConnections = 4;
+
+[[noreturn]] void fail(const std::string& what) {
+  std::fprintf(stderr, "stream_fuzz: %s\n", what.c_str());
+  std::abort();
+}
+
+// The fuzzer's bytes, taken from the front; past the end everything reads as zero.
+class Input {
+ public:
+  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+  [[nodiscard]] bool done() const { return size_ == 0; }
+  std::uint8_t byte() {
+    if (size_ == 0) return 0;
+    --size_;
+    return *data_++;
+  }
+  std::string bytes(std::size_t n) {
+    n = std::min(n, size_);
+    std::string out(reinterpret_cast<const char*>(data_), n);
+    data_ += n;
+    size_ -= n;
+    return out;
+  }
+
+ private:
+  const std::uint8_t* data_;
+  std::size_t size_;
+};
+
+// One listener for the whole run: each input ends at end of stream, which leaves it as new.
+ipckit::Channel& listener() {
+  static ipckit::Channel rx = ipckit::Channel::listen(
+      "unix://@ipckit-stream-fuzz-" + std::to_string(::getpid()),
+      {.max_message = kMaxMessage, .on_sender_dropped = [](const std::string&) {}, .max_senders = 3,
+       .max_buffered = 16 * 1024});
+  return rx;
+}
+
+// What the listener must deliver from one connection's bytes: its whole frames, up to the
+// first length above the maximum (which ends the connection); a frame cut short by the close
+// is dropped.
+std::vector<std::string> frames_of(const std::string& wire) {
+  std::vector<std::string> frames;
+  std::size_t at = 0;
+  while (wire.size() - at >= 4) {
+    std::uint32_t length = 0;
+    for (int i = 0; i < 4; ++i) length |= std::uint32_t{static_cast<std::uint8_t>(wire[at + i])} << (8 * i);
+    if (length > kMaxMessage) break;
+    if (wire.size() - at - 4 < length) break;
+    frames.push_back(wire.substr(at + 4, length));
+    at += 4 + length;
+  }
+  return frames;
+}
+
+// Whether `delivered` is an interleaving of the connections' frame lists that keeps each
+// list's order and uses every frame once: a search over how far each list has got.
+bool is_merge(const std::vector<std::string>& delivered, const std::vector<std::vector<std::string>>& lists) {
+  std::map<std::vector<std::size_t>, bool> seen;  // states already known to fail
+  std::vector<std::size_t> at(lists.size(), 0);
+  auto search = [&](auto&& self, std::size_t k) -> bool {
+    if (k == delivered.size()) {
+      for (std::size_t i = 0; i < lists.size(); ++i)
+        if (at[i] != lists[i].size()) return false;
+      return true;
+    }
+    if (seen.count(at) != 0) return false;
+    for (std::size_t i = 0; i < lists.size(); ++i) {
+      if (at[i] == lists[i].size() || lists[i][at[i]] != delivered[k]) continue;
+      ++at[i];
+      if (self(self, k + 1)) return true;
+      --at[i];
+    }
+    seen[at] = false;
+    return false;
+  };
+  return search(search, 0);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  ipckit::Channel& rx = listener();
+  const std::string address = rx.url().substr(std::string_view("unix://@").size());
+  Input in(data, size);
+  std::array<std::optional<ipckit::Socket>, kConnections> peers;
+  std::array<std::string, kConnections> wire;  // what each open peer wrote
+  std::vector<std::string> closed;               // what each closed peer wrote
+  bool connected = false;                        // a peer joined since the last end of stream
+  std::vector<std::string> delivered;
+  std::vector<std::byte> buffer(rx.max_message());
+  auto take_one = [&] {
+    const ipckit::ChannelResult r = rx.try_receive(buffer);
+    if (r.status == ipckit::ChannelStatus::ok) {
+      delivered.emplace_back(reinterpret_cast<const char*>(buffer.data()), r.bytes);
+    } else if (r.status == ipckit::ChannelStatus::end_of_stream) {
+      connected = false;  // every peer that joined has gone; the next ones start afresh
+    } else if (r.status != ipckit::ChannelStatus::would_block) {
+      fail("try_receive gave neither ok, would_block nor end_of_stream");
+    }
+  };
+  auto close = [&](std::size_t c) {
+    if (!peers[c]) return;
+    peers[c].reset();
+    closed.push_back(std::move(wire[c]));
+    wire[c].clear();
+  };
+  // Writes what the kernel takes of `bytes` on connection c, letting the listener read between
+  // tries; a peer the listener does not read (starved, or waiting in the backlog) gives up on
+  // the rest. wire[c] gets exactly what went.
+  auto write = [&](std::size_t c, const std::string& bytes) {
+    if (!peers[c]) {
+      peers[c] = ipckit::Socket::connect_unix(ipckit::UnixAddress::abstract(address));
+      connected = true;
+    }
+    std::size_t done = 0;
+    for (int tries = 0; done < bytes.size() && tries < 8; ++tries) {
+      const ssize_t n = ::send(peers[c]->fd().get(), bytes.data() + done, bytes.size() - done, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n == -1 && errno != EAGAIN && errno != EINTR) break;  // dropped by the listener: EPIPE
+      take_one();
+    }
+    wire[c] += bytes.substr(0, done);
+  };
+  for (int steps = 0; steps < 256 && !in.done(); ++steps) {
+    const std::uint8_t op = in.byte();
+    const std::size_t c = (op >> 2) % kConnections;
+    switch (op % 4) {
+      case 0:  // a chunk of raw bytes, split wherever the input says
+        write(c, in.bytes(in.byte() % 64));
+        break;
+      case 1: {  // a whole frame: up to 255 bytes from the input, or 60 to 92 KiB of filler
+        const std::uint8_t n = in.byte();
+        const bool large = (op & 0x80) != 0;
+        const std::size_t length = large ? 60 * 1024 + std::size_t{n} * 128 + in.byte() : n;
+        std::string frame(4, '\0');
+        for (int i = 0; i < 4; ++i) frame[static_cast<std::size_t>(i)] = static_cast<char>((length >> (8 * i)) & 0xFF);
+        frame += large ? std::string(length, static_cast<char>(n)) : in.bytes(length);
+        frame.resize(4 + length, 'x');
+        write(c, frame);
+        break;
+      }
+      case 2:
+        take_one();
+        break;
+      case 3:
+        close(c);  // what it wrote is all that comes from it
+        break;
+    }
+  }
+  for (std::size_t c = 0; c < kConnections; ++c) close(c);
+  // Every peer has closed: the listener hands out what is whole and then ends the stream.
+  while (connected) {
+    const ipckit::ChannelResult r = rx.receive(buffer, ipckit::Deadline::after(10s));
+    if (r.status == ipckit::ChannelStatus::end_of_stream) break;
+    if (r.status != ipckit::ChannelStatus::ok) fail("the listener did not reach end of stream after every peer closed");
+    delivered.emplace_back(reinterpret_cast<const char*>(buffer.data()), r.bytes);
+  }
+  std::vector<std::vector<std::string>> expected;
+  for (const std::string& w : closed) expected.push_back(frames_of(w));
+  if (!is_merge(delivered, expected)) fail("what was delivered is not the peers' frames, each in its order");
+  return 0;
+}
