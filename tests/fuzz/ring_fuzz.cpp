@@ -23,6 +23,7 @@
 #include <span>
 #include <vector>
 
+#include "fuzz_input.hpp"
 #include "ipckit/ring.hpp"
 
 namespace {
@@ -30,34 +31,13 @@ namespace {
 namespace ring = ipckit::ring;
 using ring::Status;
 
-[[noreturn]] void fail(const char* what) {
-  std::fprintf(stderr, "ring_fuzz: %s\n", what);
-  std::abort();
-}
+[[noreturn]] void fail(const char* what) { ipckit::fuzz::fail("ring_fuzz", what); }
 
 void expect(bool condition, const char* what) {
   if (!condition) fail(what);
 }
 
-// The fuzzer's bytes, taken from the front; past the end everything reads as zero.
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  [[nodiscard]] bool done() const { return size_ == 0; }
-  template <class T>
-  T take() {
-    T value{};
-    const std::size_t n = size_ < sizeof(T) ? size_ : sizeof(T);
-    if (n != 0) std::memcpy(&value, data_, n);
-    data_ += n;
-    size_ -= n;
-    return value;
-  }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-};
+using ipckit::fuzz::Input;
 
 // A 64-byte-aligned allocation of exactly `size` bytes: one byte past it is an ASan report.
 struct Segment {

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_input.hpp"
 #include "ipckit/channel.hpp"
 
 namespace {
@@ -38,30 +39,9 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kSenders = 2;
 
-[[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "shm_segment_fuzz: %s\n", what.c_str());
-  std::abort();
-}
+[[noreturn]] void fail(const std::string& what) { ipckit::fuzz::fail("shm_segment_fuzz", what); }
 
-// The fuzzer's bytes, taken from the front; past the end everything reads as zero.
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  [[nodiscard]] bool done() const { return size_ == 0; }
-  template <class T>
-  T take() {
-    T value{};
-    const std::size_t n = std::min(size_, sizeof(T));
-    if (n != 0) std::memcpy(&value, data_, n);
-    data_ += n;
-    size_ -= n;
-    return value;
-  }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-};
+using ipckit::fuzz::Input;
 
 std::byte pattern(std::uint32_t sender, std::uint32_t seq, std::size_t i) {
   return static_cast<std::byte>((sender * 97 + seq * 131 + i * 7 + 1) & 0xFF);

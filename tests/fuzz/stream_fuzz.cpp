@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz_input.hpp"
 #include "ipckit/channel.hpp"
 #include "ipckit/socket.hpp"
 
@@ -39,33 +40,9 @@ using namespace std::chrono_literals;
 constexpr std::size_t kMaxMessage = 72 * 1024;
 constexpr std::size_t kConnections = 4;
 
-[[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "stream_fuzz: %s\n", what.c_str());
-  std::abort();
-}
+[[noreturn]] void fail(const std::string& what) { ipckit::fuzz::fail("stream_fuzz", what); }
 
-// The fuzzer's bytes, taken from the front; past the end everything reads as zero.
-class Input {
- public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  [[nodiscard]] bool done() const { return size_ == 0; }
-  std::uint8_t byte() {
-    if (size_ == 0) return 0;
-    --size_;
-    return *data_++;
-  }
-  std::string bytes(std::size_t n) {
-    n = std::min(n, size_);
-    std::string out(reinterpret_cast<const char*>(data_), n);
-    data_ += n;
-    size_ -= n;
-    return out;
-  }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-};
+using ipckit::fuzz::Input;
 
 // One listener for the whole run: each input ends at end of stream, which leaves it as new.
 ipckit::Channel& listener() {
@@ -166,16 +143,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     wire[c] += bytes.substr(0, done);
   };
   for (int steps = 0; steps < 256 && !in.done(); ++steps) {
-    const std::uint8_t op = in.byte();
+    const auto op = in.take<std::uint8_t>();
     const std::size_t c = (op >> 2) % kConnections;
     switch (op % 4) {
       case 0:  // a chunk of raw bytes, split wherever the input says
-        write(c, in.bytes(in.byte() % 64));
+        write(c, in.bytes(in.take<std::uint8_t>() % 64));
         break;
       case 1: {  // a whole frame: up to 255 bytes from the input, or 60 to 92 KiB of filler
-        const std::uint8_t n = in.byte();
+        const std::uint8_t n = in.take<std::uint8_t>();
         const bool large = (op & 0x80) != 0;
-        const std::size_t length = large ? 60 * 1024 + std::size_t{n} * 128 + in.byte() : n;
+        const std::size_t length = large ? 60 * 1024 + std::size_t{n} * 128 + in.take<std::uint8_t>() : n;
         std::string frame(4, '\0');
         for (int i = 0; i < 4; ++i) frame[static_cast<std::size_t>(i)] = static_cast<char>((length >> (8 * i)) & 0xFF);
         frame += large ? std::string(length, static_cast<char>(n)) : in.bytes(length);
