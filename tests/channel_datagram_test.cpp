@@ -717,7 +717,7 @@ TEST(ChannelDatagram, SysvListenerRefusesAQueueAnotherUserMadeAndGaveAway) {
   Place place(Kind::sysv);
   make_queue_elsewhere(place, true, 0600, true);
   expect_refused(test::error_from([&] { (void)Channel::listen(place.url()); }),
-                 "uid 65534)");
+                 "uid 65534), who keeps owner rights");
 }
 
 void open_the_queue_to_others(const Place& place) {
@@ -852,7 +852,9 @@ void another_users_connections_do_not_join(Kind kind) {
   EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
   test::notify(done.write_end);
   EXPECT_TRUE(intruder.wait().success());
-  ASSERT_EQ(dropped.size(), static_cast<std::size_t>(kConnections));
+  // Said at once for the first, then at most once a second (a flood cannot flood the log).
+  ASSERT_GE(dropped.size(), 1U);
+  EXPECT_LT(dropped.size(), static_cast<std::size_t>(kConnections));
   EXPECT_TRUE(test::has_substring(dropped[0], "uid 65534"));
   EXPECT_TRUE(test::has_substring(dropped[0], "its connection was closed"));
 }

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "../sys.hpp"
+#include "ownership.hpp"
 
 namespace ipckit::detail {
 
@@ -155,12 +156,13 @@ bool BeaconListener::accept_pending() {
 bool BeaconListener::from_this_user(int fd) {
   const std::optional<ucred> peer = peer_of(fd);
   if (peer && peer->uid == ::geteuid()) return true;
-  if (report_) {
-    report_(peer ? "a process of " + sys::user_text(peer->uid) + " (pid " +
-                       std::to_string(peer->pid) + ") connected to " + name_ + ", the liveness socket of " +
-                       url_ + "; only processes of " + sys::user_text(::geteuid()) +
-                       " may send there: its connection was closed"
-                 : "a connection to " + name_ + " whose process cannot be told was closed");
+  std::uint64_t unsaid = 0;
+  if (report_ && refusals_.say_now(unsaid)) {
+    report_((peer ? "a process of " + sys::user_text(peer->uid) + " (pid " + std::to_string(peer->pid) +
+                        ") connected to " + name_ + ", the liveness socket of " + url_ + "; only processes of " +
+                        sys::user_text(::geteuid()) + " may send there: its connection was closed"
+                  : "a connection to " + name_ + " whose process cannot be told was closed") +
+            unsaid_text(unsaid));
   }
   return false;
 }

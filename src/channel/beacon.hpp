@@ -14,6 +14,7 @@
 
 #include "ipckit/deadline.hpp"
 #include "ipckit/fd.hpp"
+#include "ownership.hpp"
 #include "url.hpp"
 #include "wait.hpp"
 
@@ -104,6 +105,7 @@ class BeaconListener {
   std::string name_;  ///< "@ipckit/mq/orders", for messages
   std::string url_;
   std::function<void(const std::string&)> report_;
+  RefusalLog refusals_;  ///< another user's connections, said at most once a second
   std::vector<Fd> senders_;
   std::vector<pollfd> poll_set_;  ///< kept between calls, so waiting does not allocate
   bool joined_ = false;

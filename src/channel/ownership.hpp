@@ -2,6 +2,8 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -29,5 +31,22 @@ void require_private(std::string_view step, std::string_view object, std::string
 /// The same for an open descriptor of a file-backed object (a FIFO, a POSIX queue): fstat.
 void require_private_fd(int fd, std::string_view step, std::string_view object,
                         std::string_view noun, const std::string& url, std::string_view fix);
+
+/// Reports refused peers (another user's connections) at most once a second, so that a flood
+/// of them cannot flood the listener's log: the first is said at once, the rest are counted and
+/// the count goes with the next one said.
+class RefusalLog {
+ public:
+  /// Whether to say this refusal now. `unsaid` gets how many were refused without a word
+  /// since the last one said.
+  [[nodiscard]] bool say_now(std::uint64_t& unsaid);
+
+ private:
+  std::chrono::steady_clock::time_point next_{};
+  std::uint64_t unsaid_ = 0;
+};
+
+/// " (and N more refused since without a word)", or nothing for 0.
+[[nodiscard]] std::string unsaid_text(std::uint64_t unsaid);
 
 }  // namespace ipckit::detail

@@ -538,12 +538,16 @@ class SocketReceiver final : public Channel::Transport {
 
   // Only this user's processes may send, unless the URL says users=any: an abstract name has
   // no permissions, and root passes a path socket's.
-  bool of_this_user(const Socket& s) const {
+  bool of_this_user(const Socket& s) {
     const PeerCredentials c = s.peer_credentials();
     if (c.uid == ::geteuid()) return true;
-    report("a process of " + sys::user_text(c.uid) + " (pid " + std::to_string(c.pid) + ") connected to " + url_ +
-           "; only processes of " + sys::user_text(::geteuid()) +
-           " may send there (add ?users=any to the URL to take any user): its connection was closed");
+    std::uint64_t unsaid = 0;
+    if (refusals_.say_now(unsaid)) {
+      report("a process of " + sys::user_text(c.uid) + " (pid " + std::to_string(c.pid) + ") connected to " + url_ +
+             "; only processes of " + sys::user_text(::geteuid()) +
+             " may send there (add ?users=any to the URL to take any user): its connection was closed" +
+             unsaid_text(unsaid));
+    }
     return false;
   }
 
@@ -611,6 +615,7 @@ class SocketReceiver final : public Channel::Transport {
   std::size_t max_senders_;
   InboxBudget budget_;
   bool at_cap_reported_ = false;
+  RefusalLog refusals_;  // other users' connections, said at most once a second
   std::function<void(const std::string&)> on_dropped_;
   std::optional<UnixListener> unix_;
   std::optional<TcpListener> tcp_;
