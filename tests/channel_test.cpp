@@ -573,6 +573,31 @@ TEST(ChannelStream, MaxBufferedHoldsBackASecondLargeMessageUntilTheFirstIsOut) {
   EXPECT_TRUE(b_sent);
 }
 
+// A sender whose large message was handed out keeps its larger buffer for the next one; when
+// another sender's message needs room the budget has not, that idle memory is given back
+// (else the second would wait for good).
+TEST(ChannelStream, AnIdleSendersMemoryIsGivenBackWhenAnotherNeedsIt) {
+  test::TempDir dir;
+  const std::string url = "unix://" + (dir.path() / "s.sock").string();
+  const ChannelOptions options{.max_message = 256U << 10, .max_buffered = 16U << 10};
+  Channel rx = Channel::listen(url, options);
+  std::vector<std::byte> buf(rx.max_message());
+  const std::string large(100U << 10, 'L');
+  Channel first = Channel::connect(url, options, Deadline::after(10s));
+  ASSERT_TRUE(first.send(bytes(large), Deadline::after(30s)).ok());
+  ChannelResult r = rx.receive(buf, Deadline::after(30s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(r.bytes, large.size());
+  // `first` stays connected and idle; a second sender's large message must still come.
+  std::jthread second([&] {
+    Channel tx = Channel::connect(url, options, Deadline::after(10s));
+    (void)tx.send(bytes(large), Deadline::after(30s));
+  });
+  r = rx.receive(buf, Deadline::after(30s));
+  ASSERT_EQ(r.status, ChannelStatus::ok);
+  EXPECT_EQ(text(buf, r.bytes), large);
+}
+
 // max_senders caps the connections a listener serves at once; the next waits in the backlog
 // and is served once one goes. The listener says so once.
 TEST(ChannelStream, SendersAboveMaxSendersWaitUntilOneGoes) {

@@ -481,11 +481,26 @@ class SocketReceiver final : public Channel::Transport {
           progressed = true;
           break;
         case ReadOutcome::drained:
+          break;
         case ReadOutcome::starved:
+          if (release_idle_memory()) progressed = true;  // feed_starved() tries it again
           break;
       }
     }
     return progressed;
+  }
+
+  // An inbox that handed out its last message keeps its larger buffer for the next one; while
+  // another starves, the empty ones give their memory back.
+  // True when some came back.
+  bool release_idle_memory() {
+    bool released = false;
+    for (Inbox& in : inboxes_) {
+      if (in.held() != 0 || InboxBudget::extra_of(in) == 0) continue;
+      budget_.shrink(in);
+      released = true;
+    }
+    return released;
   }
 
   // Once memory came back (a message handed out, an inbox gone), starved inboxes try again.
@@ -580,9 +595,11 @@ class SocketReceiver final : public Channel::Transport {
                             [](const Inbox& in) { return in.ready && !in.closed && !in.starved; });
     fds_.clear();
     fds_.push_back({listen_fd().get(), static_cast<short>(accept_paused_ ? 0 : POLLIN), 0});
-    // A starved inbox is not watched: its bytes wait in the kernel until memory comes back.
+    // A starved inbox is not watched (fd -1: poll skips it; with no events asked, a hang-up
+    // would still be reported and wake every poll): its bytes wait in the kernel until memory
+    // comes back. Nor is a closed one.
     for (const Inbox& in : inboxes_)
-      fds_.push_back({in.fd.get(), static_cast<short>(in.closed || in.starved ? 0 : POLLIN), 0});
+      fds_.push_back({in.closed || in.starved ? -1 : in.fd.get(), POLLIN, 0});
     Deadline until = busy ? Deadline::now() : deadline;
     if (accept_paused_ && !busy && !deadline.is_now() && deadline.remaining() > kAcceptRetry) {
       until = Deadline::after(kAcceptRetry);
