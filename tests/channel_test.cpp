@@ -598,6 +598,36 @@ TEST(ChannelStream, AnIdleSendersMemoryIsGivenBackWhenAnotherNeedsIt) {
   EXPECT_EQ(text(buf, r.bytes), large);
 }
 
+// Several large messages at once under a small budget: each inbox grows part-way, then none
+// may grow further and none can finish. One is let past the limit until its message is out,
+// then the next: all arrive, whole.
+TEST(ChannelStream, LargeMessagesAtOnceUnderASmallBudgetAllArrive) {
+  test::TempDir dir;
+  const std::string url = "unix://" + (dir.path() / "s.sock").string();
+  const ChannelOptions options{.max_message = 4U << 20, .max_buffered = 1U << 20};
+  Channel rx = Channel::listen(url, options);
+  constexpr int kSenders = 4;
+  std::vector<std::jthread> senders;
+  for (int i = 0; i < kSenders; ++i) {
+    senders.emplace_back([&, i] {
+      Channel tx = Channel::connect(url, options, Deadline::after(10s));
+      (void)tx.send(bytes(std::string(1U << 20, static_cast<char>('a' + i))), Deadline::after(60s));
+    });
+  }
+  std::vector<std::byte> buf(rx.max_message());
+  std::string firsts;
+  for (int i = 0; i < kSenders; ++i) {
+    const ChannelResult r = rx.receive(buf, Deadline::after(60s));
+    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << i;
+    ASSERT_EQ(r.bytes, 1U << 20);
+    const std::string got = text(buf, r.bytes);
+    EXPECT_EQ(got, std::string(got.size(), got[0]));
+    firsts += got[0];
+  }
+  std::sort(firsts.begin(), firsts.end());
+  EXPECT_EQ(firsts, "abcd");
+}
+
 // max_senders caps the connections a listener serves at once; the next waits in the backlog
 // and is served once one goes. The listener says so once.
 TEST(ChannelStream, SendersAboveMaxSendersWaitUntilOneGoes) {

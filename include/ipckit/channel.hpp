@@ -111,14 +111,16 @@ struct ChannelOptions {
   bool drop_stale = false;
   /// unix:// and tcp:// listeners: the most senders connected at once (default 256). More
   /// wait in the listen backlog (their connect returns; their sends block once the socket
-  /// buffers fill) until one goes; the listener says so once through on_sender_dropped.
+  /// buffers fill) until one goes; the listener says so through on_sender_dropped each time
+  /// it reaches the cap.
   std::size_t max_senders = 256;
   /// unix:// and tcp:// listeners: the most memory for messages in flight beyond each
   /// sender's first 64 KiB (default 64 MiB). A sender whose message needs more waits, its
   /// bytes left in the kernel (its sends block), until others' messages are handed out. One
-  /// message may always grow to max_message when no other holds memory beyond its 64 KiB, so
-  /// a listener holds at most max_senders * 64 KiB + max(max_buffered, max_message + 4) for
-  /// messages, whatever its peers announce or withhold.
+  /// message may always grow to max_message when no other holds memory beyond its 64 KiB, and
+  /// when every sender holding some is stuck mid-message one of them may overdraw until its
+  /// message is out, so a listener holds at most max_senders * 64 KiB + max_buffered +
+  /// max_message + 4 for messages, whatever its peers announce or withhold.
   std::size_t max_buffered = std::size_t{64} << 20;
 };
 

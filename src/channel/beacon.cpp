@@ -66,6 +66,8 @@ std::string url_of(const ChannelUrl& url) {
 
 // How long accepting pauses after accept4 ran out of descriptors or memory.
 constexpr std::chrono::milliseconds kAcceptPause{100};
+// Connections one accept_pending() takes at most.
+constexpr int kAcceptsPerCall = 64;
 
 // The peer's credentials; nothing when the kernel cannot say (never for a Unix socket).
 std::optional<ucred> peer_of(int fd) noexcept {
@@ -130,7 +132,9 @@ bool BeaconListener::accept_pending() {
     paused_until_.reset();
   }
   bool joined_now = false;
-  for (;;) {
+  // At most kAcceptsPerCall at a time: a stream of another user's connections, refused one by
+  // one, cannot keep a receive from its deadline (what is left waits for the next call).
+  for (int accepted = 0; accepted < kAcceptsPerCall; ++accepted) {
     const int fd = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd != -1) {
       Fd sender{fd};
@@ -149,6 +153,7 @@ bool BeaconListener::accept_pending() {
     }
     sys::fail("accept4", name_, err, "accepting a sender of " + url_);
   }
+  return joined_now;
 }
 
 // Only processes of the listener's user may join: another user could otherwise hold the
@@ -169,12 +174,14 @@ bool BeaconListener::from_this_user(int fd) {
 
 void BeaconListener::pause_accepting(int err) {
   paused_until_ = std::chrono::steady_clock::now() + kAcceptPause;
-  if (!report_) return;
+  std::uint64_t unsaid = 0;
+  if (!report_ || !pauses_.say_now(unsaid)) return;  // at most once a second while it lasts
   std::string why = sys::descriptor_limit_hint(err);
   if (why.empty()) why = std::string("out of memory (") + std::strerror(err) + ")";  // NOLINT(concurrency-mt-unsafe)
   report_("cannot accept another sender of " + url_ + " now: " + why +
-          "; the listener serves the senders it has and tries again in " +
-          std::to_string(kAcceptPause.count()) + " ms");
+          "; the listener serves the senders it has and tries again every " +
+          std::to_string(kAcceptPause.count()) + " ms" +
+          (unsaid == 0 ? std::string{} : " (" + std::to_string(unsaid) + " more tries failed since)"));
 }
 
 bool BeaconListener::someone_waiting() {

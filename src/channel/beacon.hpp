@@ -106,6 +106,7 @@ class BeaconListener {
   std::string url_;
   std::function<void(const std::string&)> report_;
   RefusalLog refusals_;  ///< another user's connections, said at most once a second
+  RefusalLog pauses_;    ///< accepting paused for lack of descriptors, said at most once a second
   std::vector<Fd> senders_;
   std::vector<pollfd> poll_set_;  ///< kept between calls, so waiting does not allocate
   bool joined_ = false;

@@ -657,7 +657,9 @@ class ShmListener final : public Channel::Transport {
     return false;
   }
 
-  [[nodiscard]] std::uint64_t corrupt_senders() const noexcept override { return corrupt_senders_; }
+  [[nodiscard]] std::uint64_t corrupt_senders() const noexcept override {
+    return corrupt_senders_.load(std::memory_order_relaxed);
+  }
 
   int readiness_fd() override {
     if (spin_ == std::chrono::nanoseconds::max()) {
@@ -859,6 +861,7 @@ class ShmListener final : public Channel::Transport {
                              !l.bad_state_reported)) {
             report_tampering(i, "its slot's state was set to " + std::to_string(state) +
                                     " by another process (the slot table is corrupt)");
+            if (l.attached) detach(i);  // (which clears Local: the flag goes after it)
             l.bad_state_reported = true;
           }
           if (l.attached) detach(i);
@@ -879,7 +882,12 @@ class ShmListener final : public Channel::Transport {
   // and the stream can end.
   void hidden_sender(std::uint32_t i) {
     Local& l = local_[i];
-    if (!byte_locked(seg_.fd(), sc::sender_lock_byte(i))) {
+    // A joiner writes its pid only after it claimed the slot, and the listener clears it when it
+    // frees one (whose lock a forked child of the sender may go on holding): a pid here with
+    // the lock held means a sender claimed the slot and someone marked it free under it.
+    // relaxed: a hint, looked at twice a liveness period apart.
+    if (atomic(seg_.slot(i).sender_pid).load(std::memory_order_relaxed) == 0 ||
+        !byte_locked(seg_.fd(), sc::sender_lock_byte(i))) {
       l.locked_while_free = false;
       return;
     }
@@ -901,7 +909,7 @@ class ShmListener final : public Channel::Transport {
   // A slot that another process wrote on, already detached: reported and counted
   // (Channel::corrupt_senders), as drop() does.
   void report_tampering(std::uint32_t i, const std::string& why) {
-    ++corrupt_senders_;
+    corrupt_senders_.fetch_add(1, std::memory_order_relaxed);
     joined_ = true;  // whoever held the slot is no sender any more: the stream may end
     if (on_dropped_) {
       on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ + " was dropped: " + why);
@@ -938,7 +946,7 @@ class ShmListener final : public Channel::Transport {
     const ring::Peeked p = local_[i].reader.peek();
     if (p.status == ring::Status::ok) return false;
     if (p.status == ring::Status::corrupt) {
-      ++corrupt_senders_;
+      corrupt_senders_.fetch_add(1, std::memory_order_relaxed);
       if (on_dropped_) {
         on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ +
                     " left a corrupt record in its ring; the rest of its messages is lost");
@@ -1011,7 +1019,7 @@ class ShmListener final : public Channel::Transport {
         free_slot(i);
       }
     }
-    ++corrupt_senders_;  // every drop here is a peer that broke the segment's rules
+    corrupt_senders_.fetch_add(1, std::memory_order_relaxed);  // every drop here broke the rules
     if (on_dropped_) {
       on_dropped_("the sender in slot " + std::to_string(i) + " of " + url_ + " (pid " +
                   std::to_string(pid) + ", as it says) was dropped: " + why);
@@ -1096,7 +1104,9 @@ class ShmListener final : public Channel::Transport {
   std::unique_ptr<Rendezvous> rendezvous_;
   std::chrono::nanoseconds spin_;
   std::function<void(const std::string&)> on_dropped_;
-  std::uint64_t corrupt_senders_ = 0;  // senders dropped for breaking the segment (reported)
+  // Senders dropped for breaking the segment (reported). Atomic: corrupt_senders() may be read
+  // from another thread than the one receiving (relaxed: a count, nothing else hangs on it).
+  std::atomic<std::uint64_t> corrupt_senders_{0};
   std::vector<Local> local_;
   std::array<std::uint32_t, sc::kMaxSlots> attached_{};
   std::uint32_t attached_count_ = 0;

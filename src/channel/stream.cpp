@@ -49,6 +49,8 @@ constexpr std::size_t kInboxSize = 64 * 1024;       // one read takes up to this
 constexpr std::size_t kInboxKeep = 1024 * 1024;     // a larger inbox shrinks back once empty
 constexpr unsigned kReadsBetweenPolls = 64;         // so a busy sender cannot hide new ones
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // after accept failed (EMFILE...)
+constexpr int kAcceptsPerCall = 64;  // connections one accept_all() takes at most
+constexpr int kRoundsOfATry = 64;    // rounds of reading and polling one try_receive makes at most
 
 void put_length(std::byte* out, std::uint32_t n) noexcept {
   for (int i = 0; i < 4; ++i) out[i] = static_cast<std::byte>((n >> (8 * i)) & 0xFFU);
@@ -300,25 +302,34 @@ struct InboxBudget {
   std::size_t extra = 0;  // the sum of (buffer size - kInboxSize) over the inboxes
   bool starving = false;  // an inbox was refused room: idle inboxes give theirs back
   bool shrunk = false;    // memory came back since starved inboxes were last looked at
+  // When every inbox holding memory beyond its first kInboxSize is starved mid-message, none
+  // could go on: this one (its descriptor) may then grow past the limit until its message is
+  // out. -1: none.
+  int overdraft = -1;
 
   [[nodiscard]] static std::size_t extra_of(const Inbox& in) noexcept {
     return in.buf.size() > kInboxSize ? in.buf.size() - kInboxSize : 0;
   }
   [[nodiscard]] bool may_grow(const Inbox& in, std::size_t by) const noexcept {
-    return extra == extra_of(in) || extra + by <= limit;  // no other inbox holds any, or it fits
+    // No other inbox holds any, it fits, or it holds the overdraft.
+    return extra == extra_of(in) || extra + by <= limit || in.fd.get() == overdraft;
   }
   void resize(Inbox& in, std::size_t size) {
     const std::size_t before = extra_of(in);
+    in.buf.reserve(size);  // exactly: a resize alone may double the capacity
     in.buf.resize(size);
     extra = extra - before + extra_of(in);
   }
   void shrink(Inbox& in) {
+    std::vector<std::byte> fresh(kInboxSize);  // first: if it throws, nothing was counted
     extra -= extra_of(in);
-    std::vector<std::byte>(kInboxSize).swap(in.buf);
+    fresh.swap(in.buf);
+    if (in.fd.get() == overdraft) overdraft = -1;
     shrunk = true;
   }
   void forget(const Inbox& in) noexcept {
     extra -= extra_of(in);
+    if (in.fd.get() == overdraft) overdraft = -1;
     shrunk = true;
   }
 };
@@ -328,7 +339,8 @@ std::size_t take_frame(Inbox& in, std::uint32_t length, std::span<std::byte> out
   in.begin += kHeader + length;
   if (in.begin == in.end) {
     in.begin = in.end = 0;
-    if (in.buf.size() > kInboxKeep || (in.buf.size() > kInboxSize && budget.starving)) budget.shrink(in);
+    if (in.buf.size() > kInboxKeep || (in.buf.size() > kInboxSize && (budget.starving || in.fd.get() == budget.overdraft)))
+      budget.shrink(in);
   }
   return length;
 }
@@ -422,7 +434,7 @@ class SocketReceiver final : public Channel::Transport {
   ChannelResult send(std::span<const std::byte>, Deadline) override { return {ChannelStatus::peer_closed}; }
 
   ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
-    for (;;) {
+    for (int round = 0;; ++round) {
       if (auto n = take_whole_frame(buffer)) return {ChannelStatus::ok, *n};
       feed_starved();
       if (read_ready_inboxes()) continue;
@@ -431,6 +443,12 @@ class SocketReceiver final : public Channel::Transport {
         return {ChannelStatus::end_of_stream};
       }
       if (!wait(deadline)) return expired(deadline);
+      // Something happened, but maybe nothing of ours: a stream of connections (another
+      // user's, refused one by one) must not hold a call past its deadline, nor a try for long.
+      if (deadline.is_now() ? round >= kRoundsOfATry : !deadline.is_never() && deadline.expired()) {
+        if (auto n = take_whole_frame(buffer)) return {ChannelStatus::ok, *n};
+        return expired(deadline);
+      }
     }
   }
 
@@ -483,7 +501,7 @@ class SocketReceiver final : public Channel::Transport {
         case ReadOutcome::drained:
           break;
         case ReadOutcome::starved:
-          if (release_idle_memory()) progressed = true;  // feed_starved() tries it again
+          if (release_idle_memory() || grant_overdraft(in)) progressed = true;  // read it again
           break;
       }
     }
@@ -492,6 +510,20 @@ class SocketReceiver final : public Channel::Transport {
 
   // An inbox that handed out its last message keeps its larger buffer for the next one; while
   // another starves, the empty ones give their memory back.
+  // When every inbox that holds memory beyond its first 64 KiB is starved part-way through a
+  // message, no message could ever complete: `in` may then overdraw the budget until its
+  // message is out (one message beyond the limit at a time). True when granted.
+  bool grant_overdraft(Inbox& in) {
+    if (budget_.overdraft != -1) return false;
+    for (const Inbox& other : inboxes_) {
+      if (InboxBudget::extra_of(other) != 0 && !other.starved) return false;  // it can go on
+    }
+    budget_.overdraft = in.fd.get();
+    in.starved = false;
+    in.ready = true;
+    return true;
+  }
+
   // True when some came back.
   bool release_idle_memory() {
     bool released = false;
@@ -518,10 +550,13 @@ class SocketReceiver final : public Channel::Transport {
   // Accepts every connection waiting; true when one came.
   bool accept_all() {
     bool any = false;
-    for (;;) {
+    // At most kAcceptsPerCall at a time, so that a stream of connections (another user's,
+    // refused one by one) cannot keep a receive from its deadline.
+    for (int accepted = 0; accepted < kAcceptsPerCall; ++accepted) {
       try {
         if (inboxes_.size() >= max_senders_) {
-          // At the cap: the rest wait in the backlog until a sender goes (no busy retry).
+          // At the cap: the rest wait in the backlog until a sender goes (looked at again
+          // when one goes, and every kAcceptRetry, without polling the backlog meanwhile).
           if (!at_cap_reported_) {
             report("the listener of " + url_ + " has " + std::to_string(inboxes_.size()) +
                    " senders, its max_senders: new ones wait in the backlog until one goes");
@@ -549,6 +584,7 @@ class SocketReceiver final : public Channel::Transport {
       joined_ = true;
       any = true;
     }
+    return any;
   }
 
   // Only this user's processes may send, unless the URL says users=any: an abstract name has
