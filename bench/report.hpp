@@ -6,7 +6,7 @@
 
 #include "engine.hpp"
 
-// What `ipckit bench` prints: the JSON of the contract in DESIGN.md and a table for people.
+// What `ipckit bench` prints: the JSON of the contract in docs/architecture.md and a table for people.
 //
 //   ipckit::bench::Report report = ipckit::bench::run(mechanisms, options);
 //   fmt::print("{}", ipckit::bench::format_table(report));

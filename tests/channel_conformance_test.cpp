@@ -1,5 +1,5 @@
 // Conformance of every Channel transport to the one contract of include/ipckit/channel.hpp
-// (DESIGN.md, "Channel contract"): whole messages, in order, nothing lost or duplicated; end of
+// (docs/architecture.md, "The channel contract"): whole messages, in order, nothing lost or duplicated; end of
 // stream once every sender has gone (and not before one joined); "peer closed", never SIGPIPE,
 // once the receiver has gone; deadlines honoured and nothing partial sent by a send that timed
 // out; a sender killed mid-message never delivers half a message; several senders merged.

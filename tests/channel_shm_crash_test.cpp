@@ -1,4 +1,4 @@
-// shm:// when one end is SIGKILLed at a random point of its work (issue 6). Each test runs
+// shm:// when one end is SIGKILLed at a random point of its work. Each test runs
 // many trials; each trial draws its plan (which end, how many senders, ring size, where the
 // kill lands) from its own seed, so a failing trial is replayed alone:
 //

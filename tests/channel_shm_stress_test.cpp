@@ -1,4 +1,4 @@
-// shm:// under load (issue 6): one listener (this process) and several forked senders move
+// shm:// under load: one listener (this process) and several forked senders move
 // millions of messages through 64 KiB rings, so the rings fill and both ends go through every
 // path: the copy and commit, the spin, the futex sleep on a full ring and on an empty one, the
 // wake-ups, the listener's round robin and its slot-table scans. Every message says who sent

@@ -470,8 +470,8 @@ TEST(ChannelShm, SlotOfASenderThatDiedWhileJoiningIsGivenBack) {
 }
 
 // A sender killed while joining, while the listener sleeps with no sender at all: nobody
-// woke it, yet the next sender must get the slot and be heard (review of issue 6: the sleep
-// was unbounded, and a connect finding no free slot did not wake the listener).
+// woke it, yet the next sender must get the slot and be heard (a review found the sleep
+// unbounded, and a connect finding no free slot did not wake the listener).
 TEST(ChannelShm, ASenderKilledWhileJoiningDoesNotWedgeASleepingListener) {
   ShmName name;
   Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1");

@@ -1,5 +1,5 @@
 // Listing and cleaning shm:// channels: ipckit::list_channels / remove_stale_channel and
-// `ipckit ls` / `ipckit rm --stale` (issue 6, item 4).
+// `ipckit ls` / `ipckit rm --stale`.
 //
 // Channel segments are made by hand here, with the layout of src/channel/shm_layout.hpp, and
 // the liveness of their ends is played by forked children that hold the same

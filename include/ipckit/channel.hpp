@@ -14,7 +14,7 @@
 // STATUS: every scheme below works. The README's table says what is done.
 //
 // A channel (floor 3) carries whole messages one way, in order, nothing lost or duplicated,
-// over any kernel transport, chosen by URL (DESIGN.md, "Channel contract"):
+// over any kernel transport, chosen by URL (docs/architecture.md, "The channel contract"):
 //
 //   fifo:///ABS/PATH   unix:///ABS/PATH   unix://@NAME   tcp://HOST:PORT
 //   mq:///NAME         sysv-msg://0xKEY   shm://NAME?capacity=BYTES   shm://@NAME (memfd)
@@ -92,7 +92,7 @@ struct [[nodiscard]] ChannelResult {
 };
 
 struct ChannelOptions {
-  /// Largest message accepted, either way (default 16 MiB, DESIGN.md). A longer send is an
+  /// Largest message accepted, either way (default 16 MiB). A longer send is an
   /// Error; a longer frame from a peer closes that connection with a clear error.
   std::size_t max_message = 16U << 20;
   /// Called on the listener when it ends one sender's connection for a protocol error (a

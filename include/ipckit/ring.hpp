@@ -9,7 +9,7 @@
 #include <span>
 
 // A single-producer single-consumer ring of variable-size messages in shared memory: the hot
-// path of the shm:// channel (issue 6). Header-only; no syscalls, no allocation, no virtual
+// path of the shm:// channel. Header-only; no syscalls, no allocation, no virtual
 // calls, no exceptions. Waiting (futex), liveness and several senders live in the channel
 // layer above it; this file is the layout and the two views.
 //

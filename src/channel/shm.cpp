@@ -1,4 +1,4 @@
-// shm:// transport: ipckit's channel over shared memory (issue 6). The layout is in
+// shm:// transport: ipckit's channel over shared memory. The layout is in
 // shm_layout.hpp; the ring each sender writes is include/ipckit/ring.hpp.
 //
 // Several senders: one ring per sender. A sender claims a free slot of the segment when it

@@ -1,4 +1,4 @@
-// fifo://, unix:// and tcp:// transports: the wire format of DESIGN.md on byte streams. Each
+// fifo://, unix:// and tcp:// transports: the wire format of docs/architecture.md on byte streams. Each
 // message is a 4-byte little-endian length and then that many bytes.
 //
 // Sending: one syscall per message (sendmsg with two iovecs on sockets; one write of at most

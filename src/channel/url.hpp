@@ -8,7 +8,7 @@
 
 namespace ipckit::detail {
 
-/// A channel URL taken apart (DESIGN.md, "URLs"). parse_channel_url throws Error for an
+/// A channel URL taken apart (docs/architecture.md, "URLs"). parse_channel_url throws Error for an
 /// unknown scheme, a missing port, a relative path, a bad key..., each message showing a
 /// correct URL for that scheme.
 struct ChannelUrl {

@@ -1,7 +1,7 @@
 // Conformance: the seed's claim about sockets (套接字), N1 — "sockets for processes on other
 // hosts: TCP; and Unix-domain sockets on one host" — on the real kernel: two processes talk
 // both ways over a Unix socket (by path and by abstract name) and over TCP (loopback stands
-// in for the other host; the network-namespace test of issue 5 item 5 goes further).
+// in for the other host; ChannelCli.SendAndRecvTalkAcrossTwoNetworkNamespaces goes further).
 
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -37,7 +37,7 @@ struct Listing {
 };
 
 struct Section {
-  const char* json_key;  ///< the top-level key of `ls --json` (a contract: DESIGN.md)
+  const char* json_key;  ///< the top-level key of `ls --json` (a contract: docs/architecture.md)
   Family family;
   Kind kind;
   Listing (*list)();  ///< nullptr: not listed yet (the JSON array stays empty)
@@ -263,7 +263,7 @@ Listing channel_listing() {
   return out;
 }
 
-// In the order of DESIGN.md's `ls --json` shape; text sections print in this order too.
+// In the order of the `ls --json` shape (docs/architecture.md); text sections print in this order too.
 constexpr Section kSections[] = {
     {"sysv_shm", Family::sysv, Kind::shm, &sysv_shm_listing},
     {"sysv_msg", Family::sysv, Kind::msg, &sysv_msg_listing},
