@@ -11,8 +11,6 @@
 
 #include "ipckit/deadline.hpp"
 
-// STATUS: every scheme below works. The README's table says what is done.
-//
 // A channel (floor 3) carries whole messages one way, in order, nothing lost or duplicated,
 // over any kernel transport, chosen by URL (docs/architecture.md, "The channel contract"):
 //
@@ -64,8 +62,8 @@
 // memfd over the abstract seqpacket socket "@ipckit/shm/NAME" the listener binds (only
 // processes of the listener's user get it: SO_PEERCRED), checks that its size is sealed (no
 // peer can shrink it: no SIGBUS), then joins as above. A thread of the listener's, asleep in
-// poll until a sender comes, hands the memfd out. `ipckit ls` does not list these channels
-// (no name to find them by).
+// poll until a sender comes, hands the memfd out. `ipckit ls` finds these channels among the
+// descriptors its processes hold (/proc/PID/fd) and lists them as shm://@NAME.
 //
 //   auto rx = ipckit::Channel::listen("unix:///run/app.sock");
 //   auto tx = ipckit::Channel::connect("unix:///run/app.sock");
