@@ -8,8 +8,9 @@
 // instrumented too), or returns a status it may not return; while nothing was written by hand,
 // every message comes out whole and in its sender's order; and after a write by hand, the
 // listener either goes on or drops the sender it concerns (on_sender_dropped), and still ends
-// the stream once the senders close. Each input gets a channel of its own, so each starts
-// from a clean segment.
+// the stream once the senders close. A channel nobody wrote on by hand is kept for the next
+// input (its closed senders joined again); one that was written on is closed and made afresh, so
+// each input starts from a clean segment.
 //
 // Build and run: make fuzz-long (or make fuzz FUZZ_TARGET=shm_segment_fuzz).
 
@@ -25,6 +26,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,7 +64,7 @@ class Place {
   Place() : name_("ipckit-fuzz-" + std::to_string(::getpid())) {
     rx_.emplace(ipckit::Channel::listen("shm://" + name_ + "?capacity=4096&senders=" + std::to_string(kSenders),
                                         {.on_sender_dropped = [this](const std::string&) { ++dropped_; }}));
-    for (auto& tx : tx_) tx.emplace(ipckit::Channel::connect(rx_->url(), {}, ipckit::Deadline::after(10s)));
+    rejoin();
     const int fd = ::shm_open(("/ipckit-ch-" + name_).c_str(), O_RDWR | O_CLOEXEC, 0);
     struct stat st {};
     if (fd == -1 || ::fstat(fd, &st) != 0) fail("cannot open the channel's segment");
@@ -75,6 +77,19 @@ class Place {
   Place(const Place&) = delete;
   Place& operator=(const Place&) = delete;
   ~Place() { ::munmap(segment_, size_); }
+
+  /// Connects a sender in every slot of ours that has none (each connection an id of its own).
+  void rejoin() {
+    for (std::size_t s = 0; s < kSenders; ++s) {
+      if (tx_[s]) continue;
+      tx_[s].emplace(ipckit::Channel::connect(rx_->url(), {}, ipckit::Deadline::after(10s)));
+      id_[s] = next_id_++;
+      ended_ = false;  // a sender joined: the stream has not ended for it
+    }
+  }
+
+  /// Whether this channel can serve the next input: nothing was written on it by hand.
+  [[nodiscard]] bool clean() const { return !tampered_; }
 
   void run(Input& in) {
     for (int steps = 0; steps < 512 && !in.done(); ++steps) {
@@ -97,6 +112,19 @@ class Place {
           break;
       }
     }
+    if (!tampered_) {
+      // Honest: everything sent is there to take at once, in each sender's order.
+      for (;;) {
+        const ipckit::ChannelResult r = rx_->try_receive(buffer());
+        if (r.status == ipckit::ChannelStatus::would_block || r.status == ipckit::ChannelStatus::end_of_stream) break;
+        if (r.status != ipckit::ChannelStatus::ok) fail("try_receive gave neither ok, would_block nor end_of_stream");
+        check(r.bytes);
+      }
+      for (const auto& [id, queue] : sent_)
+        if (!queue.empty()) fail("an honest channel lost messages");
+      sent_.clear();
+      return;
+    }
     for (std::size_t s = 0; s < kSenders; ++s) close(s);
     // Every sender has closed: the stream ends (whatever was written by hand), unless a
     // receive above saw it end already (it ends once; after that a receive waits for new
@@ -105,11 +133,6 @@ class Place {
       const ipckit::ChannelResult r = rx_->receive(buffer(), ipckit::Deadline::after(10s));
       if (r.status == ipckit::ChannelStatus::end_of_stream) break;
       if (r.status != ipckit::ChannelStatus::ok) fail("no end of stream after every sender closed");
-      check(r.bytes);
-    }
-    if (!tampered_) {
-      for (std::size_t s = 0; s < kSenders; ++s)
-        if (!sent_[s].empty()) fail("an honest channel lost messages");
     }
   }
 
@@ -122,12 +145,13 @@ class Place {
   void send(std::size_t s, std::size_t size) {
     if (!tx_[s]) return;
     size %= tx_[s]->max_message() + 1;
-    const std::uint32_t seq = next_[s];
-    const std::vector<std::byte> m = message(static_cast<std::uint32_t>(s), seq, size);
+    auto& queue = sent_[id_[s]];
+    const std::uint32_t seq = queue.empty() ? next_seq_[s] : queue.back().first + 1;
+    const std::vector<std::byte> m = message(id_[s], seq, size);
     const ipckit::ChannelResult r = tx_[s]->send(m, ipckit::Deadline::now());
     if (r.status == ipckit::ChannelStatus::ok) {
-      sent_[s].push_back({seq, m.size()});
-      ++next_[s];
+      queue.push_back({seq, m.size()});
+      next_seq_[s] = seq + 1;
     } else if (r.status != ipckit::ChannelStatus::would_block && r.status != ipckit::ChannelStatus::peer_closed) {
       fail("try_send gave neither ok, would_block nor peer_closed");
     } else if (r.status == ipckit::ChannelStatus::peer_closed && !tampered_) {
@@ -154,9 +178,10 @@ class Place {
     if (bytes < 8) fail("an honest message shorter than its header");
     std::memcpy(&sender, buf_.data(), 4);
     std::memcpy(&seq, buf_.data() + 4, 4);
-    if (sender >= kSenders || sent_[sender].empty()) fail("a message no sender sent");
-    const auto [want, size] = sent_[sender].front();
-    sent_[sender].pop_front();
+    const auto it = sent_.find(sender);
+    if (it == sent_.end() || it->second.empty()) fail("a message no sender sent");
+    const auto [want, size] = it->second.front();
+    it->second.pop_front();
     if (seq != want || bytes != size) fail("a message out of its sender's order, or cut");
     for (std::size_t i = 8; i < bytes; ++i)
       if (buf_[i] != pattern(sender, seq, i)) fail("a message whose bytes changed");
@@ -176,8 +201,10 @@ class Place {
   std::byte* segment_ = nullptr;
   std::size_t size_ = 0;
   std::vector<std::byte> buf_;
-  std::array<std::deque<std::pair<std::uint32_t, std::size_t>>, kSenders> sent_;
-  std::array<std::uint32_t, kSenders> next_{};
+  std::map<std::uint32_t, std::deque<std::pair<std::uint32_t, std::size_t>>> sent_;  // by connection id
+  std::array<std::uint32_t, kSenders> id_{};        // the connection id of each slot of ours
+  std::array<std::uint32_t, kSenders> next_seq_{};  // the next sequence number of each slot of ours
+  std::uint32_t next_id_ = 0;
   int dropped_ = 0;
   bool tampered_ = false;
   bool ended_ = false;  // a receive saw the end of the stream
@@ -186,8 +213,11 @@ class Place {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  static std::unique_ptr<Place> place;
+  if (!place) place = std::make_unique<Place>();
+  place->rejoin();
   Input in(data, size);
-  Place place;
-  place.run(in);
+  place->run(in);
+  if (!place->clean()) place.reset();  // written on by hand: the next input gets a new one
   return 0;
 }
