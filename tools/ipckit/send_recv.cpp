@@ -406,7 +406,8 @@ void add_recv_command(CLI::App& app, int& exit_code) {
       "it listens (with the port picked for tcp://HOST:0). What listen created (a socket "
       "file, a FIFO, a queue) is removed when recv ends, also on SIGINT, SIGTERM or SIGHUP. "
       "Exits 0 after --count messages, or without --count at end of stream (every sender "
-      "gone); 1 when --timeout passes first or on an error; 2 for a malformed URL; 128+N when "
+      "gone); 1 when --timeout passes first, on an error, or when a sender of a shm:// channel "
+      "was dropped for breaking its shared memory; 2 for a malformed URL; 128+N when "
       "signal N stopped it (130 for Ctrl-C).");
   auto args = std::make_shared<RecvArgs>();
   cmd->add_option("URL", args->url, "Where to listen: see the URLs below")->required();
