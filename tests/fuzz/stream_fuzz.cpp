@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -72,8 +72,7 @@ std::vector<std::string> frames_of(const std::string& wire) {
 }
 
 // Whether `delivered` is an interleaving of the connections' frame lists that keeps each
-// list's order and uses every frame once: a search over how far each list has got.
-// First the same frames, as many times each (sorted copies compared); then the order, by a
+// list's order and uses every frame once. First the same frames, as many times each (sorted copies compared); then the order, by a
 // search over the connections that sent frames, which gives up (trusting the first check) past
 // kMaxStates: many connections sending the same frames make the orders to try explode.
 bool is_merge(const std::vector<std::string>& delivered, const std::vector<std::vector<std::string>>& all_lists) {
@@ -87,31 +86,37 @@ bool is_merge(const std::vector<std::string>& delivered, const std::vector<std::
   std::sort(got.begin(), got.end());
   if (all != got) return false;
   constexpr std::size_t kMaxStates = 256;
-  std::map<std::vector<std::size_t>, bool> seen;  // states already known to fail
+  // Depth-first, without recursion (thousands of tiny frames are as many levels): choice[k] is
+  // the list delivered[k] was taken from.
+  std::set<std::vector<std::size_t>> failed;  // states already known to lead nowhere
   std::vector<std::size_t> at(lists.size(), 0);
-  bool gave_up = false;
-  auto search = [&](auto&& self, std::size_t k) -> bool {
-    if (k == delivered.size()) {
-      for (std::size_t i = 0; i < lists.size(); ++i)
-        if (at[i] != lists[i].size()) return false;
-      return true;
+  std::vector<std::size_t> choice;
+  choice.reserve(delivered.size());
+  std::size_t next_try = 0;  // the first list to try for delivered[choice.size()]
+  for (;;) {
+    const std::size_t k = choice.size();
+    if (k == delivered.size()) return true;  // the multiset check says every frame is used
+    std::size_t i = next_try;
+    if (failed.count(at) == 0) {
+      while (i < lists.size() && (at[i] == lists[i].size() || lists[i][at[i]] != delivered[k])) ++i;
+    } else {
+      i = lists.size();
     }
-    if (seen.count(at) != 0) return false;
-    if (seen.size() > kMaxStates) {
-      gave_up = true;
-      return true;
-    }
-    for (std::size_t i = 0; i < lists.size(); ++i) {
-      if (at[i] == lists[i].size() || lists[i][at[i]] != delivered[k]) continue;
+    if (i < lists.size()) {
       ++at[i];
-      if (self(self, k + 1)) return true;
-      --at[i];
+      choice.push_back(i);
+      next_try = 0;
+      continue;
     }
-    seen[at] = false;
-    return false;
-  };
-  const bool merged = search(search, 0);
-  return merged || gave_up;
+    // Nothing fits here: this state fails; back up one level and try its next list.
+    failed.insert(at);
+    if (failed.size() > kMaxStates) return true;  // give up on the order (see above)
+    if (choice.empty()) return false;
+    const std::size_t last = choice.back();
+    choice.pop_back();
+    --at[last];
+    next_try = last + 1;
+  }
 }
 
 }  // namespace
