@@ -111,10 +111,10 @@ class Fd {
 /// (read-write, inherited by children, as stdio is). A program started with a closed stdin,
 /// stdout or stderr (`prog 2>&-`) would otherwise get 0, 1 or 2 for the next descriptor it
 /// makes, and whatever it then prints or reads would go to that object (a channel's
-/// segment, a socket). Channel::listen, Channel::connect and Channel::readiness_fd call it
-/// before they make a descriptor, so no channel's descriptor is ever 0-2 while the process
-/// keeps 0-2 open; a program that may be started so calls it first thing. Costs three fcntl
-/// calls when all are open. Thread-safe; not async-signal-safe. Throws Error (no /dev/null).
+/// segment, a socket). Channel::listen, Channel::connect and the first Channel::readiness_fd
+/// call it before they make a descriptor, so no channel's descriptor is ever 0-2 while the
+/// process keeps 0-2 open; a program that may be started so calls it first thing. Costs three
+/// fcntl calls when all are open. Thread-safe; not async-signal-safe. Throws Error (no /dev/null).
 void ensure_standard_descriptors();
 
 /// Sets SIGPIPE to SIG_IGN for the whole process, as most servers do, and tells ipckit so:

@@ -157,7 +157,6 @@ int Channel::readiness_fd() {
               "this end was made by connect() and sends; a readiness descriptor tells a listening end "
               "that a message came");
   }
-  ensure_standard_descriptors();  // its epoll, timer and bell may be made now
   const OneThreadAtATime one(*transport_, "Channel::readiness_fd");
   return transport_->readiness_fd();
 }

@@ -305,9 +305,7 @@ std::string mq_fix(const std::string& name) {
   return "remove it (`ipckit rm --mq " + name + "`, as its owner or root) or pick another name";
 }
 std::string sysv_fix(key_t key) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%08x", static_cast<unsigned int>(key));
-  return std::string("remove it (`ipckit rm -Q ") + text +
+  return "remove it (`ipckit rm -Q " + sysv::Key::from_value(key).to_string() +
          "`, as its owner or root) or pick another key";
 }
 

@@ -681,6 +681,7 @@ class ShmListener final : public Channel::Transport {
   };
 
   Readiness make_readiness() {
+    ensure_standard_descriptors();  // none of these three may be 0-2
     Readiness r;
     r.epoll = Fd{sys::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1", url_,
                             "making the readiness descriptor")};
@@ -861,10 +862,9 @@ class ShmListener final : public Channel::Transport {
                              !l.bad_state_reported)) {
             report_tampering(i, "its slot's state was set to " + std::to_string(state) +
                                     " by another process (the slot table is corrupt)");
-            if (l.attached) detach(i);  // (which clears Local: the flag goes after it)
-            l.bad_state_reported = true;
           }
-          if (l.attached) detach(i);
+          if (l.attached) detach(i);  // clears Local: the flag is set after it
+          if (state != static_cast<std::uint32_t>(sc::SlotState::dropped)) l.bad_state_reported = true;
           if (check_liveness && !byte_locked(seg_.fd(), sc::sender_lock_byte(i))) {
             free_slot(i);
           } else {
