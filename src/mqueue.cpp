@@ -22,7 +22,7 @@
 #include <fstream>
 #include <string>
 
-#include "ipckit/shm.hpp"
+#include "ipckit/posix_name.hpp"
 #include "mqueue_mount.hpp"
 #include "sys.hpp"
 

@@ -11,7 +11,7 @@
 #include <system_error>
 
 #include "ipckit/error.hpp"
-#include "ipckit/inspect.hpp"
+#include "ipckit/mqueue.hpp"
 #include "sys.hpp"
 
 namespace ipckit {

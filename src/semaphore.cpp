@@ -13,7 +13,7 @@
 #include <string>
 #include <utility>
 
-#include "ipckit/shm.hpp"
+#include "ipckit/posix_name.hpp"
 #include "sys.hpp"
 
 namespace ipckit {
@@ -78,15 +78,6 @@ sem_t* held(sem_t* sem, std::string_view step, std::string_view object) {
   sys::fail("sem_open", name, err, hint);
 }
 
-// sem_clockwait takes an absolute CLOCK_MONOTONIC time, which std::chrono::steady_clock (and
-// so Deadline) counts on Linux.
-timespec monotonic_abstime(Deadline deadline) {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.when().time_since_epoch())
-                .count();
-  if (ns < 0) ns = 0;
-  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-}
-
 // Takes one unit unless the deadline passes first; false then.
 bool wait_until(sem_t* sem, Deadline deadline, std::string_view object) {
   for (;;) {
@@ -99,7 +90,7 @@ bool wait_until(sem_t* sem, Deadline deadline, std::string_view object) {
       rc = ::sem_trywait(sem);
     } else {
       step = "sem_clockwait";
-      const timespec at = monotonic_abstime(deadline);
+      const timespec at = monotonic_timespec(deadline);
       rc = ::sem_clockwait(sem, CLOCK_MONOTONIC, &at);
     }
     if (rc == 0) return true;

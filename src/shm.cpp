@@ -54,19 +54,6 @@ MapFdOptions capped(MapFdOptions options, Access access) {
 
 }  // namespace
 
-void validate_posix_name(std::string_view name, std::string_view what) {
-  auto bad = [&](const std::string& rule) {
-    sys::fail(what, name, EINVAL, rule + "; a valid name looks like \"/orders\"");
-  };
-  if (name.empty() || name.front() != '/') bad("the name must start with '/'");
-  std::string_view rest = name.substr(1);
-  if (rest.empty()) bad("the name needs at least one character after '/'");
-  if (rest.find('/') != std::string_view::npos) bad("the name may hold no '/' after the first");
-  if (rest.size() > NAME_MAX) bad("the name is longer than NAME_MAX (" + std::to_string(NAME_MAX) + ") after '/'");
-  if (rest == "." || rest == "..") bad("\".\" and \"..\" are not names");
-  if (rest.find('\0') != std::string_view::npos) bad("the name holds a NUL byte");
-}
-
 // --- SharedMemory -----------------------------------------------------------------------
 
 SharedMemory SharedMemory::create(const ShmOptions& o) {
@@ -119,6 +106,14 @@ SharedMemory SharedMemory::open(std::string_view name, Access access) {
 
 bool SharedMemory::remove(std::string_view name) {
   validate_posix_name(name, "shm_unlink");
+  // sem_open("/x") keeps its semaphore in /dev/shm/sem.x, and shm_unlink("/sem.x") would
+  // delete that semaphore: it is not shared memory.
+  if (name.starts_with("/sem.")) {
+    sys::fail("shm_unlink", name, EINVAL,
+              "this names the file of a POSIX named semaphore (sem_open(\"/" + std::string(name.substr(5)) +
+                  "\") keeps it as /dev/shm" + std::string(name) +
+                  "), not a shared memory object; not removed (NamedSemaphore::remove removes a semaphore)");
+  }
   const std::string n(name);
   if (::shm_unlink(n.c_str()) == 0) return true;
   int err = errno;

@@ -512,13 +512,6 @@ std::chrono::microseconds from_timeval(const timeval& tv) {
   return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
 }
 
-timespec to_timespec(std::chrono::nanoseconds ns) {
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(ns.count() / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(ns.count() % 1'000'000'000);
-  return ts;
-}
-
 }  // namespace
 
 TimerSetting set_interval_timer(TimerSetting setting) {

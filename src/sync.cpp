@@ -9,15 +9,6 @@
 namespace ipckit {
 namespace {
 
-// pthread's *clock* waits take an absolute CLOCK_MONOTONIC time, which is what
-// std::chrono::steady_clock (and so Deadline) counts on Linux.
-timespec monotonic_abstime(Deadline deadline) {
-  auto since = deadline.when().time_since_epoch();
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(since).count();
-  if (ns < 0) ns = 0;
-  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-}
-
 // Returns whether the previous owner died; EOWNERDEAD leaves us holding the lock, which we
 // mark consistent at once (ProcessLock tells the caller to check the data).
 bool owner_died_or_fail(int rc, pthread_mutex_t* mutex, std::string_view step) {
@@ -68,7 +59,7 @@ bool ProcessMutex::try_lock_until(Deadline deadline, bool& previous_owner_died) 
   } else {
     // Also for a deadline already passed: unlike trylock, clocklock reports EDEADLK when
     // this thread holds the lock, as lock() does.
-    timespec at = monotonic_abstime(deadline);
+    timespec at = monotonic_timespec(deadline);
     rc = pthread_mutex_clocklock(&mutex_, CLOCK_MONOTONIC, &at);
     if (rc == ETIMEDOUT) return false;
   }
@@ -115,7 +106,7 @@ bool ProcessCondition::wait_until(ProcessLock& lock, Deadline deadline, bool& ow
     return true;
   }
   pthread_mutex_t* m = lock.mutex().native();
-  timespec at = monotonic_abstime(deadline);
+  timespec at = monotonic_timespec(deadline);
   int rc = pthread_cond_timedwait(&cond_, m, &at);  // the condition's clock is monotonic
   if (rc == ETIMEDOUT) return false;
   owner_died = owner_died_or_fail(rc, m, "pthread_cond_timedwait");

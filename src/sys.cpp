@@ -1,12 +1,15 @@
 #include "sys.hpp"
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <pwd.h>
 #include <vector>
 #include <fcntl.h>
 #include <string>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -112,6 +115,33 @@ std::string owner_and_mode(const std::string& path, std::string_view noun) {
                                " and has mode " + mode_text(st.st_mode);
   errno = saved;
   return text;
+}
+
+std::uint64_t random_u64() noexcept {
+  std::uint64_t value = 0;
+  std::size_t got = 0;
+  while (got < sizeof value) {
+    const ssize_t n = ::getrandom(reinterpret_cast<char*>(&value) + got, sizeof value - got, 0);
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+    } else if (n == -1 && errno != EINTR) {
+      static std::atomic<std::uint64_t> calls{0};  // no entropy source: differ per call and process
+      value ^= static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+               (static_cast<std::uint64_t>(::getpid()) << 40) ^ (calls.fetch_add(1, std::memory_order_relaxed) << 20);
+      break;
+    }
+  }
+  return value;
+}
+
+Fd reopen(int fd, int flags, std::string_view object, std::string_view purpose) {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd);
+  Fd fresh{retry_eintr([&] { return ::open(self.c_str(), flags | O_CLOEXEC); })};
+  if (!fresh) {
+    const int err = errno;
+    fail("open", object, err, std::string(purpose) + ", through " + self + " (is /proc mounted?)");
+  }
+  return fresh;
 }
 
 }  // namespace ipckit::sys

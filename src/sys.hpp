@@ -6,6 +6,7 @@
 // checker reads errno, so whatever builds them must keep errno (detail::describe_fd does).
 
 #include <cerrno>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "ipckit/error.hpp"
+#include "ipckit/fd.hpp"
 
 namespace ipckit::sys {
 
@@ -80,5 +82,16 @@ std::string describe_file_type(mode_t mode);
 
 /// Quotes an object name for messages: "/tmp/x".
 std::string quoted(std::string_view object);
+
+/// 64 random bits from getrandom(2). Never fails: without an entropy source yet, the clock
+/// and the pid are mixed in (still different per process and per call, which is what the
+/// callers need: ring keys, doorbell tokens).
+std::uint64_t random_u64() noexcept;
+
+/// A new open file description of what descriptor `fd` refers to, opened through
+/// /proc/self/fd/N with `flags` (O_CLOEXEC is added): its own file offset, status flags and
+/// open-file-description locks, where dup(2) would share them. Throws Error naming `object`,
+/// with `purpose` in the hint.
+Fd reopen(int fd, int flags, std::string_view object, std::string_view purpose);
 
 }  // namespace ipckit::sys

@@ -279,11 +279,6 @@ std::string erange_hint(int id, std::span<const SemOp> ops) {
   sys::fail(step, id_object(id), err, hint);
 }
 
-struct timespec timespec_of(std::chrono::nanoseconds left) {
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(left);
-  return {static_cast<time_t>(seconds.count()), static_cast<long>((left - seconds).count())};
-}
-
 }  // namespace
 
 // --- SemaphoreSet -----------------------------------------------------------------------
@@ -362,7 +357,7 @@ IoStatus SemaphoreSet::apply(std::span<const SemOp> operations, Deadline deadlin
       rc = ::semop(id_, ops, operations.size());
     } else {
       // A relative timeout, computed again after each EINTR from the time left.
-      struct timespec left = timespec_of(deadline.remaining());
+      struct timespec left = to_timespec(deadline.remaining());
       rc = ::semtimedop(id_, ops, operations.size(), &left);
     }
     if (rc == 0) return IoStatus::ok;

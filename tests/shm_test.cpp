@@ -1,6 +1,7 @@
 // POSIX shared memory (shm_open) and memfd segments.
 
 #include <fcntl.h>
+#include <semaphore.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -75,6 +76,23 @@ TEST(SharedMemory, BadNamesAreRefusedWithTheRule) {
             std::string::npos);
   EXPECT_NE(message_of([] { (void)SharedMemory::open("/.."); }).find("not names"), std::string::npos);
   EXPECT_NE(message_of([] { (void)SharedMemory::remove("nope"); }).find("shm_unlink(\"nope\")"), std::string::npos);
+}
+
+TEST(SharedMemory, RemoveRefusesTheFileOfANamedSemaphore) {
+  const std::string sem_name = "/" + test::unique_name();
+  sem_t* sem = ::sem_open(sem_name.c_str(), O_CREAT | O_EXCL, 0600, 0);
+  ASSERT_NE(sem, SEM_FAILED) << std::strerror(errno);
+  ::sem_close(sem);
+  struct Unlink {
+    std::string name;
+    ~Unlink() { ::sem_unlink(name.c_str()); }
+  } unlink{sem_name};
+  const std::string file = "/sem." + sem_name.substr(1);
+  const Error e = test::error_from([&] { (void)SharedMemory::remove(file); });
+  EXPECT_EQ(e.errnum(), EINVAL);
+  EXPECT_TRUE(test::has_substring(e.what(), "named semaphore"));
+  struct stat st {};
+  EXPECT_EQ(::stat(("/dev/shm" + file).c_str(), &st), 0) << "the semaphore's file was removed";
 }
 
 TEST(SharedMemory, SizeZeroIsRefused) {

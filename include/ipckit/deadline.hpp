@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 
 // ipckit::Deadline: a point in time (on the monotonic clock) by which a wait must end.
 // Every blocking ipckit call has a form that takes one; Deadline::never() blocks for good and
@@ -42,5 +43,19 @@ class Deadline {
   constexpr explicit Deadline(Clock::time_point when) noexcept : when_(when) {}
   Clock::time_point when_;
 };
+
+/// `d` as a relative timespec (the timeout of futex, ppoll, timerfd_settime, sigtimedwait,
+/// semtimedop); a negative duration becomes zero.
+[[nodiscard]] constexpr timespec to_timespec(std::chrono::nanoseconds d) noexcept {
+  const std::int64_t ns = d.count() < 0 ? 0 : d.count();
+  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+/// The deadline as an absolute CLOCK_MONOTONIC time (sem_clockwait, pthread_*_clockwait):
+/// std::chrono::steady_clock, and so Deadline, counts that clock on Linux. now() gives zero,
+/// never() the furthest time a timespec holds.
+[[nodiscard]] constexpr timespec monotonic_timespec(Deadline deadline) noexcept {
+  return to_timespec(deadline.when().time_since_epoch());
+}
 
 }  // namespace ipckit

@@ -40,6 +40,13 @@ struct [[nodiscard]] IoResult {
   [[nodiscard]] bool ok() const noexcept { return status == IoStatus::ok; }
 };
 
+/// What a descriptor or a mapping may be used for: the open mode of a shared memory object or
+/// queue, the protection of a mapping.
+enum class Access : unsigned char {
+  read_only,   ///< O_RDONLY, PROT_READ
+  read_write,  ///< O_RDWR, PROT_READ | PROT_WRITE
+};
+
 class Fd {
  public:
   Fd() noexcept = default;

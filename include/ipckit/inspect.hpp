@@ -7,6 +7,8 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "ipckit/mqueue.hpp"  // mqueue_mount_point(), mqueue_mount_hint()
+
 // What exists on this host: the kernel's IPC limits, System V shared memory segments (from
 // /proc/sysvipc/shm, as ipcs -m and lsipc show them) and POSIX shared memory objects (the
 // files of /dev/shm), System V message queues and semaphore sets (/proc/sysvipc/msg, sem),
@@ -127,18 +129,6 @@ struct PosixMqInfo {
   std::uint64_t bytes = 0;        ///< QSIZE: bytes of message text held
   uid_t uid = 0;
 };
-
-/// Where the mqueue filesystem is mounted (found in /proc/self/mountinfo, anywhere;
-/// "/dev/mqueue" first when there are several), or "" when it is not: POSIX queues can
-/// only be listed through it (mq_open works without it). Throws Error when
-/// /proc/self/mountinfo cannot be read.
-[[nodiscard]] std::string mqueue_mount_point();
-
-/// What to tell a user when mqueue_mount_point() is "": queues can be listed only through
-/// the mqueue filesystem, and the command that mounts it (as root:
-/// `mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue`). list_posix_mq's Error
-/// carries it as its hint.
-[[nodiscard]] std::string mqueue_mount_hint();
 
 /// Every POSIX message queue, read from the mqueue filesystem (each file's QSIZE line and
 /// its attributes, through mq_getattr on a read-only open that never receives), ordered by

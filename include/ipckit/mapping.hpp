@@ -22,12 +22,6 @@
 
 namespace ipckit {
 
-/// What the mapping may do to the memory.
-enum class Access : unsigned char {
-  read_only,   ///< PROT_READ
-  read_write,  ///< PROT_READ | PROT_WRITE
-};
-
 /// Whether writes reach the file and other processes.
 enum class Sharing : unsigned char {
   shared,        ///< MAP_SHARED: writes change the file; other mappings see them (M1, M3)

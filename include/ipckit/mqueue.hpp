@@ -8,7 +8,6 @@
 
 #include "ipckit/deadline.hpp"
 #include "ipckit/fd.hpp"
-#include "ipckit/mapping.hpp"
 
 // POSIX message queues (seed Q1): mq_open, mq_send, mq_receive, mq_timedsend,
 // mq_timedreceive, mq_getattr, mq_unlink. A queue holds whole messages, each with a priority;
@@ -108,5 +107,17 @@ class MessageQueue {
   Fd fd_;
   std::string name_;
 };
+
+/// Where the mqueue filesystem is mounted (found in /proc/self/mountinfo, anywhere;
+/// "/dev/mqueue" first when there are several), or "" when it is not: POSIX queues can
+/// only be listed through it (mq_open works without it). Throws Error when
+/// /proc/self/mountinfo cannot be read.
+[[nodiscard]] std::string mqueue_mount_point();
+
+/// What to tell a user when mqueue_mount_point() is "": queues can be listed only through
+/// the mqueue filesystem, and the command that mounts it (as root:
+/// `mkdir -p /dev/mqueue && mount -t mqueue none /dev/mqueue`). list_posix_mq's Error
+/// carries it as its hint.
+[[nodiscard]] std::string mqueue_mount_hint();
 
 }  // namespace ipckit

@@ -7,6 +7,7 @@
 
 #include "ipckit/fd.hpp"
 #include "ipckit/mapping.hpp"
+#include "ipckit/posix_name.hpp"
 
 // POSIX shared memory (shm_open(3), claim Q3) and anonymous memfd segments (memfd_create(2)).
 //
@@ -56,6 +57,7 @@ class SharedMemory {
   [[nodiscard]] static SharedMemory open(std::string_view name, Access access = Access::read_write);
   /// shm_unlink. Processes that have it open or mapped keep it until they let go. Returns
   /// false when no such segment exists; throws Error on anything else (EACCES, bad name).
+  /// Refuses (EINVAL) a name "/sem.X": the file of the named semaphore "/X", not shared memory.
   static bool remove(std::string_view name);
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
@@ -73,9 +75,6 @@ class SharedMemory {
   Fd fd_;
   Access access_ = Access::read_write;
 };
-
-/// Checks a POSIX IPC name (shm or mqueue); throws Error naming the rule broken.
-void validate_posix_name(std::string_view name, std::string_view what = "shm_open");
 
 struct MemfdOptions {
   /// Shown in /proc/PID/fd as "memfd:NAME"; not a path, need not be unique.

@@ -12,7 +12,6 @@
 
 #include "ipckit/deadline.hpp"
 #include "ipckit/fd.hpp"
-#include "ipckit/mapping.hpp"
 #include "ipckit/region.hpp"
 
 // System V IPC: keys (ftok), shared-memory segments (shmget, shmat, shmdt, shmctl; seed

@@ -53,7 +53,6 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <pthread.h>
@@ -156,9 +155,7 @@ void futex_wait(std::uint32_t* word, std::uint32_t expected,
                 std::chrono::nanoseconds timeout) noexcept {
   if (timeout <= 0ns) return;
   timeout = std::min<std::chrono::nanoseconds>(timeout, std::chrono::hours(1));  // the caller loops
-  timespec ts{};
-  ts.tv_sec = static_cast<time_t>(timeout.count() / 1'000'000'000);
-  ts.tv_nsec = static_cast<long>(timeout.count() % 1'000'000'000);
+  const timespec ts = to_timespec(timeout);
   (void)::syscall(SYS_futex, word, FUTEX_WAIT, expected, &ts, nullptr, 0);
 }
 
@@ -449,22 +446,6 @@ std::string dev_shm_space() {
          std::to_string(static_cast<unsigned long long>(vfs.f_blocks) * vfs.f_frsize);
 }
 
-std::uint64_t random_key() noexcept {
-  std::uint64_t key = 0;
-  std::size_t got = 0;
-  while (got < sizeof key) {
-    const ssize_t n = ::getrandom(reinterpret_cast<char*>(&key) + got, sizeof key - got, 0);
-    if (n > 0) {
-      got += static_cast<std::size_t>(n);
-    } else if (n == -1 && errno != EINTR) {
-      // No entropy source: a key that still differs per sender and per run.
-      key ^= static_cast<std::uint64_t>(Clock::now().time_since_epoch().count()) ^
-             (static_cast<std::uint64_t>(::getpid()) << 40);
-      break;
-    }
-  }
-  return key;
-}
 
 
 Clock::time_point spin_end(std::chrono::nanoseconds spin, Clock::time_point now = Clock::now()) noexcept {
@@ -715,8 +696,7 @@ class ShmListener final : public Channel::Transport {
   // Sets the readiness timer to fire once after `after` (0: never).
   void set_timer(int timer, std::chrono::nanoseconds after) {
     itimerspec t{};
-    t.it_value.tv_sec = static_cast<time_t>(after.count() / 1'000'000'000);
-    t.it_value.tv_nsec = static_cast<long>(after.count() % 1'000'000'000);
+    t.it_value = to_timespec(after);
     sys::check(::timerfd_settime(timer, 0, &t, nullptr), "timerfd_settime", url_,
                "arming the readiness timer");
   }
@@ -1388,15 +1368,13 @@ TransportPtr listen_shm(const ChannelUrl& url, const ChannelOptions& options) {
   h->max_message = max;
   h->receiver_pid = ::getpid();
   h->receiver_spins = options.spin == std::chrono::nanoseconds::max() ? 1 : 0;
-  const std::uint64_t token[2] = {random_key(), random_key()};
+  const std::uint64_t token[2] = {sys::random_u64(), sys::random_u64()};
   std::memcpy(h->bell_token, token, sizeof token);
   std::string bell = bell_name(h->bell_token);
   // Senders may come now: the segment is complete.
   std::unique_ptr<Rendezvous> serving;
   if (rendezvous) {
-    const std::string self = "/proc/self/fd/" + std::to_string(fd.get());
-    Fd handout{::open(self.c_str(), O_RDWR | O_CLOEXEC)};
-    if (!handout) sys::fail("open", self, errno, "reopening the memfd of " + u + " to hand it to senders (is /proc mounted?)");
+    Fd handout = sys::reopen(fd.get(), O_RDWR, name, "reopening the memfd of " + u + " to hand it to senders");
     serving = std::make_unique<Rendezvous>(std::move(*rendezvous), std::move(handout), u);
   }
   // release: every field above is visible to a sender that sees ready == 1 (acquire).
@@ -1476,13 +1454,8 @@ std::optional<Fd> open_memfd(const ChannelUrl& url, Deadline deadline, std::stri
               "the segment handed out at " + address.to_string() +
                   " is not a memfd whose size is sealed (a peer could shrink it under the mapping)");
   }
-  const std::string self = "/proc/self/fd/" + std::to_string(got.fds[0].get());
-  const int raw = ::open(self.c_str(), O_RDWR | O_CLOEXEC);
-  if (raw == -1) {
-    sys::fail("open", self, errno,
-              "reopening the memfd of " + u + " for this sender's own lock (is /proc mounted?)");
-  }
-  return Fd{raw};
+  return sys::reopen(got.fds[0].get(), O_RDWR, memfd_name(url),
+                     "reopening the memfd of " + u + " for this sender's own lock");
 }
 
 // With the segment open: checks it, claims a free slot and initialises its ring. The sender,
@@ -1605,7 +1578,7 @@ std::unique_ptr<ShmSender> join(const ChannelUrl& url, const std::string& name, 
     // A fresh key: bytes of the previous sender's records never match this ring's tags.
     const std::span<std::byte> ring_bytes = seg.ring(i);
     ring::Writer writer;
-    if (!ring::initialise(ring_bytes, geometry->ring_capacity, random_key()) ||
+    if (!ring::initialise(ring_bytes, geometry->ring_capacity, sys::random_u64()) ||
         writer.attach(ring_bytes) != ring::Status::ok) {
       atomic(slot.state)
           .store(static_cast<std::uint32_t>(sc::SlotState::free), std::memory_order_release);

@@ -747,9 +747,7 @@ class FifoReceiver final : public Channel::Transport {
   // POLLHUP without data: the senders that came have all gone. Opens the read end afresh (so
   // the next poll waits for new senders) unless one came meanwhile; true for end of stream.
   bool every_sender_gone() {
-    Fd fresh{sys::check(::open(("/proc/self/fd/" + std::to_string(in_.fd.get())).c_str(),
-                               O_RDONLY | O_NONBLOCK | O_CLOEXEC),
-                        "open", path_)};
+    Fd fresh = sys::reopen(in_.fd.get(), O_RDONLY | O_NONBLOCK, path_, "opening the FIFO's read end afresh");
     // Checked after the fresh open: a sender that opened before it keeps the old end awake
     // (no POLLHUP) or left data there; either way the old end still tells its story.
     pollfd p{in_.fd.get(), POLLIN, 0};

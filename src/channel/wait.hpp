@@ -57,12 +57,7 @@ inline int poll_for(std::span<pollfd> fds, std::chrono::nanoseconds timeout, std
   const bool forever = timeout.count() < 0;
   const auto end = forever ? Deadline::never() : Deadline::after(timeout);
   for (;;) {
-    timespec ts{};
-    if (!forever) {
-      const auto left = end.remaining();
-      ts.tv_sec = static_cast<time_t>(left.count() / 1'000'000'000);
-      ts.tv_nsec = static_cast<long>(left.count() % 1'000'000'000);
-    }
+    const timespec ts = forever ? timespec{} : to_timespec(end.remaining());
     const int rc = ::ppoll(fds.data(), fds.size(), forever ? nullptr : &ts, nullptr);
     if (rc >= 0) return rc;
     if (errno != EINTR) sys::fail("poll", object, errno);

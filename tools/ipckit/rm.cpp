@@ -110,13 +110,6 @@ std::string posix_name(const std::string& text) {
 
 void remove_posix_shm(const std::string& text) {
   const std::string name = posix_name(text);
-  // sem_open("/x") keeps its semaphore in /dev/shm/sem.x, and shm_unlink("/sem.x") would
-  // delete that semaphore: it is not shared memory, so it is not ours to remove here.
-  if (name.rfind("/sem.", 0) == 0) {
-    throw Refused("\"" + name + "\" names the file of a POSIX named semaphore (sem_open(\"/" +
-                  name.substr(5) + "\") keeps it as /dev/shm" + name +
-                  "), not a shared memory object; not removed");
-  }
   if (!SharedMemory::remove(name)) {
     throw Refused("no POSIX shared memory object \"" + name + "\" (no file /dev/shm" + name +
                   "); `ipckit ls --posix` lists them");
