@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "ipckit/spin.hpp"
+
 // Busy-waiting for adapters that spin (c2c, later shared memory): a pause hint for the CPU and
 // a bound, so a spin whose peer has died ends with an error instead of hanging the bench.
 //
@@ -18,15 +20,7 @@
 
 namespace ipckit::bench {
 
-/// Tells the CPU this is a spin-wait loop (x86 PAUSE, arm64 YIELD): saves power and lets an
-/// SMT sibling run.
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
+using ipckit::cpu_relax;
 
 class SpinBound {
  public:

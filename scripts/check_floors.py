@@ -21,7 +21,7 @@ NAMES = {CORE: "core", MECHANISM: "mechanisms", CHANNEL: "channel", INSPECT: "in
 
 # Public headers by stem; a source src/STEM.cpp (or src/STEM.hpp) takes its header's floor.
 HEADERS = {
-    "error": CORE, "fd": CORE, "deadline": CORE, "posix_name": CORE,
+    "error": CORE, "fd": CORE, "deadline": CORE, "posix_name": CORE, "spin": CORE,
     "pipe": MECHANISM, "fifo": MECHANISM, "process": MECHANISM, "region": MECHANISM,
     "mapping": MECHANISM, "sync": MECHANISM, "shm": MECHANISM, "sysv": MECHANISM,
     "signal": MECHANISM, "mqueue": MECHANISM, "semaphore": MECHANISM, "socket": MECHANISM,
@@ -33,7 +33,7 @@ HEADERS = {
 PRIVATE = {
     "sys": CORE, "fd_util": CORE,
     "sysv_common": MECHANISM, "sysv_msg": MECHANISM, "sysv_sem": MECHANISM,
-    "sysvipc_table": MECHANISM, "trace": MECHANISM, "mqueue_mount": MECHANISM,
+    "sysvipc_table": MECHANISM, "trace": MECHANISM, "mqueue_mount": MECHANISM, "shm_util": MECHANISM,
 }
 DIRECTORIES = {"src/channel": CHANNEL, "src/inspect": INSPECT, "tools": TOOLS, "bench": TOOLS}
 

@@ -12,15 +12,30 @@
 #include <unistd.h>
 
 #include "fd_util.hpp"
+#include "shm_util.hpp"
 #include "sys.hpp"
 
 namespace ipckit {
+
+using detail::dev_shm_space;
+using detail::fd_size;
+using detail::size_and_reserve;
+
 namespace {
 
 // "the object belongs to root (uid 0) and has mode 0600": who may open a POSIX shm object.
 std::string owner_and_mode(std::string_view name) {
   return sys::owner_and_mode("/dev/shm" + std::string(name), "the object");
 }
+
+MapFdOptions capped(MapFdOptions options, Access access) {
+  if (access == Access::read_only) options.access = Access::read_only;
+  return options;
+}
+
+}  // namespace
+
+namespace detail {
 
 std::string dev_shm_space() {
   struct statvfs vfs {};
@@ -35,24 +50,16 @@ std::size_t fd_size(const Fd& fd, std::string_view object) {
   return static_cast<std::size_t>(st.st_size);
 }
 
-// Sets the size and reserves the pages, so running out of space fails here and not with
-// SIGBUS when a page is first touched. `where` says whose space ran out, for the hint.
-void size_and_reserve(const Fd& fd, std::size_t size, std::string_view object, const std::string& where) {
+void size_and_reserve(const Fd& fd, std::size_t size, std::string_view object, const std::string& enospc_hint) {
   sys::check(::ftruncate(fd.get(), static_cast<off_t>(size)), "ftruncate", object);
   int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
   if (rc != 0) {
     sys::fail("posix_fallocate", object, rc,
-              rc == ENOSPC ? "not enough room for " + std::to_string(size) + " bytes: " + where
-                           : std::string{});
+              rc == ENOSPC ? enospc_hint : std::string{});
   }
 }
 
-MapFdOptions capped(MapFdOptions options, Access access) {
-  if (access == Access::read_only) options.access = Access::read_only;
-  return options;
-}
-
-}  // namespace
+}  // namespace detail
 
 // --- SharedMemory -----------------------------------------------------------------------
 
@@ -80,7 +87,10 @@ SharedMemory SharedMemory::create(const ShmOptions& o) {
   try {
     // Grow, never shrink, even when we created it: a non-exclusive opener may have grown
     // and mapped it between our O_EXCL create and this line.
-    if (fd_size(owned, o.name) < o.size) size_and_reserve(owned, o.size, o.name, dev_shm_space());
+    if (fd_size(owned, o.name) < o.size) {
+      size_and_reserve(owned, o.size, o.name,
+                       "not enough room for " + std::to_string(o.size) + " bytes: " + dev_shm_space());
+    }
   } catch (...) {
     if (created) ::shm_unlink(o.name.c_str());  // ours and unusable: leave nothing behind
     throw;
@@ -138,7 +148,8 @@ Memfd Memfd::create(const MemfdOptions& o) {
   Fd fd{sys::check(::memfd_create(o.name.c_str(), flags), "memfd_create", object,
                    o.name.size() > 249 ? "the name is longer than 249 bytes" : std::string{})};
   size_and_reserve(fd, o.size, object,
-                   "memfd pages come from memory (and swap), not from /dev/shm; free some memory");
+                   "not enough room for " + std::to_string(o.size) +
+                       " bytes: memfd pages come from memory (and swap), not from /dev/shm; free some memory");
   return Memfd{std::move(fd)};
 }
 

@@ -67,7 +67,7 @@ using test::ShmName;
 
 constexpr std::uint64_t kDefaultSeed = 0x1bc6'0006'0000'0000ULL;
 constexpr unsigned kDefaultTrials = 200;
-// A killed peer is noticed within ~50 ms (shm.cpp's liveness period); these are the bounds a
+// A killed peer is noticed within ~50 ms (kLivenessPeriod, src/channel/shm_wake.hpp); these are the bounds a
 // trial fails at, far above that so a loaded machine does not fail a sound build.
 constexpr auto kEndWithin = 10s;
 constexpr auto kPeerClosedWithin = 10s;

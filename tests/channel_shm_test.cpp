@@ -295,17 +295,7 @@ class ForeignSegment {
     fd_ = Fd{fd};
     const auto g = sc::geometry(8, 4096);
     EXPECT_EQ(::ftruncate(fd_.get(), static_cast<off_t>(g->total_size)), 0);
-    sc::ChannelHeader h{};
-    h.magic = sc::kMagic;
-    h.version = sc::kVersion;
-    h.header_size = sizeof(sc::ChannelHeader);
-    h.slot_count = g->slot_count;
-    h.slot_size = sizeof(sc::SlotEntry);
-    h.ring_capacity = g->ring_capacity;
-    h.rings_offset = g->rings_offset;
-    h.ring_stride = g->ring_stride;
-    h.total_size = g->total_size;
-    h.max_message = ring::max_message_for(4096);
+    sc::ChannelHeader h = sc::make_header(*g, ring::max_message_for(4096), 0, false, {});
     h.ready = 1;
     header_ = h;
   }

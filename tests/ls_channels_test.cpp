@@ -76,22 +76,11 @@ class CraftedChannel {
   [[nodiscard]] bool exists() const { return std::filesystem::exists(std::filesystem::symlink_status(path())); }
   [[nodiscard]] int fd() const { return fd_.get(); }
 
-  /// A sound version-1 header for `slots` rings of `capacity` bytes (ready), sized as it says.
+  /// A sound header for `slots` rings of `capacity` bytes (ready), sized as it says.
   sc::ChannelHeader write_header(pid_t receiver_pid, std::uint32_t slots = kSlots, std::uint64_t capacity = kCapacity) {
     const auto g = sc::geometry(slots, capacity);
     EXPECT_TRUE(g);
-    sc::ChannelHeader h{};
-    h.magic = sc::kMagic;
-    h.version = sc::kVersion;
-    h.header_size = sizeof(sc::ChannelHeader);
-    h.slot_count = g->slot_count;
-    h.slot_size = sizeof(sc::SlotEntry);
-    h.ring_capacity = g->ring_capacity;
-    h.rings_offset = g->rings_offset;
-    h.ring_stride = g->ring_stride;
-    h.total_size = g->total_size;
-    h.max_message = 1024;
-    h.receiver_pid = receiver_pid;
+    sc::ChannelHeader h = sc::make_header(*g, 1024, receiver_pid, false, {});
     h.ready = 1;
     resize(g->total_size);
     write(h);

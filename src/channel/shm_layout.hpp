@@ -3,11 +3,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "ipckit/ring.hpp"
 
 // The layout of a shm:// channel's segment, the POSIX shm object "/ipckit-ch-NAME": what the
-// channel transport (shm.cpp) and `ipckit ls` (which reads it to list channels) agree on. Plain
+// channel transport (shm_listener.cpp, shm_sender.cpp) and `ipckit ls` (which reads it to list channels) agree on. Plain
 // fixed-width fields, little-endian, the same for 32- and 64-bit processes; no pointers.
 //
 //   offset          size                 what
@@ -179,5 +180,29 @@ struct Geometry {
   g.total_size = g.rings_offset + g.ring_stride * slots;
   return g;
 }
+
+/// What a channel header says, checked against the object's size (fstat's): the one check
+/// of a segment that both a joining sender and `ipckit ls` make.
+struct HeaderCheck {
+  enum class Verdict {
+    ok,             ///< a complete header of this version, consistent with the object
+    unfinished,     ///< ready still 0 and nothing foreign: a listener is writing it
+    foreign,        ///< not a channel (wrong magic)
+    other_version,  ///< a channel of another layout version
+    corrupt,        ///< a channel header no listener of this version writes
+  };
+  Verdict verdict = Verdict::corrupt;
+  /// For foreign, other_version and corrupt: what is wrong, to follow "the segment ..."
+  /// ("has layout version 3; this ipckit speaks version 2").
+  std::string why;
+  Geometry geometry{};  ///< computed from slot_count and ring_capacity, when ok
+};
+
+/// Checks a copy of the header (never the shared one: a peer may change it meanwhile).
+[[nodiscard]] HeaderCheck check_header(const ChannelHeader& h, std::uint64_t object_size);
+
+/// The header a listener writes, with `ready` still 0 (it stores 1 last, with release).
+[[nodiscard]] ChannelHeader make_header(const Geometry& g, std::uint64_t max_message, std::int32_t receiver_pid,
+                                        bool receiver_spins, const std::uint8_t (&bell_token)[16]) noexcept;
 
 }  // namespace ipckit::detail::shm_channel

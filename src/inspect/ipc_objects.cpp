@@ -28,6 +28,7 @@
 
 #include "ipckit/fd.hpp"
 #include "channel/shm_layout.hpp"
+#include "channel/shm_segment.hpp"
 #include "ipckit/inspect.hpp"
 #include "ipckit/shm.hpp"
 #include "sys.hpp"
@@ -149,6 +150,8 @@ bool read_queue(int dir_fd, const std::string& file, const std::string& path, Po
 // --- shm:// channels ------------------------------------------------------------------------
 
 namespace sc = detail::shm_channel;
+using detail::byte_locked;
+using detail::lock_held;
 
 // The channel objects' file names in /dev/shm: sc::kObjectPrefix without its '/'.
 constexpr std::string_view kChannelFilePrefix = std::string_view(sc::kObjectPrefix).substr(1);
@@ -158,22 +161,6 @@ constexpr std::string_view kChannelFilePrefix = std::string_view(sc::kObjectPref
 // object a size: an empty object nobody locks is either in that one-syscall window or left
 // by a listener that died there; only its age tells them apart.
 constexpr std::chrono::seconds kCreationGrace{10};
-
-// Whether another open file description holds a lock that overlaps `len` bytes from `start`
-// (len 0: to the end of the file, however large); nullopt when the kernel cannot say.
-// F_OFD_GETLK with a write lock reports any lock at all, and works on an O_RDONLY descriptor
-// (only taking a lock needs the matching access). A lock this process holds through another
-// open of the object counts too: our own open is a new description that holds none.
-std::optional<bool> lock_held(int fd, std::uint64_t start, std::uint64_t len) noexcept {
-  struct flock l {};
-  l.l_type = F_WRLCK;
-  l.l_whence = SEEK_SET;
-  l.l_start = static_cast<off_t>(start);
-  l.l_len = static_cast<off_t>(len);
-  l.l_pid = 0;  // required for OFD locks
-  if (::fcntl(fd, F_OFD_GETLK, &l) == -1) return std::nullopt;
-  return l.l_type != F_UNLCK;
-}
 
 // Reads up to `n` bytes at `offset`: how many it got (fewer when the object shrank).
 // pread, not a mapping: a peer that shrinks the object under us cannot raise SIGBUS here.
@@ -187,11 +174,6 @@ std::size_t read_at(int fd, void* buffer, std::size_t n, std::uint64_t offset) n
     got += static_cast<std::size_t>(r);
   }
   return got;
-}
-
-bool all_zero(const void* bytes, std::size_t n) noexcept {
-  const auto* p = static_cast<const unsigned char*>(bytes);
-  return std::all_of(p, p + n, [](unsigned char c) { return c == 0; });
 }
 
 // Seconds since the object's last modification (creation, for one never written).
@@ -242,18 +224,13 @@ void examine_channel(int fd, const struct stat& st, ChannelInfo& info) {
     }
     return;
   }
-  if (all_zero(&h, sizeof h)) {  // sized, nothing written yet
-    judge_unfinished(st, *any_lock, info);
-    return;
-  }
-  if (h.magic != sc::kMagic) {
+  const sc::HeaderCheck check = sc::check_header(h, info.size);
+  using Verdict = sc::HeaderCheck::Verdict;
+  if (check.verdict == Verdict::foreign) {
     info.note = "not an ipckit channel (wrong magic)";
     return;
   }
-  // The listener writes the header, then ready = 1: with ready still 0 the version may not
-  // be written yet either.
-  const bool initialising = h.ready == 0 && (h.version == 0 || h.version == sc::kVersion);
-  if (h.version != sc::kVersion && !initialising) {
+  if (check.verdict == Verdict::other_version) {
     info.note = "layout version " + std::to_string(h.version) + "; this ipckit reads version " +
                 std::to_string(sc::kVersion) + " (another build of ipckit made it)";
     return;
@@ -261,30 +238,16 @@ void examine_channel(int fd, const struct stat& st, ChannelInfo& info) {
   // From here the object speaks this version's lock protocol: a lock is a live end, and no
   // lock at all means every end is dead.
   info.stale = !*any_lock;
-  info.reader_alive = *any_lock && lock_held(fd, sc::kReceiverLockByte, 1).value_or(true);
-  if (initialising) {
+  info.reader_alive = *any_lock && byte_locked(fd, sc::kReceiverLockByte);
+  if (check.verdict == Verdict::unfinished) {
     judge_unfinished(st, *any_lock, info);
     return;
   }
-  const auto geometry = sc::geometry(h.slot_count, h.ring_capacity);
-  std::string corrupt;
-  if (h.ready != 1) {
-    corrupt = "ready flag " + std::to_string(h.ready);
-  } else if (h.header_size != sizeof(sc::ChannelHeader) || h.slot_size != sizeof(sc::SlotEntry)) {
-    corrupt = "header or slot size of another build";
-  } else if (!geometry || geometry->rings_offset != h.rings_offset || geometry->ring_stride != h.ring_stride ||
-             geometry->total_size != h.total_size) {
-    corrupt = "impossible layout (" + std::to_string(h.slot_count) + " slots of " + std::to_string(h.ring_capacity) +
-              " bytes)";
-  } else if (geometry->total_size != info.size) {
-    corrupt = "the header says " + std::to_string(geometry->total_size) + " bytes, the object has " +
-              std::to_string(info.size);
-  }
-  if (!corrupt.empty()) {
-    info.note = "corrupt header: " + corrupt + (info.stale == true ? "; nobody holds it" : "");
+  if (check.verdict == Verdict::corrupt) {
+    info.note = "corrupt header: it " + check.why + (info.stale == true ? "; nobody holds it" : "");
     return;
   }
-
+  const sc::Geometry* geometry = &check.geometry;
   info.capacity = geometry->ring_capacity;
   info.slots = geometry->slot_count;
   if (info.reader_alive && h.receiver_pid > 0) info.reader_pid = h.receiver_pid;
@@ -618,18 +581,8 @@ StaleRemoval remove_stale_channel(const std::string& name) {
   if (!info) return StaleRemoval::gone;
   if (!info->stale) return StaleRemoval::unknown;
   if (!*info->stale) return StaleRemoval::not_stale;
-  // Unlink the name only while it still names the object whose locks were just tested: had
-  // it been removed and made again by a new listener, that one is not ours to remove. (What
-  // remains is the instant between this check and shm_unlink, which no call closes.)
-  struct stat tested {};
-  struct stat named {};
-  if (::fstat(fd.get(), &tested) == -1 ||
-      ::fstatat(dir.get(), file.c_str(), &named, AT_SYMLINK_NOFOLLOW) == -1 || tested.st_dev != named.st_dev ||
-      tested.st_ino != named.st_ino) {
-    return StaleRemoval::gone;
-  }
-  if (::shm_unlink(object.c_str()) == -1) {
-    const int err = errno;
+  // Unlinked only while the name still names the object whose locks were just tested.
+  if (const int err = detail::unlink_if_names(object, fd.get()); err != 0) {
     if (err == ENOENT) return StaleRemoval::gone;
     sys::fail("shm_unlink", object, err,
               err == EACCES || err == EPERM
