@@ -16,6 +16,8 @@ import re
 import sys
 import tempfile
 
+import house_check
+
 CORE, MECHANISM, CHANNEL, INSPECT, TOOLS = 1, 2, 3, 4, 5
 NAMES = {CORE: "core", MECHANISM: "mechanisms", CHANNEL: "channel", INSPECT: "inspect", TOOLS: "tools"}
 
@@ -112,16 +114,7 @@ def self_test():
 
 
 def main(argv):
-    if argv[1:] == ["--self-test"]:
-        return self_test()
-    repo = pathlib.Path(argv[1] if len(argv) > 1 else pathlib.Path(__file__).parent.parent)
-    found = problems(repo)
-    for f in found:
-        print(f)
-    if found:
-        return 1
-    print("floors kept: every include goes to the same floor or a lower one")
-    return 0
+    return house_check.run(argv, problems, self_test, "floors kept: every include goes to the same floor or a lower one")
 
 
 if __name__ == "__main__":

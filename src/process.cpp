@@ -1,6 +1,7 @@
 #include "ipckit/process.hpp"
 
 #include <array>
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -118,6 +119,44 @@ pid_t spawn_program(const SpawnOptions& o, SpawnAttributes& sa, char* const* env
   sys::fail("posix_spawnp", program, rc, hint);
 }
 
+// The child starts with no signal blocked and SIGPIPE at its default action, as a shell's
+// children do, whatever this thread has blocked or ignored.
+void start_with_default_signals(SpawnAttributes& sa) {
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigmask(&sa.attr, &empty);
+  posix_spawnattr_setsigdefault(&sa.attr, &defaults);
+  posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
+// The child's environment: this process's, with each "NAME=value" of `extra` added or
+// replacing the variable of that name.
+class Environment {
+ public:
+  explicit Environment(const std::vector<std::string>& extra) {
+    if (extra.empty()) return;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string_view entry(*e);
+      const auto name = entry.substr(0, entry.find('='));
+      const bool overridden = std::any_of(extra.begin(), extra.end(), [&](const std::string& x) {
+        return std::string_view(x).substr(0, x.find('=')) == name;
+      });
+      if (!overridden) storage_.emplace_back(entry);
+    }
+    storage_.insert(storage_.end(), extra.begin(), extra.end());
+    for (auto& e : storage_) pointers_.push_back(e.data());
+    pointers_.push_back(nullptr);
+  }
+  [[nodiscard]] char* const* envp() const noexcept { return pointers_.empty() ? environ : pointers_.data(); }
+
+ private:
+  std::vector<std::string> storage_;
+  std::vector<char*> pointers_;
+};
+
 }  // namespace
 
 // --- Stdio, ExitStatus ------------------------------------------------------------------
@@ -204,36 +243,9 @@ Child Child::spawn(const SpawnOptions& o) {
                      "posix_spawn_file_actions_addchdir_np", o.cwd.string());
   }
 
-  // The child starts with no signal blocked and SIGPIPE at its default action, as a shell's
-  // children do, whatever this thread has blocked or ignored.
-  sigset_t empty;
-  sigemptyset(&empty);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setsigmask(&sa.attr, &empty);
-  posix_spawnattr_setsigdefault(&sa.attr, &defaults);
-  posix_spawnattr_setflags(&sa.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-  std::vector<std::string> env_storage;
-  std::vector<char*> envp;
-  char* const* env = environ;
-  if (!o.env.empty()) {
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string_view entry(*e);
-      auto name = entry.substr(0, entry.find('='));
-      bool overridden = false;
-      for (const auto& extra : o.env)
-        overridden = overridden || extra.substr(0, extra.find('=')) == name;
-      if (!overridden) env_storage.emplace_back(entry);
-    }
-    env_storage.insert(env_storage.end(), o.env.begin(), o.env.end());
-    for (auto& e : env_storage) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    env = envp.data();
-  }
-
-  child.pid_ = spawn_program(o, sa, env);
+  start_with_default_signals(sa);
+  Environment env(o.env);
+  child.pid_ = spawn_program(o, sa, env.envp());
   // pidfd_open on our own unreaped child cannot race with pid reuse: the pid stays ours
   // until we wait for it.
   int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child.pid_, 0));

@@ -284,6 +284,46 @@ std::string TraceEvent::to_string() const {
   return "unknown event";
 }
 
+namespace {
+
+// The child of TracedChild::spawn, between fork and execvp: async-signal-safe calls only (the
+// parent may have other threads), and it never returns, so no destructor runs: it closes by
+// hand. It waits for the parent's "go" (it is traced then) and execs; a failed execvp's errno
+// goes back through `exec_error`.
+[[noreturn]] void exec_once_traced(Pipe& go, Pipe& exec_error, char* const* args) noexcept {
+  sigset_t no_signals;
+  sigemptyset(&no_signals);
+  struct sigaction default_action {};
+  default_action.sa_handler = SIG_DFL;
+  ::close(go.write_end.get());
+  ::close(exec_error.read_end.get());
+  // This process's handlers mean nothing in the child: back to the default action (an
+  // ignored signal stays ignored, as across exec), and SIGPIPE at its default as a shell's
+  // children have it.
+  for (int signo = 1; signo < NSIG; ++signo) {
+    struct sigaction current {};
+    if (::sigaction(signo, nullptr, &current) == -1) continue;  // SIGKILL, glibc's own
+    if (signo == SIGPIPE || (current.sa_flags & SA_SIGINFO) != 0 ||
+        current.sa_handler != SIG_IGN)
+      ::sigaction(signo, &default_action, nullptr);
+  }
+  char byte = 0;
+  ssize_t n = 0;
+  do {
+    n = ::read(go.read_end.get(), &byte, 1);
+  } while (n == -1 && errno == EINTR);
+  if (n != 1) ::_exit(127);  // the parent gave up before tracing us
+  // The program starts as a shell's children do: no signal blocked. Signals that came
+  // while blocked are delivered here, traced.
+  ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
+  ::execvp(args[0], args);
+  int err = errno;
+  [[maybe_unused]] ssize_t w = ::write(exec_error.write_end.get(), &err, sizeof err);
+  ::_exit(127);
+}
+
+}  // namespace
+
 // --- TracedChild ------------------------------------------------------------------------
 
 TracedChild TracedChild::spawn(const std::vector<std::string>& argv) {
@@ -300,10 +340,6 @@ TracedChild TracedChild::spawn(const std::vector<std::string>& argv) {
   Pipe exec_error = Pipe::create();  // child -> parent: errno of a failed execvp
   sigset_t all_signals;
   sigfillset(&all_signals);
-  sigset_t no_signals;
-  sigemptyset(&no_signals);
-  struct sigaction default_action {};
-  default_action.sa_handler = SIG_DFL;
 
   // Every signal stays blocked from fork until just before execvp, as posix_spawn does: the
   // child must not run this process's handlers, and a signal sent to it early waits until it
@@ -319,34 +355,7 @@ TracedChild TracedChild::spawn(const std::vector<std::string>& argv) {
         "fork", argv[0], err,
         err == EAGAIN ? "too many processes: see `ulimit -u` and /proc/sys/kernel/pid_max" : "");
   }
-  if (pid == 0) {
-    // The child. It never returns from here, so no destructor runs: close by hand.
-    ::close(go.write_end.get());
-    ::close(exec_error.read_end.get());
-    // This process's handlers mean nothing in the child: back to the default action (an
-    // ignored signal stays ignored, as across exec), and SIGPIPE at its default as a shell's
-    // children have it.
-    for (int signo = 1; signo < NSIG; ++signo) {
-      struct sigaction current {};
-      if (::sigaction(signo, nullptr, &current) == -1) continue;  // SIGKILL, glibc's own
-      if (signo == SIGPIPE || (current.sa_flags & SA_SIGINFO) != 0 ||
-          current.sa_handler != SIG_IGN)
-        ::sigaction(signo, &default_action, nullptr);
-    }
-    char byte = 0;
-    ssize_t n = 0;
-    do {
-      n = ::read(go.read_end.get(), &byte, 1);
-    } while (n == -1 && errno == EINTR);
-    if (n != 1) ::_exit(127);  // the parent gave up before tracing us
-    // The program starts as a shell's children do: no signal blocked. Signals that came
-    // while blocked are delivered here, traced.
-    ::sigprocmask(SIG_SETMASK, &no_signals, nullptr);
-    ::execvp(args[0], args.data());
-    int err = errno;
-    [[maybe_unused]] ssize_t w = ::write(exec_error.write_end.get(), &err, sizeof err);
-    ::_exit(127);
-  }
+  if (pid == 0) exec_once_traced(go, exec_error, args.data());
   ::pthread_sigmask(SIG_SETMASK, &parent_mask, nullptr);
 
   go.read_end.reset();

@@ -85,6 +85,22 @@ TEST(ChannelUrl, EveryFormParsesAndPrintsBack) {
   EXPECT_EQ(parse_channel_url("shm://app").to_string(), "shm://app");
 }
 
+// One list of URL forms: the parser's errors name every pattern, each example parses, and
+// docs/channel.md's table has a row for each.
+TEST(ChannelUrl, EveryFormIsNamedInErrorsParsesItsExampleAndIsDocumented) {
+  const std::string unknown = test::error_from([] { (void)parse_channel_url("carrier-pigeon://x"); }).what();
+  std::ifstream doc(std::string(IPCKIT_SOURCE_DIR) + "/docs/channel.md");
+  ASSERT_TRUE(doc) << "docs/channel.md cannot be read";
+  const std::string docs{std::istreambuf_iterator<char>(doc), std::istreambuf_iterator<char>()};
+  ASSERT_EQ(channel_url_forms().size(), 8U);
+  for (const ChannelUrlForm& f : channel_url_forms()) {
+    SCOPED_TRACE(std::string(f.pattern));
+    EXPECT_TRUE(test::has_substring(unknown, f.pattern));
+    EXPECT_NO_THROW((void)parse_channel_url(f.example));
+    EXPECT_TRUE(test::has_substring(docs, "| `" + std::string(f.pattern) + "` |"));
+  }
+}
+
 TEST(ChannelUrl, MistakesAreErrorsThatShowACorrectUrl) {
   struct Case {
     std::string_view url;

@@ -122,6 +122,17 @@ struct ChannelOptions {
   std::size_t max_buffered = std::size_t{64} << 20;
 };
 
+/// One form of channel URL.
+struct ChannelUrlForm {
+  std::string_view pattern;  ///< "shm://NAME?capacity=BYTES&senders=N"
+  std::string_view example;  ///< "shm://app?capacity=1048576"
+  std::string_view what;     ///< what it is, in a few words
+};
+
+/// Every form of channel URL, one per transport variant: the list the parser names in its
+/// errors, `ipckit send/recv --help` prints and docs/channel.md shows.
+[[nodiscard]] std::span<const ChannelUrlForm> channel_url_forms() noexcept;
+
 /// One end of a channel. Move-only. The receiving end (listen) creates or binds the channel
 /// and merges every sender; a sending end (connect) joins it.
 ///

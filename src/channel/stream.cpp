@@ -36,6 +36,7 @@
 #include "ipckit/fifo.hpp"
 #include "ipckit/socket.hpp"
 #include "ownership.hpp"
+#include "stream_inbox.hpp"
 #include "transport.hpp"
 #include "wait.hpp"
 
@@ -43,24 +44,12 @@ namespace ipckit::detail {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace stream;
 
-constexpr std::size_t kHeader = 4;
-constexpr std::size_t kInboxSize = 64 * 1024;       // one read takes up to this much
-constexpr std::size_t kInboxKeep = 1024 * 1024;     // a larger inbox shrinks back once empty
 constexpr unsigned kReadsBetweenPolls = 64;         // so a busy sender cannot hide new ones
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);  // after accept failed (EMFILE...)
 constexpr int kAcceptsPerCall = 64;  // connections one accept_all() takes at most
 constexpr int kRoundsOfATry = 64;    // rounds of reading and polling one try_receive makes at most
-
-void put_length(std::byte* out, std::uint32_t n) noexcept {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<std::byte>((n >> (8 * i)) & 0xFFU);
-}
-
-std::uint32_t get_length(const std::byte* in) noexcept {
-  std::uint32_t n = 0;
-  for (int i = 0; i < 4; ++i) n |= std::to_integer<std::uint32_t>(in[i]) << (8 * i);
-  return n;
-}
 
 // Runs `attempt` until it returns, retrying while nobody listens at the URL yet (ENOENT,
 // ECONNREFUSED, ENXIO) with a back-off from 1 to 50 ms, until the deadline.
@@ -269,143 +258,6 @@ class FifoSender final : public StreamSender {
 };
 
 // --- receiving ----------------------------------------------------------------------------
-
-// One sender's bytes in flight.
-struct Inbox {
-  Fd fd;
-  std::string who;              // "sender pid 12 (uid 0)", "sender 127.0.0.1:5000"
-  std::vector<std::byte> buf;   // [begin, end) holds bytes not handed out yet
-  std::size_t begin = 0;
-  std::size_t end = 0;
-  bool ready = true;            // a read may find data without polling first
-  bool starved = false;         // its message needs more room than the budget has: not read
-  bool closed = false;          // the sender has gone; hand out what is whole, then drop it
-  int error = 0;                // why it went, when a read failed (ECONNRESET...)
-
-  [[nodiscard]] std::size_t held() const noexcept { return end - begin; }
-};
-
-enum class FrameState : unsigned char { partial, whole, too_long };
-
-FrameState check_frame(const Inbox& in, std::size_t max_message, std::uint32_t& length) {
-  if (in.held() < kHeader) return FrameState::partial;
-  length = get_length(in.buf.data() + in.begin);
-  if (length > max_message) return FrameState::too_long;
-  return in.held() >= kHeader + length ? FrameState::whole : FrameState::partial;
-}
-
-// The memory a listener's inboxes hold beyond their first kInboxSize bytes each
-// (ChannelOptions::max_buffered). A single inbox may always grow when no other holds any, so a
-// message up to max_message always gets through.
-struct InboxBudget {
-  std::size_t limit = 0;
-  std::size_t extra = 0;  // the sum of (buffer size - kInboxSize) over the inboxes
-  bool starving = false;  // an inbox was refused room: idle inboxes give theirs back
-  bool shrunk = false;    // memory came back since starved inboxes were last looked at
-  // When every inbox holding memory beyond its first kInboxSize is starved mid-message, none
-  // could go on: this one (its descriptor) may then grow past the limit until its message is
-  // out. -1: none.
-  int overdraft = -1;
-
-  [[nodiscard]] static std::size_t extra_of(const Inbox& in) noexcept {
-    return in.buf.size() > kInboxSize ? in.buf.size() - kInboxSize : 0;
-  }
-  [[nodiscard]] bool may_grow(const Inbox& in, std::size_t by) const noexcept {
-    // No other inbox holds any, it fits, or it holds the overdraft.
-    return extra == extra_of(in) || extra + by <= limit || in.fd.get() == overdraft;
-  }
-  void resize(Inbox& in, std::size_t size) {
-    const std::size_t before = extra_of(in);
-    in.buf.reserve(size);  // exactly: a resize alone may double the capacity
-    in.buf.resize(size);
-    extra = extra - before + extra_of(in);
-  }
-  void shrink(Inbox& in) {
-    std::vector<std::byte> fresh(kInboxSize);  // first: if it throws, nothing was counted
-    extra -= extra_of(in);
-    fresh.swap(in.buf);
-    if (in.fd.get() == overdraft) overdraft = -1;
-    shrunk = true;
-  }
-  void forget(const Inbox& in) noexcept {
-    extra -= extra_of(in);
-    if (in.fd.get() == overdraft) overdraft = -1;
-    shrunk = true;
-  }
-};
-
-std::size_t take_frame(Inbox& in, std::uint32_t length, std::span<std::byte> out, InboxBudget& budget) {
-  if (length != 0) std::memcpy(out.data(), in.buf.data() + in.begin + kHeader, length);
-  in.begin += kHeader + length;
-  if (in.begin == in.end) {
-    in.begin = in.end = 0;
-    if (in.buf.size() > kInboxKeep || (in.buf.size() > kInboxSize && (budget.starving || in.fd.get() == budget.overdraft)))
-      budget.shrink(in);
-  }
-  return length;
-}
-
-enum class ReadOutcome : unsigned char { data, drained, closed, starved };
-
-// One read(2) into the inbox, making room for the frame it holds (whose length has been
-// checked against max_message). The inbox grows at most twofold per full read, so memory
-// follows the bytes that really came, not the length a peer announced; and only as far as the
-// budget allows (else starved: nothing is read, the bytes wait in the kernel).
-ReadOutcome read_into(Inbox& in, int* error, InboxBudget& budget) {
-  if (in.buf.empty()) in.buf.resize(kInboxSize);
-  std::size_t frame = kHeader;
-  if (in.held() >= kHeader) frame += get_length(in.buf.data() + in.begin);
-  if (in.begin != 0 && in.buf.size() - in.begin < frame) {
-    std::memmove(in.buf.data(), in.buf.data() + in.begin, in.held());
-    in.end -= in.begin;
-    in.begin = 0;
-  }
-  if (in.end == in.buf.size()) {
-    const std::size_t size = std::min(std::max(frame, in.buf.size()), 2 * in.buf.size());
-    if (size > in.buf.size()) {
-      if (!budget.may_grow(in, size - in.buf.size())) {
-        in.starved = true;
-        budget.starving = true;
-        return ReadOutcome::starved;
-      }
-      budget.resize(in, size);
-    }
-  }
-  const std::size_t space = in.buf.size() - in.end;
-  if (space == 0) return ReadOutcome::data;  // a whole frame fills the inbox: hand it out first
-  for (;;) {
-    ssize_t n = ::read(in.fd.get(), in.buf.data() + in.end, space);
-    if (n > 0) {
-      in.end += static_cast<std::size_t>(n);
-      if (static_cast<std::size_t>(n) < space) in.ready = false;  // most likely empty now
-      return ReadOutcome::data;
-    }
-    if (n == 0) return ReadOutcome::closed;
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      in.ready = false;
-      return ReadOutcome::drained;
-    }
-    *error = errno;
-    return ReadOutcome::closed;
-  }
-}
-
-std::string too_long_reason(const Inbox& in, std::uint32_t length, std::size_t max_message, std::string_view url) {
-  return in.who + " on " + std::string(url) + " sent a message length of " + std::to_string(length) +
-         " bytes, above the channel's maximum of " + std::to_string(max_message) +
-         " (max_message): its connection was closed, nothing was allocated for it";
-}
-
-std::string partial_reason(const Inbox& in, std::string_view url, int error) {
-  std::uint32_t length = in.held() >= kHeader ? get_length(in.buf.data() + in.begin) : 0;
-  std::string what = in.held() >= kHeader
-                         ? std::to_string(in.held() - kHeader) + " of " + std::to_string(length) + " bytes"
-                         : std::to_string(in.held()) + " of the 4 bytes of its length";
-  std::string why = error != 0 ? std::string(" (") + std::strerror(error) + ")" : "";  // NOLINT(concurrency-mt-unsafe)
-  return in.who + " on " + std::string(url) + " went away part-way through a message" + why + " (" + what +
-         " had come): the partial message was dropped";
-}
 
 // The receiving end of unix:// and tcp://: accepts every sender and merges their frames.
 class SocketReceiver final : public Channel::Transport {

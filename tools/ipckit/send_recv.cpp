@@ -38,21 +38,15 @@
 namespace ipckit::cli {
 namespace {
 
-constexpr const char* kUrlForms =
-    "URLs, one per transport:\n"
-    "  unix:///tmp/app.sock      Unix-domain stream socket (a path; recv creates the file)\n"
-    "  unix://@app               Unix-domain stream socket with an abstract name (no file);\n"
-    "                            both ends take only their own user's peers; ?users=any: any\n"
-    "  tcp://127.0.0.1:7000      TCP; the way past one host (recv may give port 0: it prints\n"
-    "                            the port the kernel picked)\n"
-    "  fifo:///tmp/app.fifo      a named pipe (an absolute path)\n"
-    "  mq:///app                 a POSIX message queue (three slashes: the queue is /app)\n"
-    "  sysv-msg://0x162e         a System V message queue (the key in hex)\n"
-    "  shm://app?capacity=1048576  ipckit's shared-memory channel (a ring per sender in\n"
-    "                            /dev/shm/ipckit-ch-app; recv creates it)\n"
-    "  shm://@app                the same in a memfd: nothing in /dev/shm\n"
-    "On unix, tcp and fifo each message is a 4-byte little-endian length, then the bytes, so any\n"
-    "language can be the other end (docs/send-recv.md has a Python peer).";
+// The footer of send and recv --help: every URL form (channel_url_forms), and the wire format.
+std::string url_forms_text() {
+  std::string text = "URLs, one per transport:\n";
+  for (const ChannelUrlForm& f : channel_url_forms()) text += fmt::format("  {:<28} {}\n", f.example, f.what);
+  return text +
+         "Unix sockets take only this user's peers; ?users=any takes any user's.\n"
+         "On unix, tcp and fifo each message is a 4-byte little-endian length, then the bytes, so any\n"
+         "language can be the other end (docs/send-recv.md has a Python peer).";
+}
 
 // The longest --timeout: 1e9 s (about 31 years) still fits a Deadline in nanoseconds.
 constexpr double kMaxTimeoutSeconds = 1e9;
@@ -387,7 +381,7 @@ void add_send_command(CLI::App& app, int& exit_code) {
                   "(default: 10)")
       ->type_name("SECONDS")
       ->check(seconds_check());
-  cmd->footer(std::string(kUrlForms) +
+  cmd->footer(url_forms_text() +
               "\nExamples:\n"
               "  ipckit send unix:///tmp/app.sock hello world\n"
               "  printf 'a\\nb\\n' | ipckit send tcp://127.0.0.1:7000\n"
@@ -426,7 +420,7 @@ void add_recv_command(CLI::App& app, int& exit_code) {
                 "mq:// and sysv-msg://: drop the messages a queue that was already there holds "
                 "(left by an earlier listener) instead of printing them first; either way recv "
                 "says on stderr how many there were");
-  cmd->footer(std::string(kUrlForms) +
+  cmd->footer(url_forms_text() +
               "\nExamples:\n"
               "  ipckit recv unix:///tmp/app.sock --count 2\n"
               "  ipckit recv tcp://0.0.0.0:7000 --timeout 30\n"
