@@ -13,9 +13,10 @@ test: deps build-dev
 deps:
 	@bash scripts/deps.sh
 
+# The main job needs the library and the tool only: no test, example or microbenchmark target.
 build-release:
 	$(CMAKE) --preset release
-	$(CMAKE) --build --preset release
+	$(CMAKE) --build --preset release --target ipckit_cli
 
 build-dev:
 	$(CMAKE) --preset dev

@@ -4,8 +4,8 @@
 //
 // The listing is a table of sections, one per kind of object and family (System V shared
 // memory, POSIX message queues, ..., channels). Each section is one function that turns a
-// library listing into JSON rows and a text block; a kind that is not listed yet has no
-// function and shows as an empty JSON array.
+// library listing into JSON rows and a text block; a section a filter leaves out shows as an
+// empty JSON array.
 
 #include <fmt/core.h>
 
@@ -40,7 +40,7 @@ struct Section {
   const char* json_key;  ///< the top-level key of `ls --json` (a contract: docs/architecture.md)
   Family family;
   Kind kind;
-  Listing (*list)();  ///< nullptr: not listed yet (the JSON array stays empty)
+  Listing (*list)();
 };
 
 // System V shared memory, laid out as `ipcs -m` does.
@@ -303,7 +303,7 @@ void run_ls(const Selection& want, int& exit_code) {
     nlohmann::ordered_json notes = nlohmann::ordered_json::object();
     for (const Section& s : kSections) {
       out[s.json_key] = nlohmann::ordered_json::array();
-      if (s.list == nullptr || !want.wants(s)) continue;
+      if (!want.wants(s)) continue;
       Listing listing = s.list();
       out[s.json_key] = std::move(listing.rows);
       if (!listing.note.empty()) notes[s.json_key] = listing.note;
@@ -316,7 +316,7 @@ void run_ls(const Selection& want, int& exit_code) {
   } else {
     bool first = true;
     for (const Section& s : kSections) {
-      if (s.list == nullptr || !want.wants(s)) continue;
+      if (!want.wants(s)) continue;
       fmt::print("{}{}", first ? "" : "\n", s.list().text);
       first = false;
     }
