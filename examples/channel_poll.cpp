@@ -76,9 +76,9 @@ void serve(const char* url, const ipckit::SignalFd& signals) {
       // The channel: everything there is, until would_block (which re-arms the descriptor;
       // a readiness that finds nothing gives would_block at once).
       for (;;) {
-        const ipckit::ChannelResult got = channel.try_receive(buffer);
-        if (got.status == ipckit::ChannelStatus::would_block) break;
-        if (got.status == ipckit::ChannelStatus::end_of_stream) {
+        const ipckit::IoResult got = channel.try_receive(buffer);
+        if (got.status == ipckit::IoStatus::would_block) break;
+        if (got.status == ipckit::IoStatus::end_of_stream) {
           std::cerr << ("channel_poll: end of stream after " + std::to_string(count) + " messages\n")
                     << std::flush;
           return;

@@ -30,8 +30,8 @@ int main(int argc, char** argv) {
     long count = 0;
     for (;;) {
       // Waits while no sender has joined yet, and while the senders send nothing.
-      const ipckit::ChannelResult got = channel.receive(buffer);
-      if (got.status == ipckit::ChannelStatus::end_of_stream) break;
+      const ipckit::IoResult got = channel.receive(buffer);
+      if (got.status == ipckit::IoStatus::end_of_stream) break;
       const std::string_view text(reinterpret_cast<const char*>(buffer.data()), got.bytes);
       std::cout << text << '\n' << std::flush;
       ++count;

@@ -30,8 +30,8 @@ namespace {
 // Sends one message. false (after saying why) when the receiver has gone.
 bool send(ipckit::Channel& channel, std::string_view text) {
   // Blocks while the channel is full; never raises SIGPIPE.
-  const ipckit::ChannelResult sent = channel.send(std::as_bytes(std::span{text}));
-  if (sent.status == ipckit::ChannelStatus::peer_closed) {
+  const ipckit::IoResult sent = channel.send(std::as_bytes(std::span{text}));
+  if (sent.status == ipckit::IoStatus::peer_closed) {
     std::cerr << "channel_sender: the receiver has gone (" << channel.url() << ")\n";
     return false;
   }

@@ -50,26 +50,6 @@
 
 namespace ipckit {
 
-inline const char* status_name(ChannelStatus status) {
-  switch (status) {
-    case ChannelStatus::ok:
-      return "ok";
-    case ChannelStatus::end_of_stream:
-      return "end_of_stream";
-    case ChannelStatus::peer_closed:
-      return "peer_closed";
-    case ChannelStatus::would_block:
-      return "would_block";
-    case ChannelStatus::timed_out:
-      return "timed_out";
-  }
-  return "?";
-}
-/// gtest prints ChannelStatus by name.
-inline void PrintTo(ChannelStatus status, std::ostream* os) {
-  *os << status_name(status);
-}
-
 namespace {
 
 using namespace std::chrono_literals;
@@ -450,8 +430,8 @@ TEST_P(ChannelConformance, OrderKeptNothingLostOrDuplicated) {
       for (std::uint32_t i = 0; i < kStreamCount; ++i) {
         const auto one = std::span{message}.first(stream_size(i, max));
         make_message(one, 0, i);
-        const ChannelResult r = tx.send(one, Deadline::after(30s));
-        ASSERT_EQ(r.status, ChannelStatus::ok)
+        const IoResult r = tx.send(one, Deadline::after(30s));
+        ASSERT_EQ(r.status, IoStatus::ok)
             << "message " << i << " of " << one.size() << " bytes";
       }
     });
@@ -465,12 +445,12 @@ TEST_P(ChannelConformance, OrderKeptNothingLostOrDuplicated) {
   std::vector<std::byte> buffer(max);
   std::vector<std::byte> scratch(max);
   for (std::uint32_t i = 0; i < kStreamCount; ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << i;
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "message " << i;
     ASSERT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, i, stream_size(i, max), scratch))
         << "message " << i;
   }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
   const ExitStatus status = sender.wait();
   EXPECT_TRUE(status.success()) << "sender " << status.to_string();
 }
@@ -482,35 +462,35 @@ TEST_P(ChannelConformance, EndOfStreamWhenTheSenderCloses) {
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
   // No sender has joined yet: nothing to receive, but not the end either.
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(50ms)).status, ChannelStatus::timed_out);
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(50ms)).status, IoStatus::timed_out);
 
   std::vector<std::byte> message(100);
   {
     Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
     for (std::uint32_t i = 0; i < 3; ++i) {
       make_message(message, 0, i);
-      ASSERT_EQ(tx.send(message, Deadline::after(10s)).status, ChannelStatus::ok);
+      ASSERT_EQ(tx.send(message, Deadline::after(10s)).status, IoStatus::ok);
     }
   }  // the only sender closes
   for (std::uint32_t i = 0; i < 3; ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << i;
+    const IoResult r = rx.receive(buffer, Deadline::after(10s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "message " << i;
     EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, i, message.size(), scratch));
   }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
 
   // The listener stays bound: it waits for new senders, and serves the next one the same way.
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);
   {
     Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
     make_message(message, 1, 0);
-    ASSERT_EQ(tx.send(message, Deadline::after(10s)).status, ChannelStatus::ok);
+    ASSERT_EQ(tx.send(message, Deadline::after(10s)).status, IoStatus::ok);
   }
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 1, 0, message.size(), scratch));
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
 }
 
 // --- 3. Peer closed, never SIGPIPE --------------------------------------------------------
@@ -527,10 +507,10 @@ void send_until_peer_closed(Channel& tx) {
   std::vector<std::byte> message(std::min<std::size_t>(1024, tx.max_message()));
   for (std::uint32_t i = 0; i < 100'000; ++i) {
     make_message(message, 0, i);
-    const ChannelResult r = tx.send(message, Deadline::after(10s));
-    if (r.status == ChannelStatus::ok) continue;
-    ASSERT_EQ(r.status, ChannelStatus::peer_closed) << "send " << i << " after the receiver went";
-    EXPECT_EQ(tx.send(message, Deadline::after(10s)).status, ChannelStatus::peer_closed)
+    const IoResult r = tx.send(message, Deadline::after(10s));
+    if (r.status == IoStatus::ok) continue;
+    ASSERT_EQ(r.status, IoStatus::peer_closed) << "send " << i << " after the receiver went";
+    EXPECT_EQ(tx.send(message, Deadline::after(10s)).status, IoStatus::peer_closed)
         << "and again";
     EXPECT_FALSE(tx.try_send(message)) << "and with try_send";
     return;
@@ -548,7 +528,7 @@ TEST_P(ChannelConformance, PeerClosedWhenTheReceiverGoes) {
       Channel tx = Channel::connect(*url, {}, Deadline::after(10s));
       std::vector<std::byte> hello(10);
       make_message(hello, 0, 0);
-      ASSERT_EQ(tx.send(hello, Deadline::after(10s)).status, ChannelStatus::ok);
+      ASSERT_EQ(tx.send(hello, Deadline::after(10s)).status, IoStatus::ok);
       test::notify(to_receiver.write_end);
       ASSERT_TRUE(test::await(to_sender.read_end));  // the listener has gone
       send_until_peer_closed(tx);
@@ -559,7 +539,7 @@ TEST_P(ChannelConformance, PeerClosedWhenTheReceiverGoes) {
     put_text(to_sender.write_end, rx.url());
     ASSERT_TRUE(test::await(to_receiver.read_end));
     std::vector<std::byte> buffer(rx.max_message());
-    EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+    EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::ok);
   }  // the listener goes
   test::notify(to_sender.write_end);
   const ExitStatus status = sender.wait();
@@ -586,7 +566,7 @@ TEST_P(ChannelConformance, PeerClosedWhenTheReceiverIsKilled) {
       Channel tx = Channel::connect(*listening, {}, Deadline::after(10s));
       std::vector<std::byte> hello(10);
       make_message(hello, 0, 0);
-      ASSERT_EQ(tx.send(hello, Deadline::after(10s)).status, ChannelStatus::ok);
+      ASSERT_EQ(tx.send(hello, Deadline::after(10s)).status, IoStatus::ok);
       test::notify(to_parent.write_end);
       ASSERT_TRUE(test::await(to_sender.read_end));  // the listener was killed
       send_until_peer_closed(tx);
@@ -627,12 +607,12 @@ TEST_P(ChannelConformance, DeadlinesHonoured) {
           ++sent;
           continue;
         }
-        const ChannelResult r = tx.send(message, Deadline::after(50ms));
+        const IoResult r = tx.send(message, Deadline::after(50ms));
         if (r.ok()) {
           ++sent;
           continue;
         }
-        ASSERT_EQ(r.status, ChannelStatus::timed_out)
+        ASSERT_EQ(r.status, IoStatus::timed_out)
             << "a send on a full channel, with a deadline";
         if (tx.try_send(message)) {
           ++sent;
@@ -645,7 +625,7 @@ TEST_P(ChannelConformance, DeadlinesHonoured) {
       // Nothing of the message that timed out was sent: the next one follows the last whole one.
       std::vector<std::byte> last(100);
       make_message(last, 0, sent);
-      EXPECT_EQ(tx.send(last, Deadline::after(30s)).status, ChannelStatus::ok);
+      EXPECT_EQ(tx.send(last, Deadline::after(30s)).status, IoStatus::ok);
     });
   });
   Channel rx = Channel::listen(fresh_url());
@@ -653,8 +633,8 @@ TEST_P(ChannelConformance, DeadlinesHonoured) {
   ASSERT_TRUE(test::await(to_receiver.read_end));
   std::vector<std::byte> buffer(rx.max_message());
   // A sender is there but sends nothing.
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(50ms)).status, ChannelStatus::timed_out);
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(50ms)).status, IoStatus::timed_out);
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);
   test::notify(to_sender.write_end);
 
   const auto sent = get_number(to_receiver.read_end, 20s);
@@ -663,12 +643,12 @@ TEST_P(ChannelConformance, DeadlinesHonoured) {
   const std::size_t fill = fill_size(rx.max_message());
   std::vector<std::byte> scratch;
   for (std::uint32_t i = 0; i <= *sent; ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << i << " of " << *sent + 1;
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "message " << i << " of " << *sent + 1;
     ASSERT_TRUE(
         is_message(std::span{buffer}.first(r.bytes), 0, i, i < *sent ? fill : 100, scratch));
   }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
   const ExitStatus status = sender.wait();
   EXPECT_TRUE(status.success()) << "sender " << status.to_string();
 }
@@ -683,35 +663,35 @@ TEST_P(ChannelConformance, FlushSendsTheRestOfAMessageCutByADeadline) {
   // Nobody reads yet: on a byte stream the 16 MiB frame is larger than any kernel buffer.
   std::vector<std::byte> large(tx.max_message());
   make_message(large, 0, 0);
-  ASSERT_EQ(tx.send(large, Deadline::after(50ms)).status, ChannelStatus::ok);
+  ASSERT_EQ(tx.send(large, Deadline::after(50ms)).status, IoStatus::ok);
   std::vector<std::byte> small(100);
   make_message(small, 0, 1);
   if (byte_stream) {
-    EXPECT_EQ(tx.flush(Deadline::now()).status, ChannelStatus::would_block);
-    EXPECT_EQ(tx.flush(Deadline::after(50ms)).status, ChannelStatus::timed_out);
+    EXPECT_EQ(tx.flush(Deadline::now()).status, IoStatus::would_block);
+    EXPECT_EQ(tx.flush(Deadline::after(50ms)).status, IoStatus::timed_out);
     EXPECT_FALSE(tx.try_send(small)) << "the rest of the large message goes first";
-    EXPECT_EQ(tx.send(small, Deadline::after(50ms)).status, ChannelStatus::timed_out);
+    EXPECT_EQ(tx.send(small, Deadline::after(50ms)).status, IoStatus::timed_out);
   } else {
-    EXPECT_EQ(tx.flush(Deadline::now()).status, ChannelStatus::ok)
+    EXPECT_EQ(tx.flush(Deadline::now()).status, IoStatus::ok)
         << "a datagram transport holds nothing";
   }
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
   {
-    ChannelResult flushed{};
+    IoResult flushed{};
     std::jthread flusher([&] { flushed = tx.flush(Deadline::after(30s)); });
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok);
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok);
     EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, 0, large.size(), scratch));
     flusher.join();
-    EXPECT_EQ(flushed.status, ChannelStatus::ok);
+    EXPECT_EQ(flushed.status, IoStatus::ok);
   }
   // Nothing of the small message went while it was refused; now it goes, and nothing else.
-  ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, ChannelStatus::ok);
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, IoStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, 1, small.size(), scratch));
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);
 }
 
 // A sender destroyed while it holds the rest of a cut frame waits for it at most a second;
@@ -729,17 +709,17 @@ TEST_P(ChannelConformance, SenderDestroyedWithAMessageCutByADeadline) {
     std::vector<std::byte> large(tx.max_message());
     large_size = large.size();
     make_message(large, 0, 0);
-    ASSERT_EQ(tx.send(large, Deadline::after(50ms)).status, ChannelStatus::ok);
+    ASSERT_EQ(tx.send(large, Deadline::after(50ms)).status, IoStatus::ok);
   }
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
   if (!byte_stream) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-    ASSERT_EQ(r.status, ChannelStatus::ok);
+    const IoResult r = rx.receive(buffer, Deadline::after(10s));
+    ASSERT_EQ(r.status, IoStatus::ok);
     EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, 0, large_size, scratch));
   }
-  const ChannelResult last = rx.receive(buffer, Deadline::after(10s));
-  EXPECT_EQ(last.status, ChannelStatus::end_of_stream)
+  const IoResult last = rx.receive(buffer, Deadline::after(10s));
+  EXPECT_EQ(last.status, IoStatus::end_of_stream)
       << (last.ok() ? "a message of " + std::to_string(last.bytes) + " bytes came: the cut one?"
                     : "");
   if (byte_stream) {
@@ -771,7 +751,7 @@ TEST_P(ChannelConformance, SenderKilledMidMessage) {
         message.resize(1000);
         for (; sent < 3; ++sent) {
           make_message(message, 0, sent);
-          ASSERT_EQ(tx.send(message, Deadline::after(10s)).status, ChannelStatus::ok);
+          ASSERT_EQ(tx.send(message, Deadline::after(10s)).status, IoStatus::ok);
         }
       } else {
         for (; sent < 100'000; ++sent) {
@@ -783,8 +763,8 @@ TEST_P(ChannelConformance, SenderKilledMidMessage) {
       std::vector<std::byte> large(tx.max_message());
       make_message(large, 0, sent);
       put_text(to_receiver.write_end, std::to_string(sent));
-      const ChannelResult r = tx.send(large);  // blocks until killed
-      ADD_FAILURE() << "the largest message did not block: " << status_name(r.status);
+      const IoResult r = tx.send(large);  // blocks until killed
+      ADD_FAILURE() << "the largest message did not block: " << to_string(r.status);
     });
   });
   std::mutex dropped_mutex;
@@ -807,12 +787,12 @@ TEST_P(ChannelConformance, SenderKilledMidMessage) {
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
   for (std::uint32_t i = 0; i < *sent; ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << i << " of " << *sent;
+    const IoResult r = rx.receive(buffer, Deadline::after(10s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "message " << i << " of " << *sent;
     ASSERT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, i, whole_size, scratch));
   }
-  const ChannelResult last = rx.receive(buffer, Deadline::after(10s));
-  EXPECT_EQ(last.status, ChannelStatus::end_of_stream)
+  const IoResult last = rx.receive(buffer, Deadline::after(10s));
+  EXPECT_EQ(last.status, IoStatus::end_of_stream)
       << (last.ok() ? "a message of " + std::to_string(last.bytes) + " bytes came: the partial one?"
                     : "");
   if (byte_stream) {
@@ -859,7 +839,7 @@ TEST_P(ChannelConformance, SeveralSenders) {
           const auto one =
               std::span{message}.first(several_size(s, i, std::min(cap, tx.max_message())));
           make_message(one, s, i);
-          ASSERT_EQ(tx.send(one, Deadline::after(30s)).status, ChannelStatus::ok)
+          ASSERT_EQ(tx.send(one, Deadline::after(30s)).status, IoStatus::ok)
               << "sender " << s << " message " << i;
         }
       });
@@ -876,8 +856,8 @@ TEST_P(ChannelConformance, SeveralSenders) {
   std::vector<std::byte> scratch;
   std::array<std::uint32_t, kSenders> next{};
   for (std::uint32_t n = 0; n < kSenders * kPerSender; ++n) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "after " << n << " messages";
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "after " << n << " messages";
     const auto got = std::span{buffer}.first(r.bytes);
     ASSERT_GE(got.size(), 5U) << "message " << n << " is too short to be one of ours";
     const auto s = std::to_integer<std::uint32_t>(got[4]);
@@ -887,7 +867,7 @@ TEST_P(ChannelConformance, SeveralSenders) {
         << "message " << n;
     ++next[s];
   }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
   for (std::uint32_t s = 0; s < kSenders; ++s) {
     const ExitStatus status = senders[s]->wait();
     EXPECT_TRUE(status.success()) << "sender " << s << " " << status.to_string();
@@ -906,13 +886,13 @@ TEST_P(ChannelConformance, MessageAboveMaxIsAnErrorAndSendsNothing) {
 
   std::vector<std::byte> small(10);
   make_message(small, 0, 0);
-  ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, IoStatus::ok);
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, 0, small.size(), scratch));
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);
 }
 
 TEST_P(ChannelConformance, ReceiveBufferBelowMaxIsAnErrorAndConsumesNothing) {
@@ -920,7 +900,7 @@ TEST_P(ChannelConformance, ReceiveBufferBelowMaxIsAnErrorAndConsumesNothing) {
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   std::vector<std::byte> small(10);
   make_message(small, 0, 0);
-  ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, IoStatus::ok);
   std::vector<std::byte> short_buffer(rx.max_message() - 1);
   const Error e = test::error_from([&] { (void)rx.receive(short_buffer, Deadline::after(10s)); });
   EXPECT_TRUE(has_substring(e.what(), std::to_string(rx.max_message())));
@@ -928,8 +908,8 @@ TEST_P(ChannelConformance, ReceiveBufferBelowMaxIsAnErrorAndConsumesNothing) {
 
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, 0, small.size(), scratch));
 }
 
@@ -941,7 +921,7 @@ TEST_P(ChannelConformance, WrongDirectionIsAnError) {
   EXPECT_TRUE(has_substring(test::message_of([&] { (void)rx.send(message); }), rx.url()));
   EXPECT_TRUE(has_substring(test::message_of([&] { (void)tx.receive(buffer); }), tx.url()));
   // Neither mistake moved anything.
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);
 }
 
 TEST_P(ChannelConformance, ConnectWithoutListenerFailsAtTheDeadline) {
@@ -970,7 +950,7 @@ TEST_P(ChannelConformance, ASecondThreadInsideAnEndIsAnError) {
     std::vector<std::byte> buffer(rx.max_message());
     tid = test::this_tid();
     entering = true;
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
     if (r.ok()) got.assign(reinterpret_cast<const char*>(buffer.data()), r.bytes);
   });
   while (!entering) std::this_thread::yield();
@@ -980,7 +960,7 @@ TEST_P(ChannelConformance, ASecondThreadInsideAnEndIsAnError) {
   EXPECT_EQ(e.errnum(), EBUSY) << e.what();
   EXPECT_TRUE(has_substring(e.what(), "one thread's at a time"));
   const std::string text = "for the first thread";
-  ASSERT_EQ(tx.send(std::as_bytes(std::span{text}), Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(tx.send(std::as_bytes(std::span{text}), Deadline::after(10s)).status, IoStatus::ok);
   waiter.join();
   EXPECT_EQ(got, text);
 }
@@ -996,9 +976,9 @@ TEST_P(ChannelConformance, TwoThreadsOnOneEndLoseNothingSilently) {
   std::thread receiver([&] {
     std::vector<std::byte> buffer(rx.max_message());
     for (;;) {
-      const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-      if (r.status != ChannelStatus::ok) {
-        if (r.status != ChannelStatus::end_of_stream) bad = std::string("receive gave ") + status_name(r.status);
+      const IoResult r = rx.receive(buffer, Deadline::after(30s));
+      if (r.status != IoStatus::ok) {
+        if (r.status != IoStatus::end_of_stream) bad = std::string("receive gave ") + to_string(r.status);
         return;
       }
       std::uint32_t thread = 0;
@@ -1064,22 +1044,22 @@ TEST(ChannelConformanceFifo, LargeMessageWithOtherSendersIsAnErrorThatSaysSo) {
   // Up to PIPE_BUF - 4 bytes both may send; the large message sent nothing.
   std::vector<std::byte> largest_shared(kFifoSharedMax);
   make_message(largest_shared, 0, 0);
-  ASSERT_EQ(a.send(largest_shared, Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(a.send(largest_shared, Deadline::after(10s)).status, IoStatus::ok);
   make_message(largest_shared, 1, 0);
-  ASSERT_EQ(b->send(largest_shared, Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(b->send(largest_shared, Deadline::after(10s)).status, IoStatus::ok);
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
   for (std::uint32_t s = 0; s < 2; ++s) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-    ASSERT_EQ(r.status, ChannelStatus::ok);
+    const IoResult r = rx.receive(buffer, Deadline::after(10s));
+    ASSERT_EQ(r.status, IoStatus::ok);
     EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), s, 0, kFifoSharedMax, scratch));
   }
 
   // Once b has gone, a is alone and may send the large message.
   b.reset();
-  ASSERT_EQ(a.send(large, Deadline::after(10s)).status, ChannelStatus::ok);
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(a.send(large, Deadline::after(10s)).status, IoStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, 99, large.size(), scratch));
 }
 
@@ -1096,7 +1076,7 @@ TEST(ChannelConformanceFifo, SenderAloneMaySendLargeMessages) {
       for (std::uint32_t i = 0; i < sizes.size(); ++i) {
         std::vector<std::byte> message(sizes[i]);
         make_message(message, 0, i);
-        ASSERT_EQ(tx.send(message, Deadline::after(30s)).status, ChannelStatus::ok)
+        ASSERT_EQ(tx.send(message, Deadline::after(30s)).status, IoStatus::ok)
             << sizes[i] << " bytes";
       }
     });
@@ -1106,11 +1086,11 @@ TEST(ChannelConformanceFifo, SenderAloneMaySendLargeMessages) {
   std::vector<std::byte> buffer(rx.max_message());
   std::vector<std::byte> scratch;
   for (std::uint32_t i = 0; i < sizes.size(); ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << i;
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "message " << i;
     EXPECT_TRUE(is_message(std::span{buffer}.first(r.bytes), 0, i, sizes[i], scratch));
   }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
   const ExitStatus status = sender.wait();
   EXPECT_TRUE(status.success()) << "sender " << status.to_string();
 }

@@ -37,28 +37,6 @@
 #include "test_util.hpp"
 
 namespace ipckit {
-
-inline void PrintTo(ChannelStatus status, std::ostream* os) {
-  switch (status) {
-    case ChannelStatus::ok:
-      *os << "ok";
-      return;
-    case ChannelStatus::end_of_stream:
-      *os << "end_of_stream";
-      return;
-    case ChannelStatus::peer_closed:
-      *os << "peer_closed";
-      return;
-    case ChannelStatus::would_block:
-      *os << "would_block";
-      return;
-    case ChannelStatus::timed_out:
-      *os << "timed_out";
-      return;
-  }
-  *os << "ChannelStatus(" << static_cast<int>(status) << ")";
-}
-
 namespace {
 
 using namespace std::chrono_literals;
@@ -143,19 +121,19 @@ std::span<const std::byte> bytes_of(std::string_view text) {
   return std::as_bytes(std::span{text});
 }
 
-ChannelStatus send_text(Channel& tx, std::string_view text,
+IoStatus send_text(Channel& tx, std::string_view text,
                         Deadline deadline = Deadline::after(10s)) {
   return tx.send(bytes_of(text), deadline).status;
 }
 
 // One receive as text; the status alone when it was not ok.
 struct Got {
-  ChannelStatus status;
+  IoStatus status;
   std::string text;
 };
 Got receive_text(Channel& rx, Deadline deadline = Deadline::after(10s)) {
   std::vector<std::byte> buffer(rx.max_message());
-  const ChannelResult r = rx.receive(buffer, deadline);
+  const IoResult r = rx.receive(buffer, deadline);
   Got got{r.status, {}};
   if (r.ok()) got.text.assign(reinterpret_cast<const char*>(buffer.data()), r.bytes);
   return got;
@@ -163,7 +141,7 @@ Got receive_text(Channel& rx, Deadline deadline = Deadline::after(10s)) {
 
 void expect_message(Channel& rx, std::string_view text) {
   const Got got = receive_text(rx);
-  EXPECT_EQ(got.status, ChannelStatus::ok);
+  EXPECT_EQ(got.status, IoStatus::ok);
   EXPECT_EQ(got.text, text);
 }
 
@@ -188,14 +166,14 @@ void round_trip(Kind kind) {
   // Fewer than the queue holds (mq: 10 messages; sysv: 16384 bytes would not hold two of
   // the largest with the rest, so receive as we go).
   for (const std::string& m : messages) {
-    ASSERT_EQ(send_text(tx, m), ChannelStatus::ok) << m.size() << " bytes";
+    ASSERT_EQ(send_text(tx, m), IoStatus::ok) << m.size() << " bytes";
     expect_message(rx, m);
   }
   // Several waiting at once keep their order and boundaries.
-  for (const char* m : {"a", "bb", "", "ccc"}) ASSERT_EQ(send_text(tx, m), ChannelStatus::ok);
+  for (const char* m : {"a", "bb", "", "ccc"}) ASSERT_EQ(send_text(tx, m), IoStatus::ok);
   for (const char* m : {"a", "bb", "", "ccc"}) expect_message(rx, m);
   // Nothing more, and a sender is still there: no end of stream.
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
 }
 
 TEST(ChannelDatagram, MqRoundTripKeepsBoundariesAndOrder) {
@@ -234,25 +212,25 @@ void end_of_stream_after_only_sender_closes(Kind kind) {
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   // No sender has joined yet: nothing to end.
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
-  EXPECT_EQ(receive_text(rx, Deadline::after(20ms)).status, ChannelStatus::timed_out);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::after(20ms)).status, IoStatus::timed_out);
   {
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-    ASSERT_EQ(send_text(tx, "first"), ChannelStatus::ok);
-    ASSERT_EQ(send_text(tx, "second"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, "first"), IoStatus::ok);
+    ASSERT_EQ(send_text(tx, "second"), IoStatus::ok);
   }
   // Every message the sender sent before it closed comes first.
   expect_message(rx, "first");
   expect_message(rx, "second");
-  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
   // The listener stays bound and waits for new senders.
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
   {
     Channel again = Channel::connect(place.url(), {}, Deadline::after(10s));
-    ASSERT_EQ(send_text(again, "again"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(again, "again"), IoStatus::ok);
   }
   expect_message(rx, "again");
-  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelDatagram, MqEndOfStreamAfterOnlySenderCloses) {
@@ -267,15 +245,15 @@ void end_of_stream_waits_for_every_sender(Kind kind) {
   Channel rx = Channel::listen(place.url());
   std::optional<Channel> a = Channel::connect(place.url(), {}, Deadline::after(10s));
   std::optional<Channel> b = Channel::connect(place.url(), {}, Deadline::after(10s));
-  ASSERT_EQ(send_text(*a, "from a"), ChannelStatus::ok);
+  ASSERT_EQ(send_text(*a, "from a"), IoStatus::ok);
   a.reset();
   expect_message(rx, "from a");
   // b is still there.
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
-  ASSERT_EQ(send_text(*b, "from b"), ChannelStatus::ok);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
+  ASSERT_EQ(send_text(*b, "from b"), IoStatus::ok);
   b.reset();
   expect_message(rx, "from b");
-  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelDatagram, MqEndOfStreamWaitsForEverySender) {
@@ -291,7 +269,7 @@ void end_of_stream_when_sender_is_killed(Kind kind) {
   Pipe sent = Pipe::create();
   test::Forked child([&] {
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-    if (send_text(tx, "before dying") != ChannelStatus::ok) return 1;
+    if (send_text(tx, "before dying") != IoStatus::ok) return 1;
     test::notify(sent.write_end);
     ::pause();  // until SIGKILL: the channel is never closed
     return 2;
@@ -299,11 +277,11 @@ void end_of_stream_when_sender_is_killed(Kind kind) {
   ASSERT_TRUE(test::await(sent.read_end));
   expect_message(rx, "before dying");
   // The sender is alive: nothing, not the end.
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
   ASSERT_EQ(::kill(child.pid(), SIGKILL), 0);
   const ExitStatus status = child.wait();
   EXPECT_EQ(status.signal, SIGKILL) << status.to_string();
-  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelDatagram, MqEndOfStreamWhenSenderIsKilled) {
@@ -329,7 +307,7 @@ void many_senders_lose_nothing(Kind kind) {
       test::notify(connected.write_end);
       if (!test::await(go.read_end)) return 1;
       for (int i = 0; i < kEach; ++i) {
-        if (send_text(tx, std::to_string(s) + ":" + std::to_string(i)) != ChannelStatus::ok)
+        if (send_text(tx, std::to_string(s) + ":" + std::to_string(i)) != IoStatus::ok)
           return 2;
       }
       return 0;
@@ -342,8 +320,8 @@ void many_senders_lose_nothing(Kind kind) {
   int received = 0;
   for (;;) {
     const Got got = receive_text(rx);
-    if (got.status == ChannelStatus::end_of_stream) break;
-    ASSERT_EQ(got.status, ChannelStatus::ok);
+    if (got.status == IoStatus::end_of_stream) break;
+    ASSERT_EQ(got.status, IoStatus::ok);
     const auto colon = got.text.find(':');
     ASSERT_NE(colon, std::string::npos) << got.text;
     const int s = std::stoi(got.text.substr(0, colon));
@@ -369,17 +347,17 @@ void peer_closed_when_listener_is_destroyed(Kind kind) {
   Place place(kind);
   std::optional<Channel> rx = Channel::listen(place.url());
   Channel accepted = Channel::connect(place.url(), {}, Deadline::after(10s));
-  ASSERT_EQ(send_text(accepted, "x"), ChannelStatus::ok);
+  ASSERT_EQ(send_text(accepted, "x"), IoStatus::ok);
   expect_message(*rx, "x");
   // An empty queue makes the listener look at its liveness socket: `accepted` is accepted.
-  EXPECT_EQ(receive_text(*rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(*rx, Deadline::now()).status, IoStatus::would_block);
   // This one is never accepted: its connection waits in the listener's backlog.
   Channel waiting = Channel::connect(place.url(), {}, Deadline::after(10s));
   rx.reset();
   EXPECT_FALSE(place.queue_exists());
   for (Channel* tx : {&accepted, &waiting}) {
-    EXPECT_EQ(send_text(*tx, "nobody reads this"), ChannelStatus::peer_closed);
-    EXPECT_EQ(send_text(*tx, "nor this", Deadline::now()), ChannelStatus::peer_closed);
+    EXPECT_EQ(send_text(*tx, "nobody reads this"), IoStatus::peer_closed);
+    EXPECT_EQ(send_text(*tx, "nor this", Deadline::now()), IoStatus::peer_closed);
   }
 }
 
@@ -401,18 +379,18 @@ void peer_closed_when_listener_is_killed(Kind kind) {
   });
   ASSERT_TRUE(test::await(ready.read_end));
   Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-  ASSERT_EQ(send_text(tx, "heard by nobody"), ChannelStatus::ok);
+  ASSERT_EQ(send_text(tx, "heard by nobody"), IoStatus::ok);
   ASSERT_EQ(::kill(listener.pid(), SIGKILL), 0);
   const ExitStatus status = listener.wait();
   EXPECT_EQ(status.signal, SIGKILL) << status.to_string();
   // The queue outlives its killed listener and still has room: the liveness socket tells.
   // (mq:// looks at it on every send; sysv-msg:// at least once a millisecond and whenever
   // the queue is full, so a few sends may still go into the orphaned queue.)
-  ChannelStatus last = ChannelStatus::ok;
-  for (int i = 0; i < 100000 && last == ChannelStatus::ok; ++i)
+  IoStatus last = IoStatus::ok;
+  for (int i = 0; i < 100000 && last == IoStatus::ok; ++i)
     last = send_text(tx, "?", Deadline::after(10s));
-  EXPECT_EQ(last, ChannelStatus::peer_closed);
-  EXPECT_EQ(send_text(tx, "still"), ChannelStatus::peer_closed);
+  EXPECT_EQ(last, IoStatus::peer_closed);
+  EXPECT_EQ(send_text(tx, "still"), IoStatus::peer_closed);
 }
 
 TEST(ChannelDatagram, MqSendIsPeerClosedWhenListenerIsKilled) {
@@ -433,7 +411,7 @@ void second_listener_is_refused(Kind kind) {
   // The refused listener took nothing from the first one.
   EXPECT_TRUE(place.queue_exists());
   Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-  ASSERT_EQ(send_text(tx, "still mine"), ChannelStatus::ok);
+  ASSERT_EQ(send_text(tx, "still mine"), IoStatus::ok);
   expect_message(rx, "still mine");
 }
 
@@ -471,15 +449,15 @@ void connect_waits_for_listener(Kind kind) {
     if (!test::await(go.read_end)) return 1;
     Channel rx = Channel::listen(place.url());
     const Got got = receive_text(rx);
-    if (got.status != ChannelStatus::ok || got.text != "found you") return 3;
-    if (receive_text(rx).status != ChannelStatus::end_of_stream) return 4;
+    if (got.status != IoStatus::ok || got.text != "found you") return 3;
+    if (receive_text(rx).status != IoStatus::end_of_stream) return 4;
     test::notify(done.write_end);
     return 0;  // ~Channel removes the queue
   });
   test::notify(go.write_end);  // the listener starts while connect already waits
   {
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(20s));
-    ASSERT_EQ(send_text(tx, "found you"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, "found you"), IoStatus::ok);
   }
   EXPECT_TRUE(test::await(done.read_end));
   EXPECT_TRUE(listener.wait().success());
@@ -504,13 +482,13 @@ void send_times_out_when_full(Kind kind) {
   while (sent < 100000 && tx.try_send(bytes_of(big))) ++sent;
   ASSERT_GT(sent, 0);
   ASSERT_LT(sent, 100000) << "the queue never filled";
-  EXPECT_EQ(send_text(tx, big, Deadline::now()), ChannelStatus::would_block);
-  EXPECT_EQ(send_text(tx, big, Deadline::after(20ms)), ChannelStatus::timed_out);
+  EXPECT_EQ(send_text(tx, big, Deadline::now()), IoStatus::would_block);
+  EXPECT_EQ(send_text(tx, big, Deadline::after(20ms)), IoStatus::timed_out);
   // Room again: the send goes through, and nothing was lost or added.
   expect_message(rx, big);
-  EXPECT_EQ(send_text(tx, big), ChannelStatus::ok);
+  EXPECT_EQ(send_text(tx, big), IoStatus::ok);
   for (int i = 0; i < sent; ++i) expect_message(rx, big);
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
 }
 
 TEST(ChannelDatagram, MqSendTimesOutWhenQueueIsFull) {
@@ -531,19 +509,19 @@ void blocked_send_resumes(Kind kind) {
     int sent = 0;
     while (sent < 100000 && tx.try_send(bytes_of(big))) ++sent;
     test::notify(full.write_end);
-    return send_text(tx, "after room", Deadline::after(20s)) == ChannelStatus::ok ? 0 : 1;
+    return send_text(tx, "after room", Deadline::after(20s)) == IoStatus::ok ? 0 : 1;
   });
   ASSERT_TRUE(test::await(full.read_end));
   int big = 0;
   for (;;) {
     const Got got = receive_text(rx);
-    ASSERT_EQ(got.status, ChannelStatus::ok);
+    ASSERT_EQ(got.status, IoStatus::ok);
     if (got.text == "after room") break;
     ++big;
   }
   EXPECT_GT(big, 0);
   EXPECT_TRUE(sender.wait().success());
-  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelDatagram, MqBlockedSendResumesWhenRoomIsMade) {
@@ -561,12 +539,12 @@ void blocked_receive_wakes(Kind kind) {
   test::Forked sender([&] {
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
     if (!test::await(waiting.read_end)) return 1;
-    return send_text(tx, "worth the wait") == ChannelStatus::ok ? 0 : 2;
+    return send_text(tx, "worth the wait") == IoStatus::ok ? 0 : 2;
   });
   test::notify(waiting.write_end);  // the receive below may already be waiting, or not yet
   expect_message(rx, "worth the wait");
   EXPECT_TRUE(sender.wait().success());
-  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelDatagram, MqBlockedReceiveWakesForAMessage) {
@@ -585,12 +563,12 @@ void listen_removes_what_it_created(Kind kind) {
     Channel rx = Channel::listen(place.url());
     EXPECT_TRUE(place.queue_exists());
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-    ASSERT_EQ(send_text(tx, "left in the queue"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, "left in the queue"), IoStatus::ok);
   }
   EXPECT_FALSE(place.queue_exists());
   // The name is free again: a new listener makes a new, empty queue.
   Channel rx = Channel::listen(place.url());
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
 }
 
 TEST(ChannelDatagram, MqListenRemovesTheQueueItCreated) {
@@ -610,7 +588,7 @@ TEST(ChannelDatagram, MqListenLeavesAPreExistingQueueAndCarriesItsMessageSize) {
     EXPECT_EQ(rx.max_message(), 100U);
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
     EXPECT_EQ(tx.max_message(), 100U);
-    ASSERT_EQ(send_text(tx, std::string(100, 'm')), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, std::string(100, 'm')), IoStatus::ok);
     expect_message(rx, std::string(100, 'm'));
   }
   EXPECT_TRUE(place.queue_exists());
@@ -624,7 +602,7 @@ TEST(ChannelDatagram, SysvListenLeavesAPreExistingQueue) {
   {
     Channel rx = Channel::listen(place.url());
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-    ASSERT_EQ(send_text(tx, "through a queue made before"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, "through a queue made before"), IoStatus::ok);
     expect_message(rx, "through a queue made before");
   }
   EXPECT_TRUE(place.queue_exists());
@@ -788,10 +766,10 @@ void stale_messages_are_counted(Kind kind, bool drop) {
   if (!drop) {
     for (const char* m : {"old 1", "old 2", "old 3"}) expect_message(rx, m);
   }
-  EXPECT_EQ(receive_text(rx, Deadline::now()).status, ChannelStatus::would_block);
+  EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
   Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
   EXPECT_EQ(tx.stale_messages(), 0U);
-  ASSERT_EQ(send_text(tx, "new"), ChannelStatus::ok);
+  ASSERT_EQ(send_text(tx, "new"), IoStatus::ok);
   expect_message(rx, "new");
 }
 TEST(ChannelDatagram, MqStaleMessagesAreCountedAndComeFirst) {
@@ -846,10 +824,10 @@ void another_users_connections_do_not_join(Kind kind) {
   ASSERT_TRUE(test::await(connected.read_end));
   {
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-    ASSERT_EQ(send_text(tx, "mine"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, "mine"), IoStatus::ok);
   }
   expect_message(rx, "mine");
-  EXPECT_EQ(receive_text(rx).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
   test::notify(done.write_end);
   EXPECT_TRUE(intruder.wait().success());
   // Said at once for the first, then at most once a second (a flood cannot flood the log).
@@ -877,7 +855,7 @@ void out_of_descriptors_pauses_accepting(Kind kind) {
     Channel rx = Channel::listen(
         place.url(), {.on_sender_dropped = [&](const std::string& why) { dropped.push_back(why); }});
     // One receive first: the sanitizers' first look at a type may itself need a descriptor.
-    if (receive_text(rx, Deadline::now()).status != ChannelStatus::would_block) return 19;
+    if (receive_text(rx, Deadline::now()).status != IoStatus::would_block) return 19;
     rlimit before{};
     if (::getrlimit(RLIMIT_NOFILE, &before) != 0) return 10;
     const int lowest_free = ::dup(0);
@@ -888,12 +866,12 @@ void out_of_descriptors_pauses_accepting(Kind kind) {
     test::notify(listening.write_end);
     if (!test::await(sent.read_end)) return 12;
     const Got first = receive_text(rx);  // the sender cannot be accepted, its message is there
-    if (first.status != ChannelStatus::ok || first.text != "while full") return 13;
+    if (first.status != IoStatus::ok || first.text != "while full") return 13;
     if (!test::await(closed.read_end)) return 14;
     // The sender has gone, but it still waits unaccepted: no end of stream yet.
-    if (receive_text(rx, Deadline::after(300ms)).status != ChannelStatus::timed_out) return 15;
+    if (receive_text(rx, Deadline::after(300ms)).status != IoStatus::timed_out) return 15;
     if (::setrlimit(RLIMIT_NOFILE, &before) != 0) return 16;
-    if (receive_text(rx).status != ChannelStatus::end_of_stream) return 17;
+    if (receive_text(rx).status != IoStatus::end_of_stream) return 17;
     if (dropped.empty() || dropped[0].find("cannot accept another sender") == std::string::npos)
       return 18;
     return 0;
@@ -901,7 +879,7 @@ void out_of_descriptors_pauses_accepting(Kind kind) {
   ASSERT_TRUE(test::await(listening.read_end));
   {
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
-    ASSERT_EQ(send_text(tx, "while full"), ChannelStatus::ok);
+    ASSERT_EQ(send_text(tx, "while full"), IoStatus::ok);
     test::notify(sent.write_end);
   }
   test::notify(closed.write_end);

@@ -307,9 +307,9 @@ void sender_killed_trial(std::uint64_t seed) {
     bool waits_for_the_end = !may_keep_waiting;
     for (;;) {
       const std::chrono::milliseconds within = waits_for_the_end ? kEndWithin : kLookAgain;
-      const ChannelResult r = rx.receive(buffer, Deadline::after(within));
-      if (r.status == ChannelStatus::end_of_stream) return;
-      if (r.status == ChannelStatus::timed_out && !waits_for_the_end) {
+      const IoResult r = rx.receive(buffer, Deadline::after(within));
+      if (r.status == IoStatus::end_of_stream) return;
+      if (r.status == IoStatus::timed_out && !waits_for_the_end) {
         if (!victim_reaped.load()) continue;  // still joining, or being killed
         if (a_sender_joined()) {
           waits_for_the_end = true;  // it had joined: its death must end the stream
@@ -319,7 +319,7 @@ void sender_killed_trial(std::uint64_t seed) {
         return;
       }
       waits_for_the_end = true;  // a message: the victim had joined
-      ASSERT_EQ(r.status, ChannelStatus::ok)
+      ASSERT_EQ(r.status, IoStatus::ok)
           << "no end of stream (nor a message) within " << kEndWithin.count()
           << " s: the listener did not notice that the sender died; it had received "
           << next[kVictim] << " messages from the victim and " << next[kSurvivor]
@@ -368,7 +368,7 @@ void sender_killed_trial(std::uint64_t seed) {
         for (std::uint64_t seq = 0; seq < 20; ++seq) {
           for (unsigned i = 0; i < plan.senders(); ++i) {
             const std::size_t n = own.make(message, kNewcomer + i, seq);
-            const ChannelResult r = txs[i].send(std::span{message}.first(n), Deadline::after(10s));
+            const IoResult r = txs[i].send(std::span{message}.first(n), Deadline::after(10s));
             if (!r.ok()) {
               ADD_FAILURE() << "new sender " << i << ": send " << seq << " gave status "
                             << static_cast<int>(r.status);
@@ -382,15 +382,15 @@ void sender_killed_trial(std::uint64_t seed) {
       }
     });
     for (unsigned n = 0; n < 20 * plan.senders(); ++n) {
-      const ChannelResult r = rx.receive(buffer, Deadline::after(kEndWithin));
-      ASSERT_EQ(r.status, ChannelStatus::ok)
+      const IoResult r = rx.receive(buffer, Deadline::after(kEndWithin));
+      ASSERT_EQ(r.status, IoStatus::ok)
           << "a new sender's message did not arrive (" << n << " of " << 20 * plan.senders()
           << " came" << (kept_waiting ? "; the listener had kept waiting for the victim" : "")
           << ")";
       ASSERT_TRUE(messages.is_next(std::span{buffer}.first(r.bytes), next));
     }
   }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(kEndWithin)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(kEndWithin)).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelShmCrash, SenderKilledAtRandomPointsLeavesWholeMessagesAndAWorkingChannel) {
@@ -468,7 +468,7 @@ void listener_killed_trial(std::uint64_t seed) {
         test::notify(reached.write_end);
         if (plan.blocked) return test::await(never.read_end) ? 6 : 7;  // killed while here
       }
-      const ChannelResult r = rx.receive(buffer, Deadline::after(20s));
+      const IoResult r = rx.receive(buffer, Deadline::after(20s));
       if (!r.ok()) return 5;
       if (!messages.is_next(std::span{buffer}.first(r.bytes), next))
         progress->bad.store(1, std::memory_order_relaxed);
@@ -485,17 +485,17 @@ void listener_killed_trial(std::uint64_t seed) {
       std::vector<std::byte> message(messages.max_size());
       for (std::uint64_t seq = 0;; ++seq) {
         const std::size_t n = messages.make(message, j, seq);
-        const ChannelResult r =
+        const IoResult r =
             tx.send(std::span{message}.first(n), Deadline::after(kPeerClosedWithin));
         if (r.ok()) {
           progress->sent[j].store(seq + 1, std::memory_order_release);
           continue;
         }
-        if (r.status == ChannelStatus::timed_out) return 3;
-        if (r.status != ChannelStatus::peer_closed) return 4;
+        if (r.status == IoStatus::timed_out) return 3;
+        if (r.status != IoStatus::peer_closed) return 4;
         // And it stays so.
         return tx.send(std::span{message}.first(n), Deadline::after(kPeerClosedWithin)).status ==
-                       ChannelStatus::peer_closed
+                       IoStatus::peer_closed
                    ? 0
                    : 5;
       }

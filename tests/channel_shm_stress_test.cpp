@@ -103,7 +103,7 @@ void stream(const Run& run) {
         const std::size_t n = messages.make(message, s, seq);
         // No deadline here: a listener that stops receiving fails on its own (30 s) deadline,
         // and the test then kills this process (Forked).
-        const ChannelResult r = tx.send(std::span{message}.first(n), Deadline::never());
+        const IoResult r = tx.send(std::span{message}.first(n), Deadline::never());
         if (!r.ok()) {
           std::fprintf(stderr, "sender %u: send of message %" PRIu64 " gave status %d\n", s, seq,
                        static_cast<int>(r.status));
@@ -125,29 +125,29 @@ void stream(const Run& run) {
   std::vector<std::byte> buffer(rx.max_message());
   // The next thing the channel gives within 30 s: a blocking receive, or try_receive and, when
   // it gives would_block (which arms the descriptor), a poll on the readiness descriptor.
-  const auto next_result = [&]() -> ChannelResult {
+  const auto next_result = [&]() -> IoResult {
     if (ready_fd == -1) return rx.receive(buffer, Deadline::after(30s));
     const auto until = std::chrono::steady_clock::now() + 30s;
     for (;;) {
-      const ChannelResult r = rx.try_receive(buffer);
-      if (r.status != ChannelStatus::would_block) return r;
+      const IoResult r = rx.try_receive(buffer);
+      if (r.status != IoStatus::would_block) return r;
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           until - std::chrono::steady_clock::now());
-      if (left <= 0ms) return {ChannelStatus::timed_out, 0};
+      if (left <= 0ms) return {0, IoStatus::timed_out};
       pollfd p{ready_fd, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) == -1 && errno != EINTR) {
         ADD_FAILURE() << "poll: " << std::strerror(errno);
-        return {ChannelStatus::timed_out, 0};
+        return {0, IoStatus::timed_out};
       }
     }
   };
   std::vector<std::uint64_t> next(senders, 0);
   for (std::uint64_t received = 0; received < total; ++received) {
-    const ChannelResult r = next_result();
-    if (r.status != ChannelStatus::ok) {
+    const IoResult r = next_result();
+    if (r.status != IoStatus::ok) {
       FAIL() << "after " << received << " of " << total << " messages, receive gave "
-             << (r.status == ChannelStatus::end_of_stream ? "end of stream"
-                 : r.status == ChannelStatus::timed_out   ? "nothing for 30 s"
+             << (r.status == IoStatus::end_of_stream ? "end of stream"
+                 : r.status == IoStatus::timed_out   ? "nothing for 30 s"
                                                           : "an unexpected status")
              << " instead of a message";
     }
@@ -156,7 +156,7 @@ void stream(const Run& run) {
         !right)
       FAIL() << right.message() << " (after " << received << " messages in all)";
   }
-  EXPECT_EQ(next_result().status, ChannelStatus::end_of_stream)
+  EXPECT_EQ(next_result().status, IoStatus::end_of_stream)
       << "exactly " << total << " messages were sent; then every sender closed";
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -93,14 +93,14 @@ class ReceiveOnAThread {
   /// Waits for the receive; the message it got as text (a test failure unless it was ok).
   [[nodiscard]] std::string message() {
     thread_.join();
-    EXPECT_EQ(result_.status, ChannelStatus::ok);
+    EXPECT_EQ(result_.status, IoStatus::ok);
     return result_.ok() ? as_text(std::span{buffer_}.first(result_.bytes)) : std::string{};
   }
 
  private:
   std::vector<std::byte> buffer_;
   std::atomic<pid_t> tid_{0};
-  ChannelResult result_{};
+  IoResult result_{};
   std::promise<void> ended_;
   std::future<void> ended_future_ = ended_.get_future();
   std::jthread thread_;  // last: it starts once everything above exists
@@ -185,7 +185,7 @@ TEST(ChannelShm, NothingLeftInDevShmWhenTheListenerCloses) {
     Channel tx = Channel::connect(rx->url(), {}, Deadline::after(10s));
     rx.reset();
     EXPECT_FALSE(std::filesystem::exists(name.path()));
-    EXPECT_EQ(tx.send(text("y"), Deadline::after(10s)).status, ChannelStatus::peer_closed);
+    EXPECT_EQ(tx.send(text("y"), Deadline::after(10s)).status, IoStatus::peer_closed);
   }
   EXPECT_FALSE(std::filesystem::exists(name.path()));
 }
@@ -209,8 +209,8 @@ TEST(ChannelShm, SecondListenerIsRefused) {
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.try_send(text("still here")));
   std::vector<std::byte> buffer(rx.max_message());
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "still here");
 }
 
@@ -361,14 +361,14 @@ TEST(ChannelShm, NoFreeSlotIsAnErrorSayingHowManySendersTheChannelTakes) {
   ASSERT_TRUE(senders[1]->try_send(text("last words")));
   senders[1].reset();
   std::vector<std::byte> buffer(rx.max_message());
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "last words");
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);  // drains slot 1: free
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);  // drains slot 1: free
   Channel fourth = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(fourth.try_send(text("fourth")));
-  const ChannelResult n = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(n.status, ChannelStatus::ok);
+  const IoResult n = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(n.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(n.bytes)), "fourth");
 }
 
@@ -400,21 +400,21 @@ TEST(ChannelShm, SenderWithACorruptRingIsDroppedAndTheOthersGoOn) {
   }
   ASSERT_TRUE(b.try_send(text("from b")));
   std::vector<std::byte> buffer(rx.max_message());
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from b");
   ASSERT_EQ(dropped.size(), 1U);
   EXPECT_TRUE(has_substring(dropped[0], "corrupt"));
   EXPECT_TRUE(has_substring(dropped[0], "slot 0"));
   // The dropped sender learns it once its ring is full (nobody drains it): peer_closed.
-  ChannelResult last{};
+  IoResult last{};
   std::vector<std::byte> chunk(1000);
   for (int i = 0; i < 100 && (last = a.send(chunk, Deadline::after(10s))).ok(); ++i) {
   }
-  EXPECT_EQ(last.status, ChannelStatus::peer_closed);
+  EXPECT_EQ(last.status, IoStatus::peer_closed);
   // b is the only sender that counts: its close ends the stream.
   { Channel gone = std::move(b); }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelShm, SenderWhoseRingTheListenerCorruptedGetsPeerClosed) {
@@ -430,10 +430,10 @@ TEST(ChannelShm, SenderWhoseRingTheListenerCorruptedGetsPeerClosed) {
   }
   // The sender reads read_pos only when its ring looks full; then it must not trust it.
   std::vector<std::byte> chunk(1000);
-  ChannelResult last{};
+  IoResult last{};
   for (int i = 0; i < 100 && (last = tx.send(chunk, Deadline::after(10s))).ok(); ++i) {
   }
-  EXPECT_EQ(last.status, ChannelStatus::peer_closed);
+  EXPECT_EQ(last.status, IoStatus::peer_closed);
 }
 
 // A sender that died between claiming a slot and making its ring ready leaves the slot
@@ -451,11 +451,11 @@ TEST(ChannelShm, SlotOfASenderThatDiedWhileJoiningIsGivenBack) {
             }).errnum(),
             EUSERS);
   std::vector<std::byte> buffer(rx.max_message());
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block);  // finds no lock: frees it
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block);  // finds no lock: frees it
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.try_send(text("joined")));
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "joined");
 }
 
@@ -491,7 +491,7 @@ TEST(ChannelShm, SenderKilledMidStreamGivesWholeMessagesThenEndOfStream) {
     Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
     for (std::uint32_t seq = 0;; ++seq) {
       const std::vector<std::byte> m = numbered(seq);
-      if (tx.send(m, Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+      if (tx.send(m, Deadline::after(30s)).status != IoStatus::ok) return 1;
     }
   });
   Channel rx = Channel::listen(name.url() + "?capacity=65536");
@@ -501,16 +501,16 @@ TEST(ChannelShm, SenderKilledMidStreamGivesWholeMessagesThenEndOfStream) {
   // Read some, then kill it while it is still streaming (it always has more to send: it is
   // copying, committing, or asleep on its full ring).
   for (; next < 500; ++next) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << next;
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "message " << next;
     ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next));
   }
   ASSERT_EQ(::kill(sender.pid(), SIGKILL), 0);
   ASSERT_EQ(sender.wait().signal, SIGKILL);
   for (;;) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-    if (r.status == ChannelStatus::end_of_stream) break;
-    ASSERT_EQ(r.status, ChannelStatus::ok)
+    const IoResult r = rx.receive(buffer, Deadline::after(10s));
+    if (r.status == IoStatus::end_of_stream) break;
+    ASSERT_EQ(r.status, IoStatus::ok)
         << "after message " << next << ": the end must come, not a timeout";
     ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), next));
     ++next;
@@ -519,8 +519,8 @@ TEST(ChannelShm, SenderKilledMidStreamGivesWholeMessagesThenEndOfStream) {
   // The slot is free again: a new sender joins and is heard.
   Channel again = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(again.try_send(text("next")));
-  const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "next");
 }
 
@@ -540,7 +540,7 @@ TEST(ChannelShm, ReceiverKilledWhileASenderSleepsOnAFullRingGivesPeerClosed) {
   int sent = 0;
   while (tx.try_send(m)) ASSERT_LT(++sent, 100) << "a 4 KiB ring never filled";
   std::atomic<pid_t> tid{0};
-  ChannelResult result{};
+  IoResult result{};
   std::thread blocked([&] {
     tid = test::this_tid();
     result = tx.send(m, Deadline::after(60s));
@@ -551,8 +551,8 @@ TEST(ChannelShm, ReceiverKilledWhileASenderSleepsOnAFullRingGivesPeerClosed) {
   ASSERT_EQ(::kill(listener.pid(), SIGKILL), 0);
   ASSERT_EQ(listener.wait().signal, SIGKILL);
   blocked.join();
-  EXPECT_EQ(result.status, ChannelStatus::peer_closed);
-  EXPECT_EQ(tx.send(m, Deadline::after(10s)).status, ChannelStatus::peer_closed)
+  EXPECT_EQ(result.status, IoStatus::peer_closed);
+  EXPECT_EQ(tx.send(m, Deadline::after(10s)).status, IoStatus::peer_closed)
       << "and it stays so";
   EXPECT_FALSE(tx.try_send(m));
 }
@@ -583,7 +583,7 @@ TEST(ChannelShm, ListenerWithoutSendersSleepsUntilOneJoins) {
   }
   EXPECT_EQ(receiving.message(), "first");
   std::vector<std::byte> buffer(rx.max_message());
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
 }
 
 TEST(ChannelShm, BusyPollModeDeliversWithoutSleeping) {
@@ -593,14 +593,14 @@ TEST(ChannelShm, BusyPollModeDeliversWithoutSleeping) {
   Channel rx = Channel::listen(name.url(), busy);
   Channel tx = Channel::connect(rx.url(), busy, Deadline::after(10s));
   std::vector<std::byte> buffer(rx.max_message());
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(20ms)).status, ChannelStatus::timed_out);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(20ms)).status, IoStatus::timed_out);
   std::thread sender([&] {
     for (std::uint32_t i = 0; i < 5000; ++i)
-      ASSERT_EQ(tx.send(numbered(i), Deadline::after(30s)).status, ChannelStatus::ok);
+      ASSERT_EQ(tx.send(numbered(i), Deadline::after(30s)).status, IoStatus::ok);
   });
   for (std::uint32_t i = 0; i < 5000; ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << i;
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok) << i;
     ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
   }
   sender.join();
@@ -623,7 +623,7 @@ TEST(ChannelShm, ASenderAsleepOnAFullRingIsWokenByABusyPollingListener) {
   std::thread sender([&] {
     tid = test::this_tid();
     for (std::uint32_t i = 0; i < 200; ++i)  // 200 x 8..2000 bytes: the 4 KiB ring fills
-      ASSERT_EQ(tx.send(numbered(i), Deadline::after(60s)).status, ChannelStatus::ok) << i;
+      ASSERT_EQ(tx.send(numbered(i), Deadline::after(60s)).status, IoStatus::ok) << i;
     sent_all = true;
   });
   while (tid.load() == 0) std::this_thread::yield();
@@ -631,8 +631,8 @@ TEST(ChannelShm, ASenderAsleepOnAFullRingIsWokenByABusyPollingListener) {
       << "a sender with spin 0 must sleep on its full ring";
   std::vector<std::byte> buffer(rx.max_message());
   for (std::uint32_t i = 0; i < 200; ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(60s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << i;
+    const IoResult r = rx.receive(buffer, Deadline::after(60s));
+    ASSERT_EQ(r.status, IoStatus::ok) << i;
     ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
   }
   sender.join();
@@ -656,9 +656,9 @@ TEST(ChannelShm, RoomTakenByTheListenerIsFreeForABusyPollingSenderOnceItCaughtUp
   std::vector<std::byte> buffer(rx.max_message());
   // 1600 bytes, then 31 records of 16 bytes (496: under the batch of 512) taken one by one.
   ASSERT_TRUE(tx.try_send(std::vector<std::byte>(1584)));
-  ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::ok);
   for (int i = 0; i < 31; ++i) ASSERT_TRUE(tx.try_send({})) << i;
-  for (int i = 0; i < 31; ++i) ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok) << i;
+  for (int i = 0; i < 31; ++i) ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::ok) << i;
   // The largest message needs the lap's last 2000 bytes as padding and 2048 from its start:
   // room only if all 2096 bytes taken are published.
   EXPECT_TRUE(tx.try_send(std::vector<std::byte>(tx.max_message())))
@@ -674,10 +674,10 @@ TEST(ChannelShm, AReceiveWhoseDeadlineHasPassedStillSeesTheEndOfTheStream) {
   {
     Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
     ASSERT_TRUE(tx.try_send(text("only")));
-    ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);  // attached
+    ASSERT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::ok);  // attached
   }  // the only sender closes
-  const ChannelResult r = rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
-  EXPECT_EQ(r.status, ChannelStatus::end_of_stream);
+  const IoResult r = rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
+  EXPECT_EQ(r.status, IoStatus::end_of_stream);
 }
 
 // Writes a committed record of an unknown kind at `pos` of slot 0's ring (a one-slot channel
@@ -716,7 +716,7 @@ TEST(ChannelShm, ASenderDroppedRightAfterTheScanEndsTheStreamInThatTryReceive) {
   OneSenderChannel ch;
   forge_corrupt_record(ch.name, 0);
   std::vector<std::byte> buffer(ch.rx.max_message());
-  EXPECT_EQ(ch.rx.try_receive(buffer).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(ch.rx.try_receive(buffer).status, IoStatus::end_of_stream);
   EXPECT_EQ(ch.dropped.size(), 1U);
 }
 
@@ -728,10 +728,10 @@ TEST(ChannelShm, ASenderDroppedInAReceiveEndsTheStreamInThatReceive) {
   OneSenderChannel ch;
   ASSERT_TRUE(ch.tx.try_send(text("first")));  // a 32-byte record at 0
   std::vector<std::byte> buffer(ch.rx.max_message());
-  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, IoStatus::ok);
   forge_corrupt_record(ch.name, 32);
-  const ChannelResult r = ch.rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
-  EXPECT_EQ(r.status, ChannelStatus::end_of_stream);
+  const IoResult r = ch.rx.receive(buffer, Deadline::at(Deadline::Clock::now() - 1s));
+  EXPECT_EQ(r.status, IoStatus::end_of_stream);
   ASSERT_EQ(ch.dropped.size(), 1U);
   EXPECT_TRUE(has_substring(ch.dropped[0], "corrupt")) << ch.dropped[0];
 }
@@ -747,18 +747,18 @@ void scribble(const ShmName& name, std::uint64_t offset, std::uint64_t value) {
 constexpr std::uint64_t kSlot0State = sizeof(sc::ChannelHeader) + offsetof(sc::SlotEntry, state);
 
 // Receives until the stream ends (or 10 s pass): what a listener with a deadline does.
-ChannelStatus receive_until_the_end(Channel& rx) {
+IoStatus receive_until_the_end(Channel& rx) {
   std::vector<std::byte> buffer(rx.max_message());
   for (;;) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-    if (r.status != ChannelStatus::ok) return r.status;
+    const IoResult r = rx.receive(buffer, Deadline::after(10s));
+    if (r.status != IoStatus::ok) return r.status;
   }
 }
 
 // What every scribble below must lead to: the stream ends (the one sender is dropped), the
 // drop is said once with `says` in it, and counted.
 void expect_dropped_once(OneSenderChannel& ch, std::string_view says) {
-  EXPECT_EQ(receive_until_the_end(ch.rx), ChannelStatus::end_of_stream);
+  EXPECT_EQ(receive_until_the_end(ch.rx), IoStatus::end_of_stream);
   ASSERT_EQ(ch.dropped.size(), 1U);
   EXPECT_TRUE(has_substring(ch.dropped[0], says)) << ch.dropped[0];
   EXPECT_EQ(ch.rx.corrupt_senders(), 1U);
@@ -768,7 +768,7 @@ void expect_dropped_once(OneSenderChannel& ch, std::string_view says) {
 void attach_the_sender(OneSenderChannel& ch) {
   ASSERT_TRUE(ch.tx.try_send(text("first")));
   std::vector<std::byte> buffer(ch.rx.max_message());
-  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(ch.rx.receive(buffer, Deadline::after(10s)).status, IoStatus::ok);
 }
 
 // The slot of an attached sender marked free, or given a state no end writes, by another
@@ -827,9 +827,9 @@ TEST(ChannelShm, ASenderHiddenByASlotMarkedFreeIsFoundAndDropped) {
   seg.word(kSlot0State).store(static_cast<std::uint32_t>(sc::SlotState::free));
   expect_dropped_once(ch, "marked free by another process while its sender held it");
   // Its sends give peer_closed once its ring is full or at its next periodic look.
-  ChannelStatus last = ChannelStatus::ok;
-  for (int i = 0; i < 100'000 && last == ChannelStatus::ok; ++i) last = ch.tx.send(text("after"), Deadline::after(10s)).status;
-  EXPECT_EQ(last, ChannelStatus::peer_closed);
+  IoStatus last = IoStatus::ok;
+  for (int i = 0; i < 100'000 && last == IoStatus::ok; ++i) last = ch.tx.send(text("after"), Deadline::after(10s)).status;
+  EXPECT_EQ(last, IoStatus::peer_closed);
 }
 
 // `ipckit recv` prints why and exits 1 when a sender was dropped for corrupt shared memory.
@@ -863,12 +863,12 @@ bool readable(int fd, int timeout_ms = 0) {
 }
 
 // Takes everything there is: the results up to (not including) would_block.
-std::vector<ChannelResult> drain(Channel& rx, std::vector<std::byte>& buffer,
+std::vector<IoResult> drain(Channel& rx, std::vector<std::byte>& buffer,
                                  std::vector<std::string>* texts = nullptr) {
-  std::vector<ChannelResult> got;
+  std::vector<IoResult> got;
   for (;;) {
-    const ChannelResult r = rx.try_receive(buffer);
-    if (r.status == ChannelStatus::would_block) return got;
+    const IoResult r = rx.try_receive(buffer);
+    if (r.status == IoStatus::would_block) return got;
     if (texts != nullptr && r.ok()) texts->push_back(as_text(std::span{buffer}.first(r.bytes)));
     got.push_back(r);
     if (got.size() > 100000) {
@@ -881,7 +881,7 @@ std::vector<ChannelResult> drain(Channel& rx, std::vector<std::byte>& buffer,
 // What drain takes, as text; anything that is not a message is a test failure.
 std::vector<std::string> drain_texts(Channel& rx, std::vector<std::byte>& buffer) {
   std::vector<std::string> texts;
-  for (const ChannelResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
+  for (const IoResult& r : drain(rx, buffer, &texts)) EXPECT_TRUE(r.ok());
   return texts;
 }
 
@@ -891,7 +891,7 @@ std::unique_ptr<Forked> numbered_sender(const std::string& url, const Pipe& go, 
     if (!test::await(go.read_end)) return 2;
     Channel tx = Channel::connect(url, {}, Deadline::after(10s));
     for (std::uint32_t i = 0; i < count; ++i) {
-      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+      if (tx.send(numbered(i), Deadline::after(30s)).status != IoStatus::ok) return 1;
     }
     return 0;
   });
@@ -909,10 +909,10 @@ std::uint32_t receive_numbered_until_end(Channel& rx, const std::function<bool()
       return next;
     }
     for (;;) {
-      const ChannelResult r = rx.try_receive(buffer);
-      if (r.status == ChannelStatus::would_block) break;
-      if (r.status == ChannelStatus::end_of_stream) return next;
-      if (r.status != ChannelStatus::ok || !is_numbered(std::span{buffer}.first(r.bytes), next)) {
+      const IoResult r = rx.try_receive(buffer);
+      if (r.status == IoStatus::would_block) break;
+      if (r.status == IoStatus::end_of_stream) return next;
+      if (r.status != IoStatus::ok || !is_numbered(std::span{buffer}.first(r.bytes), next)) {
         ADD_FAILURE() << "message " << next << " is wrong or missing";
         return next;
       }
@@ -990,7 +990,7 @@ TEST(ChannelShm, ReadinessDescriptorTellsOfASenderKilledWhileIdle) {
   bool ended = false;
   for (int round = 0; round < 100 && !ended; ++round) {  // each round: one liveness period
     ASSERT_TRUE(readable(fd, 30000)) << "the descriptor must turn readable for a dead sender";
-    for (const ChannelResult& r : drain(rx, buffer)) ended |= r.status == ChannelStatus::end_of_stream;
+    for (const IoResult& r : drain(rx, buffer)) ended |= r.status == IoStatus::end_of_stream;
   }
   EXPECT_TRUE(ended);
 }
@@ -1033,7 +1033,7 @@ TEST(ChannelShm, MemfdVariantCarriesMessagesAndLeavesNothingInDevShm) {
     if (!test::await(go.read_end)) return 2;
     Channel tx = Channel::connect("shm://@" + name, {}, Deadline::after(10s));
     for (std::uint32_t i = 0; i < 2000; ++i) {
-      if (tx.send(numbered(i), Deadline::after(30s)).status != ChannelStatus::ok) return 1;
+      if (tx.send(numbered(i), Deadline::after(30s)).status != IoStatus::ok) return 1;
     }
     return 0;
   });
@@ -1042,14 +1042,14 @@ TEST(ChannelShm, MemfdVariantCarriesMessagesAndLeavesNothingInDevShm) {
   test::notify(go.write_end);
   std::vector<std::byte> buffer(rx.max_message());
   for (std::uint32_t i = 0; i < 2000; ++i) {
-    const ChannelResult r = rx.receive(buffer, Deadline::after(30s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << i;
+    const IoResult r = rx.receive(buffer, Deadline::after(30s));
+    ASSERT_EQ(r.status, IoStatus::ok) << i;
     ASSERT_TRUE(is_numbered(std::span{buffer}.first(r.bytes), i));
     if (i == 0) {
       EXPECT_EQ(dev_shm_entries_with(name), std::vector<std::string>{}) << "nothing named";
     }
   }
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(30s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(30s)).status, IoStatus::end_of_stream);
   EXPECT_TRUE(sender.wait().success());
 }
 
@@ -1141,12 +1141,12 @@ TEST(ChannelShm, MemfdVariantSenderGetsPeerClosedWhenTheListenerIsKilled) {
   });
   ASSERT_TRUE(test::await(ready.read_end));
   Channel tx = Channel::connect(url, {}, Deadline::after(10s));
-  ASSERT_EQ(tx.send(text("first"), Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(tx.send(text("first"), Deadline::after(10s)).status, IoStatus::ok);
   ASSERT_EQ(::kill(listener.pid(), SIGKILL), 0);
   ASSERT_EQ(listener.wait().signal, SIGKILL);
-  ChannelResult r{};
-  for (int i = 0; i < 100000 && r.status == ChannelStatus::ok; ++i) r = tx.send(text("more"), Deadline::after(10s));
-  EXPECT_EQ(r.status, ChannelStatus::peer_closed);
+  IoResult r{};
+  for (int i = 0; i < 100000 && r.status == IoStatus::ok; ++i) r = tx.send(text("more"), Deadline::after(10s));
+  EXPECT_EQ(r.status, IoStatus::peer_closed);
 }
 
 // --- Wake-ups that must not be lost (review of the readiness descriptor and busy-poll) ------
@@ -1302,8 +1302,8 @@ TEST(ChannelShm, ReadinessDescriptorHearsASenderThatCannotRingTheBell) {
   bool ended = false;
   for (int round = 0; round < 100 && !ended; ++round) {
     ASSERT_TRUE(readable(fd, 10000)) << "its close was never seen";
-    for (const ChannelResult& r : drain(rx, buffer))
-      ended |= r.status == ChannelStatus::end_of_stream;
+    for (const IoResult& r : drain(rx, buffer))
+      ended |= r.status == IoStatus::end_of_stream;
   }
   EXPECT_TRUE(ended);
 }
@@ -1318,13 +1318,13 @@ TEST(ChannelShm, BusyPollingListenerGivesBackASlotLeftClaiming) {
   Channel rx = Channel::listen(name.url() + "?capacity=4096&senders=1", busy);
   std::vector<std::byte> buffer(rx.max_message());
   std::atomic<pid_t> tid{0};
-  ChannelResult result{};
+  IoResult result{};
   Pipe spinning = Pipe::create();
   std::jthread receiver([&] {
     tid = test::this_tid();
     // The first receive looks at the locks; the next has a liveness period to go before it
     // looks again, and spins: the slot is spoiled during that spin.
-    if (rx.try_receive(buffer).status != ChannelStatus::would_block) return;
+    if (rx.try_receive(buffer).status != IoStatus::would_block) return;
     test::notify(spinning.write_end);
     result = rx.receive(buffer, Deadline::after(30s));
   });
@@ -1336,7 +1336,7 @@ TEST(ChannelShm, BusyPollingListenerGivesBackASlotLeftClaiming) {
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.try_send(text("joined")));
   receiver.join();
-  ASSERT_EQ(result.status, ChannelStatus::ok);
+  ASSERT_EQ(result.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(result.bytes)), "joined");
 }
 
@@ -1374,7 +1374,7 @@ TEST(ChannelShm, ABlockingReceiveThatTimesOutLeavesTheReadinessDescriptorArmed) 
   std::vector<std::byte> buffer(rx.max_message());
   ASSERT_TRUE(readable(fd, 10000));
   EXPECT_TRUE(drain(rx, buffer).empty());
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(20ms)).status, ChannelStatus::timed_out);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(20ms)).status, IoStatus::timed_out);
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.try_send(text("after the timeout")));
   ASSERT_TRUE(readable(fd, 10000)) << "the descriptor was left disarmed";
@@ -1397,9 +1397,9 @@ TEST(ChannelShm, ReadinessDescriptorsBellRingsAtOnceForAMessageAndForAClose) {
   EXPECT_EQ(drain_texts(rx, buffer), std::vector<std::string>{"ring"});  // re-arms
   { Channel gone = std::move(tx); }
   EXPECT_TRUE(bell_rang(fd)) << "ready now: " << testing::PrintToString(ready_members(fd));
-  const std::vector<ChannelResult> after = drain(rx, buffer);
+  const std::vector<IoResult> after = drain(rx, buffer);
   ASSERT_EQ(after.size(), 1U);
-  EXPECT_EQ(after[0].status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(after[0].status, IoStatus::end_of_stream);
 }
 
 // --- fork() ----------------------------------------------------------------------------------
@@ -1420,14 +1420,14 @@ TEST(ChannelShm, ForkedChildDestroyingItsCopyOfTheListenerLeavesTheParentsListen
   EXPECT_TRUE(std::filesystem::exists(name.path())) << "the child removed the parent's segment";
   std::vector<std::byte> buffer(rx->max_message());
   EXPECT_EQ(before.send(text("from before the fork"), Deadline::after(10s)).status,
-            ChannelStatus::ok);
-  ChannelResult r = rx->receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+            IoStatus::ok);
+  IoResult r = rx->receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from before the fork");
   Channel after = Channel::connect(name.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(after.try_send(text("from after the fork")));
   r = rx->receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from after the fork");
 }
 
@@ -1445,14 +1445,14 @@ TEST(ChannelShm, ForkedChildDestroyingItsCopyOfAMemfdListenerLeavesTheParentsLis
   EXPECT_TRUE(st.success()) << "the child, destroying its copy, " << st.to_string();
   std::vector<std::byte> buffer(rx->max_message());
   EXPECT_EQ(before.send(text("from before the fork"), Deadline::after(10s)).status,
-            ChannelStatus::ok);
-  ChannelResult r = rx->receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+            IoStatus::ok);
+  IoResult r = rx->receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from before the fork");
   Channel after = Channel::connect(url, {}, Deadline::after(10s));
   ASSERT_TRUE(after.try_send(text("from after the fork")));
   r = rx->receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "from after the fork");
 }
 
@@ -1462,25 +1462,25 @@ TEST(ChannelShm, ForkedChildDestroyingItsCopyOfASenderLeavesTheParentsSending) {
   std::optional<Channel> tx{Channel::connect(rx.url(), {}, Deadline::after(10s))};
   std::vector<std::byte> buffer(rx.max_message());
   ASSERT_TRUE(tx->try_send(text("before the fork")));
-  ChannelResult r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);  // attached
+  IoResult r = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);  // attached
   Forked child([&] {
     tx.reset();
     return 0;
   });
   ASSERT_TRUE(child.wait(10s).success());
-  ASSERT_EQ(tx->send(text("after the fork"), Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(tx->send(text("after the fork"), Deadline::after(10s)).status, IoStatus::ok);
   r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "after the fork");
-  EXPECT_EQ(rx.try_receive(buffer).status, ChannelStatus::would_block)
+  EXPECT_EQ(rx.try_receive(buffer).status, IoStatus::would_block)
       << "the child's copy closed the parent's sender";
-  ASSERT_EQ(tx->send(text("still here"), Deadline::after(10s)).status, ChannelStatus::ok);
+  ASSERT_EQ(tx->send(text("still here"), Deadline::after(10s)).status, IoStatus::ok);
   r = rx.receive(buffer, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(as_text(std::span{buffer}.first(r.bytes)), "still here");
   tx.reset();  // the parent's close is the one that ends the stream
-  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
 }
 
 // --- The memfd variant, more -------------------------------------------------------------------

@@ -171,8 +171,8 @@ TEST(ChannelFront, DirectionSizeAndBufferAreChecked) {
   EXPECT_TRUE(has_substring(error_from([&] { (void)rx.receive(small); }).what(), "max_message() = 16"));
   // Nothing was sent or consumed by the refused calls.
   ASSERT_TRUE(tx.send(bytes("ok")).ok());
-  ChannelResult r = rx.receive(buf);
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "ok");
 }
 
@@ -183,8 +183,8 @@ TEST(ChannelFront, TcpPortZeroListensOnAPortTheUrlShows) {
   Channel tx = Channel::connect(rx.url());
   ASSERT_TRUE(tx.send(bytes("over tcp")).ok());
   std::vector<std::byte> buf(rx.max_message());
-  ChannelResult r = rx.receive(buf);
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "over tcp");
 }
 
@@ -195,8 +195,8 @@ TEST(ChannelFront, ShmListensAndConnects) {
   Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
   ASSERT_TRUE(tx.send(std::as_bytes(std::span{"over shm", 8})).ok());
   std::vector<std::byte> buf(rx.max_message());
-  ChannelResult r = rx.receive(buf, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "over shm");
 }
 
@@ -223,7 +223,7 @@ TEST(ChannelFront, ClosedStandardDescriptorsAreNeverAChannelsOwn) {
       }
       if (!tx.send(bytes("through")).ok()) return 30;
       std::vector<std::byte> buf(rx.max_message());
-      const ChannelResult r = rx.receive(buf, Deadline::after(10s));
+      const IoResult r = rx.receive(buf, Deadline::after(10s));
       return r.ok() && text(buf, r.bytes) == "through" ? 0 : 31;
     });
     const ExitStatus status = child.wait();
@@ -253,8 +253,8 @@ TEST(ChannelStream, AnOversizedLengthEndsThatSenderOnlyAndSaysWhy) {
   std::vector<std::byte> buf(rx.max_message());
   std::vector<std::string> got;
   for (int i = 0; i < 2; ++i) {
-    ChannelResult r = rx.receive(buf, Deadline::after(10s));
-    ASSERT_EQ(r.status, ChannelStatus::ok);
+    IoResult r = rx.receive(buf, Deadline::after(10s));
+    ASSERT_EQ(r.status, IoStatus::ok);
     got.push_back(text(buf, r.bytes));
   }
   EXPECT_EQ(got, (std::vector<std::string>{"first", ""}));
@@ -267,8 +267,8 @@ TEST(ChannelStream, AnOversizedLengthEndsThatSenderOnlyAndSaysWhy) {
   EXPECT_TRUE(has_substring(dropped.reasons[0], "pid " + std::to_string(::getpid())));
   // The good one goes on.
   write_raw(good, frame("after"));
-  ChannelResult r = rx.receive(buf, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "after");
 }
 
@@ -282,10 +282,10 @@ TEST(ChannelStream, AMessageCutShortIsDroppedAndTheStreamEnds) {
     write_raw(s, frame("whole") + frame("cut short").substr(0, 7));
   }
   std::vector<std::byte> buf(rx.max_message());
-  ChannelResult r = rx.receive(buf, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "whole");
-  EXPECT_EQ(rx.receive(buf, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
+  EXPECT_EQ(rx.receive(buf, Deadline::after(10s)).status, IoStatus::end_of_stream);
   ASSERT_EQ(dropped.reasons.size(), 1U);
   EXPECT_TRUE(has_substring(dropped.reasons[0], "3 of 9 bytes"));
 }
@@ -294,14 +294,14 @@ TEST(ChannelStream, EndOfStreamComesOnceAndThenTheListenerWaitsForNewSenders) {
   test::TempDir dir;
   Channel rx = Channel::listen("unix://" + (dir.path() / "s.sock").string());
   std::vector<std::byte> buf(rx.max_message());
-  EXPECT_EQ(rx.try_receive(buf).status, ChannelStatus::would_block) << "no sender yet: not end of stream";
+  EXPECT_EQ(rx.try_receive(buf).status, IoStatus::would_block) << "no sender yet: not end of stream";
   { Channel tx = Channel::connect(rx.url()); }
-  EXPECT_EQ(rx.receive(buf, Deadline::after(10s)).status, ChannelStatus::end_of_stream);
-  EXPECT_EQ(rx.try_receive(buf).status, ChannelStatus::would_block);
+  EXPECT_EQ(rx.receive(buf, Deadline::after(10s)).status, IoStatus::end_of_stream);
+  EXPECT_EQ(rx.try_receive(buf).status, IoStatus::would_block);
   Channel tx = Channel::connect(rx.url());
   ASSERT_TRUE(tx.send(bytes("again")).ok());
-  ChannelResult r = rx.receive(buf, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "again");
 }
 
@@ -319,8 +319,8 @@ TEST(ChannelStream, ADeadlineThatCutsAFrameKeepsTheRestForLater) {
   std::size_t taken = 0;
   while (!tx.try_send(bytes(big))) {
     ASSERT_LT(taken, smalls) << "the large message never started";
-    ChannelResult r = rx.receive(buf, Deadline::after(10s));
-    ASSERT_EQ(r.status, ChannelStatus::ok);
+    IoResult r = rx.receive(buf, Deadline::after(10s));
+    ASSERT_EQ(r.status, IoStatus::ok);
     ASSERT_EQ(text(buf, r.bytes), "f");
     ++taken;
   }
@@ -328,14 +328,14 @@ TEST(ChannelStream, ADeadlineThatCutsAFrameKeepsTheRestForLater) {
   std::vector<std::string> got;
   std::thread reader([&] {
     for (;;) {
-      ChannelResult r = rx.receive(buf, Deadline::after(20s));
-      if (r.status != ChannelStatus::ok) return;
+      IoResult r = rx.receive(buf, Deadline::after(20s));
+      if (r.status != IoStatus::ok) return;
       got.push_back(text(buf, r.bytes));
       if (got.back() == "next") return;
     }
   });
-  EXPECT_EQ(tx.flush(Deadline::after(20s)).status, ChannelStatus::ok);
-  EXPECT_EQ(tx.send(bytes("next"), Deadline::after(20s)).status, ChannelStatus::ok);
+  EXPECT_EQ(tx.flush(Deadline::after(20s)).status, IoStatus::ok);
+  EXPECT_EQ(tx.send(bytes("next"), Deadline::after(20s)).status, IoStatus::ok);
   reader.join();
   std::vector<std::string> want(smalls - taken, "f");
   want.push_back(big);
@@ -430,7 +430,7 @@ TEST(ChannelStream, UnixSenderRefusesAListenerOfAnotherUserUnlessUsersAny) {
     Channel rx = Channel::listen(url + "?users=any");
     test::notify(listening.write_end);
     std::vector<std::byte> buf(rx.max_message());
-    const ChannelResult r = rx.receive(buf, Deadline::after(20s));
+    const IoResult r = rx.receive(buf, Deadline::after(20s));
     return r.ok() && text(buf, r.bytes) == "meant for nobody" ? 0 : 11;
   });
   ASSERT_TRUE(test::await(listening.read_end));
@@ -463,7 +463,7 @@ TEST(ChannelStream, UnixListenerHearsOnlyItsOwnUserUnlessUsersAny) {
     }
     std::vector<std::string> got;
     std::vector<std::byte> buf(rx.max_message());
-    for (ChannelResult r; (r = rx.receive(buf, Deadline::after(10s))).ok();) got.push_back(text(buf, r.bytes));
+    for (IoResult r; (r = rx.receive(buf, Deadline::after(10s))).ok();) got.push_back(text(buf, r.bytes));
     std::sort(got.begin(), got.end());
     if (any) {
       EXPECT_EQ(got, (std::vector<std::string>{"from nobody", "mine"}));
@@ -493,11 +493,11 @@ TEST(ChannelStream, FifoMessagesAboveAtomicSizeNeedASenderAlone) {
   EXPECT_EQ(error_from([&] { (void)two.send(bytes(big), Deadline::after(10s)); }).errnum(), EBUSY);
   ASSERT_TRUE(two.send(bytes("small"), Deadline::after(10s)).ok()) << "small ones still go";
   std::vector<std::byte> buf(rx.max_message());
-  ChannelResult r = rx.receive(buf, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), big);
   r = rx.receive(buf, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "small");
 }
 
@@ -512,9 +512,9 @@ TEST(ChannelStream, FifoSkipsAFrameAboveItsMaximumExactlyAndGoesOn) {
     EXPECT_TRUE(tx.send(bytes("after"), Deadline::after(20s)).ok());
   });
   std::vector<std::byte> buf(rx.max_message());
-  ChannelResult r = rx.receive(buf, Deadline::after(20s));
+  IoResult r = rx.receive(buf, Deadline::after(20s));
   sender.join();
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "after") << "the long frame's bytes were skipped, not read as frames";
   ASSERT_EQ(dropped.reasons.size(), 1U);
   EXPECT_TRUE(has_substring(dropped.reasons[0], "200000"));
@@ -540,7 +540,7 @@ TEST(ChannelStream, MemoryFollowsTheBytesThatCameNotTheLengthAnnounced) {
     liars.push_back(Socket::connect_unix(UnixAddress::path(path)));
     write_raw(liars.back(), raw_length(16U << 20) + "x");  // announces 16 MiB, sends 1 byte
   }
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(rx.try_receive(buf).status, ChannelStatus::would_block);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(rx.try_receive(buf).status, IoStatus::would_block);
   const std::size_t grown = resident() - std::min(before, resident());
   // Trusting the lengths would take 32 x 16 MiB = 512 MiB; 64 KiB each is 2 MiB.
   EXPECT_LT(grown, 64U << 20) << "resident memory grew by " << grown << " bytes";
@@ -570,20 +570,20 @@ TEST(ChannelStream, MaxBufferedHoldsBackASecondLargeMessageUntilTheFirstIsOut) {
     write_raw(a, std::string_view(frame_a).substr(4 + (2U << 20)));
   });
   // The listener reads A's bytes while it looks for a whole message (there is none yet).
-  while (!a_half_sent) EXPECT_EQ(rx.receive(buf, Deadline::after(50ms)).status, ChannelStatus::timed_out);
+  while (!a_half_sent) EXPECT_EQ(rx.receive(buf, Deadline::after(50ms)).status, IoStatus::timed_out);
   std::atomic<bool> b_sent{false};
   std::jthread b_sender([&] {
     Channel tx = Channel::connect("unix://" + path.string(), {.max_message = 4U << 20});
     b_sent = tx.send(bytes(b_message), Deadline::after(30s)).ok();
   });
   // A holds ~2 MiB beyond its 64 KiB, more than the budget: B's message cannot be taken in.
-  EXPECT_EQ(rx.receive(buf, Deadline::after(500ms)).status, ChannelStatus::timed_out);
+  EXPECT_EQ(rx.receive(buf, Deadline::after(500ms)).status, IoStatus::timed_out);
   test::notify(finish_a.write_end);
-  ChannelResult r = rx.receive(buf, Deadline::after(30s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf, Deadline::after(30s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_TRUE(text(buf, r.bytes) == a_message) << r.bytes << " bytes";
   r = rx.receive(buf, Deadline::after(30s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_TRUE(text(buf, r.bytes) == b_message) << r.bytes << " bytes";
   b_sender.join();
   EXPECT_TRUE(b_sent);
@@ -601,8 +601,8 @@ TEST(ChannelStream, AnIdleSendersMemoryIsGivenBackWhenAnotherNeedsIt) {
   const std::string large(100U << 10, 'L');
   Channel first = Channel::connect(url, options, Deadline::after(10s));
   ASSERT_TRUE(first.send(bytes(large), Deadline::after(30s)).ok());
-  ChannelResult r = rx.receive(buf, Deadline::after(30s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  IoResult r = rx.receive(buf, Deadline::after(30s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(r.bytes, large.size());
   // `first` stays connected and idle; a second sender's large message must still come.
   std::jthread second([&] {
@@ -610,7 +610,7 @@ TEST(ChannelStream, AnIdleSendersMemoryIsGivenBackWhenAnotherNeedsIt) {
     (void)tx.send(bytes(large), Deadline::after(30s));
   });
   r = rx.receive(buf, Deadline::after(30s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), large);
 }
 
@@ -633,8 +633,8 @@ TEST(ChannelStream, LargeMessagesAtOnceUnderASmallBudgetAllArrive) {
   std::vector<std::byte> buf(rx.max_message());
   std::string firsts;
   for (int i = 0; i < kSenders; ++i) {
-    const ChannelResult r = rx.receive(buf, Deadline::after(60s));
-    ASSERT_EQ(r.status, ChannelStatus::ok) << "message " << i;
+    const IoResult r = rx.receive(buf, Deadline::after(60s));
+    ASSERT_EQ(r.status, IoStatus::ok) << "message " << i;
     ASSERT_EQ(r.bytes, 1U << 20);
     const std::string got = text(buf, r.bytes);
     EXPECT_EQ(got, std::string(got.size(), got[0]));
@@ -661,18 +661,18 @@ TEST(ChannelStream, SendersAboveMaxSendersWaitUntilOneGoes) {
   }
   std::vector<std::string> got;
   for (int i = 0; i < 2; ++i) {
-    const ChannelResult r = rx.receive(buf, Deadline::after(10s));
-    ASSERT_EQ(r.status, ChannelStatus::ok);
+    const IoResult r = rx.receive(buf, Deadline::after(10s));
+    ASSERT_EQ(r.status, IoStatus::ok);
     got.push_back(text(buf, r.bytes));
   }
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"from 1", "from 2"}));
-  EXPECT_EQ(rx.receive(buf, Deadline::after(300ms)).status, ChannelStatus::timed_out);
+  EXPECT_EQ(rx.receive(buf, Deadline::after(300ms)).status, IoStatus::timed_out);
   ASSERT_EQ(said.reasons.size(), 1U);
   EXPECT_TRUE(has_substring(said.reasons[0], "max_senders"));
   senders.erase(senders.begin());  // the first goes: the third is served
-  const ChannelResult r = rx.receive(buf, Deadline::after(10s));
-  ASSERT_EQ(r.status, ChannelStatus::ok);
+  const IoResult r = rx.receive(buf, Deadline::after(10s));
+  ASSERT_EQ(r.status, IoStatus::ok);
   EXPECT_EQ(text(buf, r.bytes), "from 3");
 }
 

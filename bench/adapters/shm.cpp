@@ -65,10 +65,10 @@ class ShmSender final : public Sender {
   ShmSender(Channel channel, std::chrono::nanoseconds stall) noexcept : channel_(std::move(channel)), stall_(stall) {}
 
   Transfer send(std::span<const std::byte> message) override {
-    ChannelResult r = channel_.send(message, stall_.deadline());
-    if (r.status == ChannelStatus::timed_out) r = channel_.send(message, stall_.fresh());
+    IoResult r = channel_.send(message, stall_.deadline());
+    if (r.status == IoStatus::timed_out) r = channel_.send(message, stall_.fresh());
     if (r.ok()) return Transfer::ok;
-    if (r.status == ChannelStatus::peer_closed) return Transfer::closed;
+    if (r.status == IoStatus::peer_closed) return Transfer::closed;
     throw Error{"Channel::send", channel_.url(), 0, stalled(channel_.url(), stall_.timeout(), "room")};
   }
 
@@ -82,8 +82,8 @@ class ShmReceiver final : public Receiver {
   ShmReceiver(Channel channel, std::chrono::nanoseconds stall) noexcept : channel_(std::move(channel)), stall_(stall) {}
 
   Transfer receive(std::span<std::byte> message) override {
-    ChannelResult r = channel_.receive(message, stall_.deadline());
-    if (r.status == ChannelStatus::timed_out) r = channel_.receive(message, stall_.fresh());
+    IoResult r = channel_.receive(message, stall_.deadline());
+    if (r.status == IoStatus::timed_out) r = channel_.receive(message, stall_.fresh());
     if (r.ok()) {
       if (r.bytes != message.size()) {
         throw Error{"Channel::receive", channel_.url(), 0,
@@ -92,7 +92,7 @@ class ShmReceiver final : public Receiver {
       }
       return Transfer::ok;
     }
-    if (r.status == ChannelStatus::end_of_stream) return Transfer::closed;
+    if (r.status == IoStatus::end_of_stream) return Transfer::closed;
     throw Error{"Channel::receive", channel_.url(), 0, stalled(channel_.url(), stall_.timeout(), "message")};
   }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "ipckit/deadline.hpp"
+#include "ipckit/fd.hpp"
 
 // A channel (floor 3) carries whole messages one way, in order, nothing lost or duplicated,
 // over any kernel transport, chosen by URL (docs/architecture.md, "The channel contract"):
@@ -69,26 +70,12 @@
 //   auto tx = ipckit::Channel::connect("unix:///run/app.sock");
 //   tx.send(std::as_bytes(std::span{"hello", 5}));
 //   std::vector<std::byte> buf(rx.max_message());
-//   ipckit::ChannelResult r = rx.receive(buf);      // r.status == ok, r.bytes == 5
+//   ipckit::IoResult r = rx.receive(buf);      // r.status == ok, r.bytes == 5
 
 namespace ipckit {
 
 /// The outcomes of the contract table. Errors (bad URL, permissions, a protocol error that
 /// ends the whole channel) are thrown as Error instead.
-enum class ChannelStatus : unsigned char {
-  ok,             ///< a whole message moved
-  end_of_stream,  ///< receive: every sender has gone and nothing is left
-  peer_closed,    ///< send: the receiver has gone (never SIGPIPE)
-  would_block,    ///< try_send / try_receive: nothing could be done now
-  timed_out,      ///< the deadline passed first
-};
-
-struct [[nodiscard]] ChannelResult {
-  ChannelStatus status = ChannelStatus::ok;
-  std::size_t bytes = 0;  ///< receive: the message's length, when ok
-  [[nodiscard]] bool ok() const noexcept { return status == ChannelStatus::ok; }
-};
-
 struct ChannelOptions {
   /// Largest message accepted, either way (default 16 MiB). A longer send is an
   /// Error; a longer frame from a peer closes that connection with a clear error.
@@ -169,19 +156,19 @@ class Channel {
   /// After timed_out or would_block nothing of the message was sent (see flush()). Throws
   /// Error: a message
   /// above max_message(), send on a listening end, a large fifo message with other senders.
-  ChannelResult send(std::span<const std::byte> message, Deadline deadline = Deadline::never());
+  IoResult send(std::span<const std::byte> message, Deadline deadline = Deadline::never());
   /// Receives one whole message into `buffer` (at least max_message() bytes, else an Error
   /// that consumes nothing): ok, end_of_stream, timed_out (or would_block for
   /// Deadline::now()). Throws Error: receive on a sending end, the transport's own errors.
-  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline = Deadline::never());
+  IoResult receive(std::span<std::byte> buffer, Deadline deadline = Deadline::never());
   [[nodiscard]] bool try_send(std::span<const std::byte> message) { return send(message, Deadline::now()).ok(); }
   /// Byte streams (fifo, unix, tcp) cannot take back half a frame: when a send's deadline
   /// passes after the kernel took part of the message, the end keeps the rest and the send
   /// returns ok. That rest goes first on the next send, on flush(), or when the end is
   /// destroyed (which waits for it at most one second). flush: ok (nothing held any more),
   /// peer_closed, timed_out or would_block. Datagram transports hold nothing: always ok.
-  ChannelResult flush(Deadline deadline = Deadline::never());
-  [[nodiscard]] ChannelResult try_receive(std::span<std::byte> buffer) { return receive(buffer, Deadline::now()); }
+  IoResult flush(Deadline deadline = Deadline::never());
+  [[nodiscard]] IoResult try_receive(std::span<std::byte> buffer) { return receive(buffer, Deadline::now()); }
 
   [[nodiscard]] std::size_t max_message() const noexcept;
   /// The URL, normalised ("unix:///run/app.sock"; tcp:// shows the port bound).
@@ -212,8 +199,8 @@ class Channel {
   ///   pollfd p{rx.readiness_fd(), POLLIN, 0};
   ///   while (::poll(&p, 1, -1) >= 0) {      // or epoll_wait, or asio's async_wait(wait_read)
   ///     for (;;) {
-  ///       ipckit::ChannelResult r = rx.try_receive(buf);
-  ///       if (r.status == ipckit::ChannelStatus::would_block) break;
+  ///       ipckit::IoResult r = rx.try_receive(buf);
+  ///       if (r.status == ipckit::IoStatus::would_block) break;
   ///       ...                                  // ok or end_of_stream
   ///     }
   ///   }

@@ -20,20 +20,24 @@
 
 namespace ipckit {
 
-/// The outcome of one I/O call that did not fail with an error.
+/// The outcome of one I/O call that did not fail with an error: a read or write on a
+/// descriptor, a send or receive on a queue, a channel or a socket.
 enum class IoStatus : unsigned char {
-  ok,             ///< all that was asked (read_exact, write_all) or at least one byte (_some)
-  end_of_stream,  ///< read: every writer has closed and nothing is left
+  ok,             ///< done: all that was asked (read_exact, write_all), at least one byte
+                  ///< (_some), or one whole message (queues, channels)
+  end_of_stream,  ///< read, receive: every writer or sender has closed and nothing is left
   would_block,    ///< nothing could be done now (non-blocking descriptor, Deadline::now())
   timed_out,      ///< the deadline passed before the call could finish
-  peer_closed,    ///< write: every reader has closed (EPIPE, without SIGPIPE)
+  peer_closed,    ///< write, send: every reader has closed, the receiver has gone (EPIPE,
+                  ///< without SIGPIPE)
 };
 
 /// "ok", "end of stream", ...
 [[nodiscard]] const char* to_string(IoStatus status) noexcept;
 
 /// How many bytes moved, and why the call stopped. On anything but `ok`, `bytes` says how
-/// far a read_exact or write_all got before it stopped.
+/// far a read_exact or write_all got before it stopped. A channel's receive gives the
+/// message's length in `bytes`, its send 0.
 struct [[nodiscard]] IoResult {
   std::size_t bytes = 0;
   IoStatus status = IoStatus::ok;

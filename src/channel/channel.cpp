@@ -100,7 +100,7 @@ class OneThreadAtATime {
 
 }  // namespace
 
-ChannelResult Channel::send(std::span<const std::byte> message, Deadline deadline) {
+IoResult Channel::send(std::span<const std::byte> message, Deadline deadline) {
   if (!transport_) sys::fail("Channel::send", "a moved-from channel", EBADF);
   if (transport_->listener()) {
     sys::fail("Channel::send", transport_->url(), EBADF,
@@ -115,7 +115,7 @@ ChannelResult Channel::send(std::span<const std::byte> message, Deadline deadlin
   return transport_->send(message, deadline);
 }
 
-ChannelResult Channel::receive(std::span<std::byte> buffer, Deadline deadline) {
+IoResult Channel::receive(std::span<std::byte> buffer, Deadline deadline) {
   if (!transport_) sys::fail("Channel::receive", "a moved-from channel", EBADF);
   if (!transport_->listener()) {
     sys::fail("Channel::receive", transport_->url(), EBADF,
@@ -130,7 +130,7 @@ ChannelResult Channel::receive(std::span<std::byte> buffer, Deadline deadline) {
   return transport_->receive(buffer, deadline);
 }
 
-ChannelResult Channel::flush(Deadline deadline) {
+IoResult Channel::flush(Deadline deadline) {
   if (!transport_) sys::fail("Channel::flush", "a moved-from channel", EBADF);
   if (transport_->listener()) return {};
   const OneThreadAtATime one(*transport_, "Channel::flush");

@@ -141,18 +141,18 @@ class DatagramListener : public Channel::Transport {
 
   [[nodiscard]] std::size_t stale_messages() const noexcept override { return stale_; }
 
-  ChannelResult send(std::span<const std::byte>, Deadline) override {
+  IoResult send(std::span<const std::byte>, Deadline) override {
     sys::fail("Channel::send", url_, EBADF, "this end was made by listen() and receives");
   }
 
-  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+  IoResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     Backoff backoff = kSysvBackoff;
     for (;;) {
       // The hot path: a message is there (one syscall).
       if (taken_since_refresh_ < kRefreshEvery) {
         if (auto n = take(buffer)) {
           ++taken_since_refresh_;
-          return {ChannelStatus::ok, *n};
+          return {*n, IoStatus::ok};
         }
       }
       // Hang-ups first, the queue after: a sender's last message is in the queue before its
@@ -161,7 +161,7 @@ class DatagramListener : public Channel::Transport {
       beacon_.refresh();
       if (auto n = take(buffer)) {
         ++taken_since_refresh_;
-        return {ChannelStatus::ok, *n};
+        return {*n, IoStatus::ok};
       }
       if (beacon_.all_senders_gone()) {
         // A sender connects before it sends: one still waiting to be accepted may have sent
@@ -171,7 +171,7 @@ class DatagramListener : public Channel::Transport {
         if (beacon_.accept_pending()) continue;
         if (!beacon_.someone_waiting()) {
           beacon_.start_over();
-          return {ChannelStatus::end_of_stream, 0};
+          return {0, IoStatus::end_of_stream};
         }
       }
       if (deadline.expired()) return expired(deadline);
@@ -239,16 +239,16 @@ class MqSender final : public Channel::Transport {
         queue_(std::move(queue)),
         name_(std::move(name)) {}
 
-  ChannelResult send(std::span<const std::byte> message, Deadline deadline) override {
+  IoResult send(std::span<const std::byte> message, Deadline deadline) override {
     // One zero-timeout poll per message: a queue the listener unlinked still takes messages
     // from a descriptor opened before, so only the beacon tells that nobody will read them.
-    if (beacon_.listener_gone()) return {ChannelStatus::peer_closed, 0};
+    if (beacon_.listener_gone()) return {0, IoStatus::peer_closed};
     // An empty message is a message; mq_send's pointer must still not be null.
     const char* data = message.empty() ? "" : reinterpret_cast<const char*>(message.data());
     for (;;) {
       // The descriptor is O_NONBLOCK: a full queue says EAGAIN.
       if (::mq_send(queue_.get(), data, message.size(), kMqPriority) == 0)
-        return {ChannelStatus::ok, 0};
+        return {0, IoStatus::ok};
       const int err = errno;
       if (err == EINTR) continue;
       if (err != EAGAIN) {
@@ -259,11 +259,11 @@ class MqSender final : public Channel::Transport {
       if (deadline.expired()) return expired(deadline);
       pollfd fds[2] = {{queue_.get(), POLLOUT, 0}, {beacon_.fd(), BeaconLink::kEvents, 0}};
       (void)poll_for(fds, until(deadline), url_);
-      if (beacon_.gone_by(fds[1].revents)) return {ChannelStatus::peer_closed, 0};
+      if (beacon_.gone_by(fds[1].revents)) return {0, IoStatus::peer_closed};
     }
   }
 
-  ChannelResult receive(std::span<std::byte>, Deadline) override {
+  IoResult receive(std::span<std::byte>, Deadline) override {
     sys::fail("Channel::receive", url_, EBADF, "this end was made by connect() and sends");
   }
 
@@ -459,28 +459,28 @@ class SysvSender final : public Channel::Transport {
         queue_(queue),
         buffer_(max_message) {}
 
-  ChannelResult send(std::span<const std::byte> message, Deadline deadline) override {
+  IoResult send(std::span<const std::byte> message, Deadline deadline) override {
     // The beacon, at most once a millisecond while the queue has room (see the banner).
-    if (beacon_.known_gone()) return {ChannelStatus::peer_closed, 0};
+    if (beacon_.known_gone()) return {0, IoStatus::peer_closed};
     const auto now = std::chrono::steady_clock::now();
     if (now >= next_beacon_check_) {
       next_beacon_check_ = now + kSysvBeaconPeriod;
-      if (beacon_.listener_gone()) return {ChannelStatus::peer_closed, 0};
+      if (beacon_.listener_gone()) return {0, IoStatus::peer_closed};
     }
     buffer_.type() = kSysvType;
     if (!message.empty()) std::memcpy(buffer_.text(), message.data(), message.size());
     Backoff backoff = kSysvBackoff;
     for (;;) {
       if (::msgsnd(queue_.id(), buffer_.get(), message.size(), IPC_NOWAIT) == 0)
-        return {ChannelStatus::ok, 0};
+        return {0, IoStatus::ok};
       const int err = errno;
       if (err == EINTR) continue;
-      if (err == EIDRM) return {ChannelStatus::peer_closed, 0};
+      if (err == EIDRM) return {0, IoStatus::peer_closed};
       if (err == EINVAL) {
         // The queue is gone (the listener removed it as it closed)... or msgmax was lowered.
         struct msqid_ds ds {};
         if (::msgctl(queue_.id(), IPC_STAT, &ds) == -1 && (errno == EINVAL || errno == EIDRM))
-          return {ChannelStatus::peer_closed, 0};
+          return {0, IoStatus::peer_closed};
         sys::fail("msgsnd", "msqid " + std::to_string(queue_.id()), err,
                   "the message has " + std::to_string(message.size()) + " bytes; " +
                       kSysvMsgmaxPath + " was lowered below it after the channel " + url_ +
@@ -495,15 +495,15 @@ class SysvSender final : public Channel::Transport {
                       "sending on channel " + url_);
       }
       // Full: a listener that has gone will never make room.
-      if (beacon_.listener_gone()) return {ChannelStatus::peer_closed, 0};
+      if (beacon_.listener_gone()) return {0, IoStatus::peer_closed};
       if (deadline.expired()) return expired(deadline);
       pollfd beacon{beacon_.fd(), BeaconLink::kEvents, 0};
       (void)poll_for(std::span{&beacon, 1}, backoff.step(deadline), url_);
-      if (beacon_.gone_by(beacon.revents)) return {ChannelStatus::peer_closed, 0};
+      if (beacon_.gone_by(beacon.revents)) return {0, IoStatus::peer_closed};
     }
   }
 
-  ChannelResult receive(std::span<std::byte>, Deadline) override {
+  IoResult receive(std::span<std::byte>, Deadline) override {
     sys::fail("Channel::receive", url_, EBADF, "this end was made by connect() and sends");
   }
 

@@ -104,11 +104,11 @@ class ShmListener final : public Channel::Transport {
     // between sees receiver_closed, or no object at all.
   }
 
-  ChannelResult send(std::span<const std::byte>, Deadline) override {
+  IoResult send(std::span<const std::byte>, Deadline) override {
     sys::fail("Channel::send", url_, EBADF, "this end was made by listen() and receives");
   }
 
-  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+  IoResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     unsigned rearms = 0;  // arm() found something ready that was not a message (see below)
     // A receive that may spin (a microsecond at least) and whose first look finds the rings
     // empty looks again a few dozen times, taking the message as soon as it is there, before
@@ -124,17 +124,17 @@ class ShmListener final : public Channel::Transport {
       const bool counted_out = since_scan_ >= kScanEvery;
       if (!counted_out) {
         ++since_scan_;
-        if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
+        if (std::size_t n = 0; take(buffer, n)) return {n, IoStatus::ok};
         if (spin_first) {
           for (unsigned spins = 0; spins < kClockEvery; ++spins) {
             cpu_relax();
-            if (std::size_t n = 0; take(buffer, n)) return {ChannelStatus::ok, n};
+            if (std::size_t n = 0; take(buffer, n)) return {n, IoStatus::ok};
           }
         }
       }
       if (!std::exchange(spin_first, false) || since_scan_ >= kScanEvery) {  // drop() may have asked
         looked = true;
-        if (ChannelResult r{}; look_at_slots(buffer, deadline, counted_out, r)) return r;
+        if (IoResult r{}; look_at_slots(buffer, deadline, counted_out, r)) return r;
       }
       // A try_receive that finds nothing re-arms the readiness descriptor, and so does a
       // blocking receive that times out (its sleep may have taken the flag the descriptor was
@@ -146,7 +146,7 @@ class ShmListener final : public Channel::Transport {
         // The end of the stream, or a message that came as the time ran out, goes before a
         // timeout: one look at the slots if the quick spin skipped it.
         if (!std::exchange(looked, true)) {
-          if (ChannelResult r{}; look_at_slots(buffer, deadline, false, r)) return r;
+          if (IoResult r{}; look_at_slots(buffer, deadline, false, r)) return r;
         }
         if (readiness_ && !arm()) {
           if (++rearms < kMaxRearms) continue;
@@ -165,7 +165,7 @@ class ShmListener final : public Channel::Transport {
   // try_receive reads it every kClockEvery empty tries (every time with a readiness
   // descriptor, whose timer brings the caller back for this). True with `result` set when
   // the receive is done: a message, or the end of the stream.
-  bool look_at_slots(std::span<std::byte> buffer, Deadline deadline, bool counted_out, ChannelResult& result) {
+  bool look_at_slots(std::span<std::byte> buffer, Deadline deadline, bool counted_out, IoResult& result) {
     since_scan_ = 0;
     bool liveness = std::exchange(liveness_pending_, false);
     if (!liveness && (counted_out || (deadline.is_now() && (readiness_ || ++empty_tries_ % kClockEvery == 0)))) {
@@ -176,7 +176,7 @@ class ShmListener final : public Channel::Transport {
     // again before deciding, at most once per slot (a dropped slot is never attached again).
     for (std::uint32_t round = 0;; ++round) {
       if (std::size_t n = 0; take(buffer, n)) {
-        result = {ChannelStatus::ok, n};
+        result = {n, IoStatus::ok};
         return true;
       }
       if (since_scan_ < kScanEvery || round >= seg_.geometry().slot_count) break;
@@ -185,7 +185,7 @@ class ShmListener final : public Channel::Transport {
     }
     if (joined_ && !in_use) {
       joined_ = false;
-      result = {ChannelStatus::end_of_stream, 0};
+      result = {0, IoStatus::end_of_stream};
       return true;
     }
     return false;

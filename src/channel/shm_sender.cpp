@@ -62,8 +62,8 @@ class ShmSender final : public Channel::Transport {
     // Then the descriptor closes (a member), which drops the slot's lock.
   }
 
-  ChannelResult send(std::span<const std::byte> message, Deadline deadline) override {
-    if (peer_gone_) return {ChannelStatus::peer_closed, 0};
+  IoResult send(std::span<const std::byte> message, Deadline deadline) override {
+    if (peer_gone_) return {0, IoStatus::peer_closed};
     // acquire: pairs with the listener's release store as it closes.
     if (atomic(seg_.header().receiver_closed).load(std::memory_order_acquire) != 0) return gone();
     // A listener killed while our ring has room would go unnoticed until the ring fills:
@@ -76,7 +76,7 @@ class ShmSender final : public Channel::Transport {
     // The hot path: room in our ring.
     switch (try_put(message)) {
       case ring::Status::ok:
-        return {ChannelStatus::ok, 0};
+        return {0, IoStatus::ok};
       case ring::Status::full:
         return wait_for_room(message, deadline);
       default:
@@ -84,7 +84,7 @@ class ShmSender final : public Channel::Transport {
     }
   }
 
-  ChannelResult receive(std::span<std::byte>, Deadline) override {
+  IoResult receive(std::span<std::byte>, Deadline) override {
     sys::fail("Channel::receive", url_, EBADF, "this end was made by connect() and sends");
   }
 
@@ -102,9 +102,9 @@ class ShmSender final : public Channel::Transport {
     return ring::Status::ok;
   }
 
-  ChannelResult gone() noexcept {
+  IoResult gone() noexcept {
     peer_gone_ = true;
-    return {ChannelStatus::peer_closed, 0};
+    return {0, IoStatus::peer_closed};
   }
 
   // The listener closed, died, or dropped us.
@@ -115,7 +115,7 @@ class ShmSender final : public Channel::Transport {
     return check_lock && !byte_locked(seg_.fd(), sc::kReceiverLockByte);
   }
 
-  ChannelResult wait_for_room(std::span<const std::byte> message, Deadline deadline) {
+  IoResult wait_for_room(std::span<const std::byte> message, Deadline deadline) {
     const auto until_spun = spin_end(deadline.is_now() ? 0ns : spin_);
     for (unsigned spins = 0;; ++spins) {  // spinning
       if (spins % kClockEvery == 0) {
@@ -125,7 +125,7 @@ class ShmSender final : public Channel::Transport {
       }
       cpu_relax();
       const ring::Status s = try_put(message);
-      if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
+      if (s == ring::Status::ok) return {0, IoStatus::ok};
       if (s != ring::Status::full) return gone();
     }
     auto* rh = writer_.header();
@@ -137,10 +137,10 @@ class ShmSender final : public Channel::Transport {
         s = try_put(message);
         return s != ring::Status::full || listener_gone(false);
       });
-      if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
+      if (s == ring::Status::ok) return {0, IoStatus::ok};
       if (s != ring::Status::full) return gone();
       s = try_put(message);
-      if (s == ring::Status::ok) return {ChannelStatus::ok, 0};
+      if (s == ring::Status::ok) return {0, IoStatus::ok};
       if (s != ring::Status::full) return gone();
       if (listener_gone(liveness_.due())) return gone();
       if (deadline.expired()) return expired(deadline);

@@ -87,9 +87,9 @@ class StreamSender : public Channel::Transport {
   // the time this destructor runs.
   ~StreamSender() override = default;
 
-  ChannelResult send(std::span<const std::byte> message, Deadline deadline) override {
+  IoResult send(std::span<const std::byte> message, Deadline deadline) override {
     if (auto r = drain(deadline); !r.ok()) return r;
-    if (auto status = before_frame(message.size(), deadline); status != ChannelStatus::ok) return {status};
+    if (auto status = before_frame(message.size(), deadline); status != IoStatus::ok) return {0, status};
     std::byte header[kHeader];
     put_length(header, static_cast<std::uint32_t>(message.size()));
     const std::size_t total = kHeader + message.size();
@@ -103,7 +103,7 @@ class StreamSender : public Channel::Transport {
         after_frame();
         return {};
       }
-      if (w.status == IoStatus::peer_closed) return {ChannelStatus::peer_closed};
+      if (w.status == IoStatus::peer_closed) return {0, IoStatus::peer_closed};
       if (deadline.is_now() || !fd_.wait_writable(deadline)) {
         if (done == 0) return expired(deadline);
         // Part of the frame is in the kernel: keep the rest, it goes first next time.
@@ -116,15 +116,15 @@ class StreamSender : public Channel::Transport {
     }
   }
 
-  ChannelResult flush(Deadline deadline) override { return drain(deadline); }
+  IoResult flush(Deadline deadline) override { return drain(deadline); }
   // Channel lets only a listener receive.
-  ChannelResult receive(std::span<std::byte>, Deadline) override { return {ChannelStatus::end_of_stream}; }
+  IoResult receive(std::span<std::byte>, Deadline) override { return {0, IoStatus::end_of_stream}; }
 
  protected:
   // Writes what fits now from `a` then `b`, in one syscall.
   virtual IoResult write_now(std::span<const std::byte> a, std::span<const std::byte> b) = 0;
   // Called before a frame's first byte; FIFOs take their lock here.
-  virtual ChannelStatus before_frame(std::size_t /*size*/, Deadline /*deadline*/) { return ChannelStatus::ok; }
+  virtual IoStatus before_frame(std::size_t /*size*/, Deadline /*deadline*/) { return IoStatus::ok; }
   // Called once a whole frame is in the kernel.
   virtual void after_frame() {}
 
@@ -141,7 +141,7 @@ class StreamSender : public Channel::Transport {
 
  private:
   // Sends what is left of a frame a deadline cut short.
-  ChannelResult drain(Deadline deadline) {
+  IoResult drain(Deadline deadline) {
     if (pending_.empty()) return {};
     for (;;) {
       IoResult w = write_now(std::span<const std::byte>(pending_).subspan(pending_sent_), {});
@@ -151,7 +151,7 @@ class StreamSender : public Channel::Transport {
         pending_.shrink_to_fit();
         break;
       }
-      if (w.status == IoStatus::peer_closed) return {ChannelStatus::peer_closed};
+      if (w.status == IoStatus::peer_closed) return {0, IoStatus::peer_closed};
       if (deadline.is_now() || !fd_.wait_writable(deadline)) return expired(deadline);
     }
     after_frame();
@@ -213,9 +213,9 @@ class FifoSender final : public StreamSender {
     return fd_.write_some(a.empty() ? b : a, Deadline::now());
   }
 
-  ChannelStatus before_frame(std::size_t size, Deadline deadline) override {
+  IoStatus before_frame(std::size_t size, Deadline deadline) override {
     if (kHeader + size <= PIPE_BUF) {
-      if (shared_ || exclusive_) return ChannelStatus::ok;
+      if (shared_ || exclusive_) return IoStatus::ok;
       // A large frame of another sender is on its way (it holds the lock exclusively).
       Backoff backoff{100us, 10ms};
       while (::flock(fd_.get(), LOCK_SH | LOCK_NB) == -1) {
@@ -224,9 +224,9 @@ class FifoSender final : public StreamSender {
         std::this_thread::sleep_for(backoff.step(deadline));
       }
       shared_ = true;
-      return ChannelStatus::ok;
+      return IoStatus::ok;
     }
-    if (exclusive_) return ChannelStatus::ok;
+    if (exclusive_) return IoStatus::ok;
     if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == -1) {
       int err = errno;
       // A refused conversion has already dropped the shared lock (flock(2) converts by
@@ -242,7 +242,7 @@ class FifoSender final : public StreamSender {
     }
     exclusive_ = true;
     shared_ = false;
-    return ChannelStatus::ok;
+    return IoStatus::ok;
   }
 
   void after_frame() override {
@@ -283,22 +283,22 @@ class SocketReceiver final : public Channel::Transport {
     }
   }
 
-  ChannelResult send(std::span<const std::byte>, Deadline) override { return {ChannelStatus::peer_closed}; }
+  IoResult send(std::span<const std::byte>, Deadline) override { return {0, IoStatus::peer_closed}; }
 
-  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+  IoResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     for (int round = 0;; ++round) {
-      if (auto n = take_whole_frame(buffer)) return {ChannelStatus::ok, *n};
+      if (auto n = take_whole_frame(buffer)) return {*n, IoStatus::ok};
       feed_starved();
       if (read_ready_inboxes()) continue;
       if (joined_ && inboxes_.empty() && !accept_all() && !accept_paused_) {
         joined_ = false;
-        return {ChannelStatus::end_of_stream};
+        return {0, IoStatus::end_of_stream};
       }
       if (!wait(deadline)) return expired(deadline);
       // Something happened, but maybe nothing of ours: a stream of connections (another
       // user's, refused one by one) must not hold a call past its deadline, nor a try for long.
       if (deadline.is_now() ? round >= kRoundsOfATry : !deadline.is_never() && deadline.expired()) {
-        if (auto n = take_whole_frame(buffer)) return {ChannelStatus::ok, *n};
+        if (auto n = take_whole_frame(buffer)) return {*n, IoStatus::ok};
         return expired(deadline);
       }
     }
@@ -560,14 +560,14 @@ class FifoReceiver final : public Channel::Transport {
     if (::lstat(path_.c_str(), &st) == 0 && st.st_dev == device_ && st.st_ino == inode_) ::unlink(path_.c_str());
   }
 
-  ChannelResult send(std::span<const std::byte>, Deadline) override { return {ChannelStatus::peer_closed}; }
+  IoResult send(std::span<const std::byte>, Deadline) override { return {0, IoStatus::peer_closed}; }
 
-  ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) override {
+  IoResult receive(std::span<std::byte> buffer, Deadline deadline) override {
     for (;;) {
       skip_held();
       std::uint32_t length = 0;
       FrameState state = skip_ != 0 ? FrameState::partial : check_frame(in_, max_message_, length);
-      if (state == FrameState::whole) return {ChannelStatus::ok, take_frame(in_, length, buffer, budget_)};
+      if (state == FrameState::whole) return {take_frame(in_, length, buffer, budget_), IoStatus::ok};
       if (state == FrameState::too_long) {
         report(too_long_reason(in_, length, max_message_, url_) + "; its bytes are skipped as they come");
         skip_ = kHeader + std::uint64_t{length};
@@ -588,7 +588,7 @@ class FifoReceiver final : public Channel::Transport {
         continue;
       }
       if ((fds[0].revents & (POLLHUP | POLLERR)) != 0) {
-        if (every_sender_gone()) return {ChannelStatus::end_of_stream};
+        if (every_sender_gone()) return {0, IoStatus::end_of_stream};
         continue;
       }
       sys::fail("poll", url_, EIO, "unexpected poll events " + std::to_string(fds[0].revents));

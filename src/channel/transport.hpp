@@ -24,10 +24,10 @@ class Channel::Transport {
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
-  virtual ChannelResult send(std::span<const std::byte> message, Deadline deadline) = 0;
-  virtual ChannelResult receive(std::span<std::byte> buffer, Deadline deadline) = 0;
+  virtual IoResult send(std::span<const std::byte> message, Deadline deadline) = 0;
+  virtual IoResult receive(std::span<std::byte> buffer, Deadline deadline) = 0;
   /// Sends what a stream end still holds of a message (Channel::flush). Datagrams: nothing.
-  virtual ChannelResult flush(Deadline) { return {}; }
+  virtual IoResult flush(Deadline) { return {}; }
   /// Channel::readiness_fd on a listening end; transports without one throw ENOTSUP.
   virtual int readiness_fd();
   /// Channel::stale_messages: what an adopted queue held. Transports without queues: 0.

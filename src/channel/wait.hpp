@@ -18,8 +18,8 @@
 namespace ipckit::detail {
 
 /// What a call that ran out of time reports: would_block for Deadline::now(), else timed_out.
-[[nodiscard]] inline ChannelResult expired(Deadline deadline) noexcept {
-  return {deadline.is_now() ? ChannelStatus::would_block : ChannelStatus::timed_out, 0};
+[[nodiscard]] inline IoResult expired(Deadline deadline) noexcept {
+  return {0, deadline.is_now() ? IoStatus::would_block : IoStatus::timed_out};
 }
 
 /// The first and the longest sleep between two tries of something that cannot be waited on

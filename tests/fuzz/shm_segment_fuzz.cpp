@@ -125,9 +125,9 @@ class Place {
     if (!tampered_) {
       // Honest: everything sent is there to take at once, in each sender's order.
       for (;;) {
-        const ipckit::ChannelResult r = rx_->try_receive(buffer());
-        if (r.status == ipckit::ChannelStatus::would_block || r.status == ipckit::ChannelStatus::end_of_stream) break;
-        if (r.status != ipckit::ChannelStatus::ok) fail("try_receive gave neither ok, would_block nor end_of_stream");
+        const ipckit::IoResult r = rx_->try_receive(buffer());
+        if (r.status == ipckit::IoStatus::would_block || r.status == ipckit::IoStatus::end_of_stream) break;
+        if (r.status != ipckit::IoStatus::ok) fail("try_receive gave neither ok, would_block nor end_of_stream");
         check(r.bytes);
       }
       for (const auto& [id, queue] : sent_)
@@ -143,11 +143,11 @@ class Place {
     // free, its pid cleared, before the listener saw it): then the listener rightly waits for
     // one to join, and a receive must only keep its deadline.
     while (!ended_) {
-      const ipckit::ChannelResult r =
+      const ipckit::IoResult r =
           rx_->receive(buffer(), ipckit::Deadline::after(wrote_slots_ ? 200ms : 10s));
-      if (r.status == ipckit::ChannelStatus::end_of_stream) break;
-      if (r.status == ipckit::ChannelStatus::timed_out && wrote_slots_) break;
-      if (r.status != ipckit::ChannelStatus::ok) fail("no end of stream after every sender closed");
+      if (r.status == ipckit::IoStatus::end_of_stream) break;
+      if (r.status == ipckit::IoStatus::timed_out && wrote_slots_) break;
+      if (r.status != ipckit::IoStatus::ok) fail("no end of stream after every sender closed");
     }
   }
 
@@ -163,24 +163,24 @@ class Place {
     auto& queue = sent_[id_[s]];
     const std::uint32_t seq = queue.empty() ? next_seq_[s] : queue.back().first + 1;
     const std::vector<std::byte> m = message(id_[s], seq, size);
-    const ipckit::ChannelResult r = tx_[s]->send(m, ipckit::Deadline::now());
-    if (r.status == ipckit::ChannelStatus::ok) {
+    const ipckit::IoResult r = tx_[s]->send(m, ipckit::Deadline::now());
+    if (r.status == ipckit::IoStatus::ok) {
       queue.push_back({seq, m.size()});
       next_seq_[s] = seq + 1;
-    } else if (r.status != ipckit::ChannelStatus::would_block && r.status != ipckit::ChannelStatus::peer_closed) {
+    } else if (r.status != ipckit::IoStatus::would_block && r.status != ipckit::IoStatus::peer_closed) {
       fail("try_send gave neither ok, would_block nor peer_closed");
-    } else if (r.status == ipckit::ChannelStatus::peer_closed && !tampered_) {
+    } else if (r.status == ipckit::IoStatus::peer_closed && !tampered_) {
       fail("an honest channel said peer_closed");
     }
   }
 
   void receive() {
-    const ipckit::ChannelResult r = rx_->try_receive(buffer());
-    if (r.status == ipckit::ChannelStatus::ok) {
+    const ipckit::IoResult r = rx_->try_receive(buffer());
+    if (r.status == ipckit::IoStatus::ok) {
       check(r.bytes);
-    } else if (r.status == ipckit::ChannelStatus::end_of_stream) {
+    } else if (r.status == ipckit::IoStatus::end_of_stream) {
       ended_ = true;
-    } else if (r.status != ipckit::ChannelStatus::would_block) {
+    } else if (r.status != ipckit::IoStatus::would_block) {
       fail("try_receive gave neither ok, would_block nor end_of_stream");
     }
   }

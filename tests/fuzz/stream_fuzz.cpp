@@ -133,12 +133,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<std::string> delivered;
   std::vector<std::byte> buffer(rx.max_message());
   auto take_one = [&] {
-    const ipckit::ChannelResult r = rx.try_receive(buffer);
-    if (r.status == ipckit::ChannelStatus::ok) {
+    const ipckit::IoResult r = rx.try_receive(buffer);
+    if (r.status == ipckit::IoStatus::ok) {
       delivered.emplace_back(reinterpret_cast<const char*>(buffer.data()), r.bytes);
-    } else if (r.status == ipckit::ChannelStatus::end_of_stream) {
+    } else if (r.status == ipckit::IoStatus::end_of_stream) {
       connected = false;  // every peer that joined has gone; the next ones start afresh
-    } else if (r.status != ipckit::ChannelStatus::would_block) {
+    } else if (r.status != ipckit::IoStatus::would_block) {
       fail("try_receive gave neither ok, would_block nor end_of_stream");
     }
   };
@@ -200,9 +200,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t c = 0; c < kConnections; ++c) close(c);
   // Every peer has closed: the listener hands out what is whole and then ends the stream.
   while (connected) {
-    const ipckit::ChannelResult r = rx.receive(buffer, ipckit::Deadline::after(10s));
-    if (r.status == ipckit::ChannelStatus::end_of_stream) break;
-    if (r.status != ipckit::ChannelStatus::ok) fail("the listener did not reach end of stream after every peer closed");
+    const ipckit::IoResult r = rx.receive(buffer, ipckit::Deadline::after(10s));
+    if (r.status == ipckit::IoStatus::end_of_stream) break;
+    if (r.status != ipckit::IoStatus::ok) fail("the listener did not reach end of stream after every peer closed");
     delivered.emplace_back(reinterpret_cast<const char*>(buffer.data()), r.bytes);
   }
   std::vector<std::vector<std::string>> expected;

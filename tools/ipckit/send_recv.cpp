@@ -111,7 +111,7 @@ struct SendArgs {
 // Sends one message; nothing when it went, else the exit code after saying why on stderr.
 std::optional<int> send_one(Channel& channel, const SendArgs& args, std::string_view message,
                             std::size_t sent) {
-  ChannelResult result{};
+  IoResult result{};
   try {
     result = channel.send(std::as_bytes(std::span{message.data(), message.size()}),
                           Deadline::after(to_duration(args.timeout)));
@@ -120,23 +120,23 @@ std::optional<int> send_one(Channel& channel, const SendArgs& args, std::string_
     return 1;
   }
   switch (result.status) {
-    case ChannelStatus::ok:
+    case IoStatus::ok:
       return std::nullopt;
-    case ChannelStatus::peer_closed:
+    case IoStatus::peer_closed:
       fmt::print(stderr,
                  "ipckit send: {}: the receiver closed the channel; {} message(s) sent before "
                  "it did\n",
                  channel.url(), sent);
       return 1;
-    case ChannelStatus::timed_out:
-    case ChannelStatus::would_block:
+    case IoStatus::timed_out:
+    case IoStatus::would_block:
       fmt::print(stderr,
                  "ipckit send: {}: message {} could not be sent within {:g} s: the channel is "
                  "full and the receiver is not reading; {} message(s) sent (--timeout waits "
                  "longer)\n",
                  channel.url(), sent + 1, args.timeout, sent);
       return 1;
-    case ChannelStatus::end_of_stream:
+    case IoStatus::end_of_stream:
       break;
   }
   fmt::print(stderr, "ipckit send: {}: unexpected result of send\n", channel.url());
@@ -279,7 +279,7 @@ int receive_messages(Channel& channel, const RecvArgs& args) {
     // does with EINTR.
     const Deadline slice =
         Deadline::at(std::min(wait_until.when(), Deadline::after(kSignalCheck).when()));
-    ChannelResult result{};
+    IoResult result{};
     try {
       result = channel.receive(buffer, slice);
     } catch (const Error& e) {
@@ -287,7 +287,7 @@ int receive_messages(Channel& channel, const RecvArgs& args) {
       throw;
     }
     switch (result.status) {
-      case ChannelStatus::ok:
+      case IoStatus::ok:
         if (print_message(std::span{buffer}.first(result.bytes)) == WriteResult::reader_gone) {
           return 128 + SIGPIPE;  // as if SIGPIPE had ended us, but with the channel cleaned up
         }
@@ -295,13 +295,13 @@ int receive_messages(Channel& channel, const RecvArgs& args) {
         if (args.count != 0 && received == args.count) return 0;
         wait_until = next_message_deadline(args);
         break;
-      case ChannelStatus::end_of_stream:
+      case IoStatus::end_of_stream:
         // Without --count, the end of the (last) sender ends recv; with it, recv waits for
         // new senders until it has N messages or --timeout passes.
         if (args.count == 0) return 0;
         break;
-      case ChannelStatus::timed_out:
-      case ChannelStatus::would_block:
+      case IoStatus::timed_out:
+      case IoStatus::would_block:
         if (wait_until.expired()) {
           fmt::print(stderr, "ipckit recv: {}: no message within {:g} s; {} message(s) came{}\n",
                      channel.url(), *args.timeout, received,
@@ -310,7 +310,7 @@ int receive_messages(Channel& channel, const RecvArgs& args) {
           return 1;
         }
         break;
-      case ChannelStatus::peer_closed:
+      case IoStatus::peer_closed:
         break;
     }
   }
