@@ -33,7 +33,7 @@ HEADERS = {
 }
 # Private files of src/ that have no public header of their own.
 PRIVATE = {
-    "sys": CORE, "fd_util": CORE,
+    "sys": CORE, "fd_util": CORE, "backoff": CORE,
     "sysv_common": MECHANISM, "sysv_msg": MECHANISM, "sysv_sem": MECHANISM,
     "sysvipc_table": MECHANISM, "trace": MECHANISM, "mqueue_mount": MECHANISM, "shm_util": MECHANISM,
 }

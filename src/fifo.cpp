@@ -9,6 +9,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "backoff.hpp"
 #include "sys.hpp"
 
 namespace ipckit {
@@ -99,16 +100,13 @@ bool remove_fifo(const std::filesystem::path& path) {
   return true;
 }
 
-Fd open_fifo_reader(const std::filesystem::path& path, FifoWait wait) {
-  int flags = O_RDONLY | (wait == FifoWait::nonblocking ? O_NONBLOCK : 0);
-  return open_or_throw(path.string(), flags, false);
-}
-
 Fd open_fifo_reader(const std::filesystem::path& path, Deadline deadline) {
   const std::string p = path.string();
+  if (deadline.is_never()) return open_or_throw(p, O_RDONLY, false);
   // A non-blocking open for reading succeeds at once; then wait for a writer's first data or
   // its hang-up. (Linux does not report POLLHUP to a reader that has never had a writer.)
   Fd fd = open_or_throw(p, O_RDONLY | O_NONBLOCK, false);
+  if (deadline.is_now()) return fd;
   if (!fd.wait_readable(deadline)) {
     sys::fail("open", p, ETIMEDOUT, "no writer opened the FIFO and wrote before the deadline");
   }
@@ -116,19 +114,15 @@ Fd open_fifo_reader(const std::filesystem::path& path, Deadline deadline) {
   return fd;
 }
 
-Fd open_fifo_writer(const std::filesystem::path& path, FifoWait wait) {
-  int flags = O_WRONLY | (wait == FifoWait::nonblocking ? O_NONBLOCK : 0);
-  return open_or_throw(path.string(), flags, true);
-}
-
 Fd open_fifo_writer(const std::filesystem::path& path, Deadline deadline) {
   const std::string p = path.string();
+  if (deadline.is_never()) return open_or_throw(p, O_WRONLY, true);
+  if (deadline.is_now()) return open_or_throw(p, O_WRONLY | O_NONBLOCK, true);
   refuse_non_fifo(p);
   // The kernel has no event for "a reader opened this FIFO" (inotify's IN_OPEN comes only
   // after a blocking reader's open returns, which needs us), so retry the non-blocking open,
   // backing off from 100 µs to 10 ms, until a reader is there or the deadline passes.
-  auto pause = std::chrono::microseconds(100);
-  for (;;) {
+  for (detail::Backoff backoff = detail::kPollBackoff;;) {
     int fd = open_checked(p, O_WRONLY | O_NONBLOCK);
     if (fd != -1) {
       Fd owned{fd};
@@ -141,9 +135,7 @@ Fd open_fifo_writer(const std::filesystem::path& path, Deadline deadline) {
       sys::fail("open", p, ETIMEDOUT,
                 "no process opened the FIFO for reading before the deadline; start the reader");
     }
-    auto left = deadline.remaining();
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, left));
-    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
+    (void)backoff.sleep(deadline);
   }
 }
 

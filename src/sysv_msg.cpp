@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ipckit/sysv.hpp"
+#include "backoff.hpp"
 #include "sys.hpp"
 #include "sysv_common.hpp"
 
@@ -237,7 +238,7 @@ MessageQueue MessageQueue::from_id(int id) {
   return MessageQueue{id};
 }
 
-IoStatus MessageQueue::send(long type, std::span<const std::byte> message, Wait wait) const {
+IoStatus MessageQueue::send(long type, std::span<const std::byte> message, Deadline deadline) const {
   if (type <= 0) {
     sys::fail("msgsnd", id_object(id_), EINVAL,
               "message type " + std::to_string(type) +
@@ -258,16 +259,24 @@ IoStatus MessageQueue::send(long type, std::span<const std::byte> message, Wait 
   if (::msgsnd(id_, buffer.get(), message.size(), IPC_NOWAIT) == 0) return IoStatus::ok;
   if (const int err = errno; err != EAGAIN) send_failed(id_, message.size(), err);
   check_fits_at_all(id_, message.size());
-  if (wait == Wait::no_wait) return IoStatus::would_block;
-  // msgsnd is never restarted after a signal handler (signal(7)), whatever SA_RESTART says.
-  if (sys::retry_eintr([&] { return ::msgsnd(id_, buffer.get(), message.size(), 0); }) == -1) {
-    send_failed(id_, message.size(), errno);
+  if (deadline.is_now()) return IoStatus::would_block;
+  if (deadline.is_never()) {
+    // msgsnd is never restarted after a signal handler (signal(7)), whatever SA_RESTART says.
+    if (sys::retry_eintr([&] { return ::msgsnd(id_, buffer.get(), message.size(), 0); }) == -1) {
+      send_failed(id_, message.size(), errno);
+    }
+    return IoStatus::ok;
   }
-  return IoStatus::ok;
+  for (detail::Backoff backoff = detail::kPollBackoff; backoff.sleep(deadline);) {
+    if (::msgsnd(id_, buffer.get(), message.size(), IPC_NOWAIT) == 0) return IoStatus::ok;
+    if (const int err = errno; err != EAGAIN && err != EINTR) send_failed(id_, message.size(), err);
+  }
+  return IoStatus::timed_out;
 }
 
-MsgReceived MessageQueue::receive(std::span<std::byte> buffer, long type, Wait wait) const {
-  const int flags = wait == Wait::no_wait ? IPC_NOWAIT : 0;
+MsgReceived MessageQueue::receive(std::span<std::byte> buffer, long type, Deadline deadline) const {
+  // A finite deadline polls: System V has no timed wait.
+  const int flags = deadline.is_never() ? 0 : IPC_NOWAIT;
   int err = 0;
   // One msgrcv of at most `capacity` bytes; nullopt (and err) when it fails.
   auto take = [&](std::size_t capacity) -> std::optional<MsgReceived> {
@@ -287,8 +296,12 @@ MsgReceived MessageQueue::receive(std::span<std::byte> buffer, long type, Wait w
   const std::size_t first = std::min(buffer.size(), kKeptTextBytes);
   auto r = take(first);
   if (!r && err == E2BIG && buffer.size() > first) r = take(buffer.size());
+  for (detail::Backoff backoff = detail::kPollBackoff; !r && err == ENOMSG && !deadline.is_now() && backoff.sleep(deadline);) {
+    r = take(first);
+    if (!r && err == E2BIG && buffer.size() > first) r = take(buffer.size());
+  }
   if (r) return *r;
-  if (err == ENOMSG) return {.status = IoStatus::would_block};
+  if (err == ENOMSG) return {.status = deadline.is_now() ? IoStatus::would_block : IoStatus::timed_out};
   std::string hint;
   if (err == E2BIG) {
     hint = e2big_hint(id_, type, buffer.size());

@@ -104,7 +104,7 @@ class Place {
       ASSERT_EQ(MessageQueue::open(mq_name_).send(bytes, 0, Deadline::after(5s)), IoStatus::ok);
     } else {
       ASSERT_EQ(
-          sysv::MessageQueue::open(sysv::Key::from_value(key_)).send(1, bytes, sysv::Wait::no_wait),
+          sysv::MessageQueue::open(sysv::Key::from_value(key_)).send(1, bytes, Deadline::now()),
           IoStatus::ok);
     }
   }

@@ -65,8 +65,8 @@ TEST_F(FifoTest, CreateInAMissingFolderSaysSo) {
 TEST_F(FifoTest, OpeningARegularFileIsRefused) {
   const auto path = dir_ / "regular";
   std::ofstream(path) << "keep me";
-  for (auto open : {+[](const std::filesystem::path& p) { (void)open_fifo_reader(p, FifoWait::nonblocking); },
-                    +[](const std::filesystem::path& p) { (void)open_fifo_writer(p, FifoWait::nonblocking); },
+  for (auto open : {+[](const std::filesystem::path& p) { (void)open_fifo_reader(p, Deadline::now()); },
+                    +[](const std::filesystem::path& p) { (void)open_fifo_writer(p, Deadline::now()); },
                     +[](const std::filesystem::path& p) { (void)open_fifo_writer(p, Deadline::after(1s)); }}) {
     std::string what = message_of([&] { open(path); });
     EXPECT_NE(what.find("regular file, not a FIFO"), std::string::npos) << what;
@@ -79,7 +79,7 @@ TEST_F(FifoTest, ASymlinkToAFifoIsNeverFollowed) {
   const auto link = dir_ / "link";
   create_fifo({.path = target});
   std::filesystem::create_symlink(target, link);
-  std::string what = message_of([&] { (void)open_fifo_reader(link, FifoWait::nonblocking); });
+  std::string what = message_of([&] { (void)open_fifo_reader(link, Deadline::now()); });
   EXPECT_NE(what.find("symbolic link"), std::string::npos) << what;
   what = message_of([&] { create_fifo({.path = link, .exclusive = false}); });
   EXPECT_NE(what.find("symbolic link"), std::string::npos) << what;
@@ -90,7 +90,7 @@ TEST_F(FifoTest, ASymlinkToAFifoIsNeverFollowed) {
 }
 
 TEST_F(FifoTest, OpeningAMissingPathSaysCreateItFirst) {
-  std::string what = message_of([&] { (void)open_fifo_reader(dir_ / "missing", FifoWait::nonblocking); });
+  std::string what = message_of([&] { (void)open_fifo_reader(dir_ / "missing", Deadline::now()); });
   EXPECT_NE(what.find("ENOENT"), std::string::npos) << what;
   EXPECT_NE(what.find("create it first"), std::string::npos) << what;
 }
@@ -118,6 +118,18 @@ TEST_F(FifoTest, ReaderWithDeadlineReturnsOnceAWriterWrote) {
   writer.join();
   EXPECT_FALSE(r.nonblocking());
   EXPECT_EQ(read_all(r), "hi");
+}
+
+// Deadline::now() is the O_NONBLOCK open: at once, and the descriptor stays non-blocking.
+TEST_F(FifoTest, OpenWithDeadlineNowIsNonBlockingAndStaysSo) {
+  const auto path = dir_ / "now";
+  create_fifo({.path = path});
+  Fd r = open_fifo_reader(path, Deadline::now());  // no writer: returns at once
+  EXPECT_TRUE(r.nonblocking());
+  Fd w = open_fifo_writer(path, Deadline::now());  // a reader is there now
+  EXPECT_TRUE(w.nonblocking());
+  Fd blocking = open_fifo_writer(path);  // never(): the plain open, a reader being there
+  EXPECT_FALSE(blocking.nonblocking());
 }
 
 TEST_F(FifoTest, RemoveRefusesAnythingButAFifo) {

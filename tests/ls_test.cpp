@@ -255,7 +255,7 @@ SysvObject make_set_with_ipcmk(int nsems) {
 // Puts messages into a System V queue with the library (msgsnd).
 void send_to(const SysvObject& queue, long type, std::string_view text) {
   auto q = sysv::MessageQueue::from_id(queue.id());
-  ASSERT_EQ(q.send(type, std::as_bytes(std::span{text.data(), text.size()}), sysv::Wait::no_wait),
+  ASSERT_EQ(q.send(type, std::as_bytes(std::span{text.data(), text.size()}), Deadline::now()),
             IoStatus::ok);
 }
 

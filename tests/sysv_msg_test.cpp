@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -26,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -38,11 +40,11 @@
 namespace ipckit {
 namespace {
 
+using namespace std::chrono_literals;
 using RemoveAtEnd = test::SysvMsgRemover;
 using sysv::Key;
 using sysv::MessageQueue;
 using sysv::MsgReceived;
-using sysv::Wait;
 
 static_assert(std::is_trivially_copyable_v<MessageQueue>);  // a plain handle: owns nothing
 
@@ -79,7 +81,7 @@ struct Got {
 };
 
 // Receives one message (waiting), as type and text.
-Got receive_text(const MessageQueue& q, long type = 0, Wait wait = Wait::block) {
+Got receive_text(const MessageQueue& q, long type = 0, Deadline wait = Deadline::never()) {
   std::array<std::byte, 512> buffer{};
   MsgReceived r = q.receive(buffer, type, wait);
   EXPECT_TRUE(r.ok()) << to_string(r.status);
@@ -231,7 +233,7 @@ TEST(SysvMessageQueue, PositiveTypeTakesTheFirstMessageOfThatTypeOnly) {
   EXPECT_EQ(receive_text(q, 2).text, "two-a");
   EXPECT_EQ(receive_text(q, 2).text, "two-b");
   std::array<std::byte, 16> buffer{};
-  EXPECT_EQ(q.receive(buffer, 2, Wait::no_wait).status, IoStatus::would_block);  // type 1 left
+  EXPECT_EQ(q.receive(buffer, 2, Deadline::now()).status, IoStatus::would_block);  // type 1 left
   EXPECT_EQ(receive_text(q, 1).text, "one-a");
   EXPECT_EQ(receive_text(q, 1).text, "one-b");
 }
@@ -249,7 +251,7 @@ TEST(SysvMessageQueue, NegativeTypeTakesTheLowestTypeUpToItFirstInOrderAmongEqua
   EXPECT_EQ(receive_text(q, -3).text, "three-a");
   EXPECT_EQ(receive_text(q, -3).text, "three-b");
   std::array<std::byte, 16> buffer{};
-  EXPECT_EQ(q.receive(buffer, -3, Wait::no_wait).status, IoStatus::would_block);  // 9 > 3
+  EXPECT_EQ(q.receive(buffer, -3, Deadline::now()).status, IoStatus::would_block);  // 9 > 3
   Got nine = receive_text(q, LONG_MIN);  // |LONG_MIN| does not fit a long: every type
   EXPECT_EQ(nine.type, 9);
   EXPECT_EQ(nine.text, "nine");
@@ -259,7 +261,7 @@ TEST(SysvMessageQueue, NoWaitReceiveOnAnEmptyQueueWouldBlock) {
   MessageQueue q = MessageQueue::create({});
   RemoveAtEnd guard(q);
   std::array<std::byte, 16> buffer{};
-  MsgReceived r = q.receive(buffer, 0, Wait::no_wait);
+  MsgReceived r = q.receive(buffer, 0, Deadline::now());
   EXPECT_EQ(r.status, IoStatus::would_block);
   EXPECT_FALSE(r.ok());
 }
@@ -270,12 +272,45 @@ TEST(SysvMessageQueue, NoWaitSendOnAFullQueueWouldBlockAndQueuesNothing) {
   const std::size_t room = q.stat().max_bytes;
   const std::vector<std::byte> chunk(std::min<std::size_t>(room, 1024));
   std::size_t sent = 0;
-  while (q.send(1, chunk, Wait::no_wait) == IoStatus::ok) {
+  while (q.send(1, chunk, Deadline::now()) == IoStatus::ok) {
     ++sent;
     ASSERT_LE(sent * chunk.size(), room);
   }
   EXPECT_EQ(q.stat().messages, sent);
   EXPECT_EQ(q.stat().bytes, sent * chunk.size());
+}
+
+// A finite deadline: System V has no timed wait, so the calls try again until it passes and
+// then say timed_out (not would_block, which is for Deadline::now()).
+TEST(SysvMessageQueue, ReceiveWithADeadlineOnAnEmptyQueueTimesOut) {
+  MessageQueue q = MessageQueue::create({});
+  RemoveAtEnd guard(q);
+  std::array<std::byte, 16> buffer{};
+  const MsgReceived r = q.receive(buffer, 0, Deadline::after(30ms));
+  EXPECT_EQ(r.status, IoStatus::timed_out);
+}
+
+TEST(SysvMessageQueue, SendWithADeadlineOnAFullQueueTimesOutAndQueuesNothing) {
+  MessageQueue q = MessageQueue::create({});
+  RemoveAtEnd guard(q);
+  const std::vector<std::byte> chunk(std::min<std::size_t>(q.stat().max_bytes, 1024));
+  while (q.send(1, chunk, Deadline::now()) == IoStatus::ok) {
+  }
+  const std::size_t held = q.stat().messages;
+  EXPECT_EQ(q.send(1, chunk, Deadline::after(30ms)), IoStatus::timed_out);
+  EXPECT_EQ(q.stat().messages, held);
+}
+
+// A message sent while a receive with a deadline waits is taken (by one of its tries).
+TEST(SysvMessageQueue, ReceiveWithADeadlineTakesAMessageSentMeanwhile) {
+  MessageQueue q = MessageQueue::create({});
+  RemoveAtEnd guard(q);
+  std::thread sender([&] { send_text(q, 3, "in time"); });
+  std::array<std::byte, 16> buffer{};
+  const MsgReceived r = q.receive(buffer, 3, Deadline::after(20s));
+  sender.join();
+  ASSERT_EQ(r.status, IoStatus::ok);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(buffer.data()), r.bytes), "in time");
 }
 
 TEST(SysvMessageQueue, BlockedReceiverIsWokenBySendFromAnotherProcess) {
@@ -300,7 +335,7 @@ TEST(SysvMessageQueue, BlockedSenderIsWokenWhenAReceiveMakesRoom) {
   RemoveAtEnd guard(q);
   const std::size_t room = q.stat().max_bytes;
   const std::vector<std::byte> chunk(std::min<std::size_t>(room, 1024));
-  while (q.send(1, chunk, Wait::no_wait) == IoStatus::ok) {
+  while (q.send(1, chunk, Deadline::now()) == IoStatus::ok) {
   }
   const std::size_t full = q.stat().messages;
   test::Forked sender([&]() -> int { return q.send(2, chunk) == IoStatus::ok ? 0 : 1; });
@@ -468,7 +503,7 @@ TEST(SysvMessageQueue, MessageThatCanNeverFitIsAnErrorInsteadOfAWaitForever) {
   ASSERT_EQ(::msgctl(q.id(), IPC_SET, &ds), 0);
   ASSERT_EQ(q.stat().max_bytes, 100u);
   const std::vector<std::byte> message(200);
-  for (Wait wait : {Wait::block, Wait::no_wait}) {
+  for (Deadline wait : {Deadline::never(), Deadline::now()}) {
     const Error e = test::error_from([&] { (void)q.send(1, message, wait); });
     EXPECT_TRUE(contains(e.what(), "may hold only 100")) << e.what();
     EXPECT_TRUE(contains(e.what(), "msg_qbytes")) << e.what();
@@ -487,7 +522,7 @@ TEST(SysvMessageQueue, UseAfterRemoveIsAnErrorNamingTheQueueAndRemoveAgainIsFine
   EXPECT_TRUE(contains(send_error.what(), id)) << send_error.what();
   EXPECT_TRUE(contains(send_error.what(), "removed")) << send_error.what();
   std::array<std::byte, 16> buffer{};
-  const Error receive_error = test::error_from([&] { (void)q.receive(buffer, 0, Wait::no_wait); });
+  const Error receive_error = test::error_from([&] { (void)q.receive(buffer, 0, Deadline::now()); });
   EXPECT_TRUE(is_gone(receive_error.errnum())) << receive_error.what();
   EXPECT_TRUE(contains(receive_error.what(), id)) << receive_error.what();
   const Error stat_error = test::error_from([&] { (void)q.stat(); });

@@ -56,7 +56,7 @@ class FifoMechanism final : public Mechanism {
   [[nodiscard]] Endpoints open(Side side, const RowContext& row) override {
     const fs::path incoming = dir_ / (side == Side::parent ? "to-parent" : "to-child");
     const fs::path outgoing = dir_ / (side == Side::parent ? "to-child" : "to-parent");
-    Fd reader = open_fifo_reader(incoming, FifoWait::nonblocking);
+    Fd reader = open_fifo_reader(incoming, Deadline::now());
     reader.set_nonblocking(false);
     Fd writer = open_fifo_writer(outgoing, Deadline::after(row.stall_timeout));
     Endpoints ends;

@@ -75,7 +75,7 @@ class MsgSender final : public Sender {
 
   Transfer send(std::span<const std::byte> message) override {
     try {
-      (void)queue_.send(kDataType, message);  // Wait::block: ok, or an Error
+      (void)queue_.send(kDataType, message);  // Deadline::never(): ok, or an Error
       return Transfer::ok;
     } catch (const Error& e) {
       if (is_removed(e) && gone_->load(std::memory_order_acquire)) return Transfer::closed;

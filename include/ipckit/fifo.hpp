@@ -39,35 +39,28 @@ void create_fifo(const FifoOptions& options);
 /// Refuses a path that is not a FIFO. Returns false when there was nothing to remove.
 bool remove_fifo(const std::filesystem::path& path);
 
-/// How an open waits for the other side.
-enum class FifoWait : unsigned char {
-  block,        ///< wait as long as it takes (open(2) without O_NONBLOCK)
-  nonblocking,  ///< do not wait (O_NONBLOCK); the descriptor stays non-blocking
-};
+/// Opens the read end, waiting for a writer as `deadline` says:
+///   - Deadline::never(): open(2) blocks until a writer opens (the seed's blocking open);
+///   - Deadline::now(): open with O_NONBLOCK, which returns at once; the descriptor stays
+///     non-blocking. Linux then reports end_of_stream to reads while no writer has the FIFO
+///     open (before the first writer comes, too), and would_block once a writer is there but
+///     has not written;
+///   - any other deadline: waits until a writer has opened the FIFO and written or closed, or
+///     throws Error with ETIMEDOUT naming the path once the deadline passes.
+/// The descriptor is blocking except with Deadline::now().
+[[nodiscard]] Fd open_fifo_reader(const std::filesystem::path& path, Deadline deadline = Deadline::never());
 
-/// Opens the read end. FifoWait::block waits until a writer opens; nonblocking returns at
-/// once. Linux then reports end_of_stream to reads while no writer has the FIFO open (before
-/// the first writer comes, too), and would_block once a writer is there but has not written.
-/// The returned descriptor is blocking unless nonblocking was asked.
-[[nodiscard]] Fd open_fifo_reader(const std::filesystem::path& path,
-                                  FifoWait wait = FifoWait::block);
-
-/// Opens the read end and waits until a writer has opened the FIFO and written or closed,
-/// or the deadline passes (then throws Error with ETIMEDOUT naming the path). The
-/// returned descriptor is blocking.
-[[nodiscard]] Fd open_fifo_reader(const std::filesystem::path& path, Deadline deadline);
-
-/// Opens the write end. FifoWait::block waits until a reader opens; nonblocking fails at
-/// once with ENXIO (an Error that says no reader has it open) when there is none.
-[[nodiscard]] Fd open_fifo_writer(const std::filesystem::path& path,
-                                  FifoWait wait = FifoWait::block);
-
-/// Opens the write end, waiting until a reader opens or the deadline passes (then throws
-/// Error with ETIMEDOUT naming the path). The returned descriptor is blocking.
-/// FIFOs do not support RWF_NOWAIT, so a deadline on a blocking FIFO descriptor is kept by
-/// poll(2) followed by a write of at most PIPE_BUF bytes: exact with one writer, but with
-/// several writers (or readers) another may take the room between the two and the call then
-/// waits in write(2). Use FifoWait::nonblocking descriptors when several share one FIFO.
-[[nodiscard]] Fd open_fifo_writer(const std::filesystem::path& path, Deadline deadline);
+/// Opens the write end, waiting for a reader as `deadline` says:
+///   - Deadline::never(): open(2) blocks until a reader opens;
+///   - Deadline::now(): open with O_NONBLOCK: fails at once with ENXIO (an Error that says no
+///     reader has it open) when there is none; the descriptor stays non-blocking;
+///   - any other deadline: retries until a reader is there (the kernel has no event for it:
+///     every 100 µs to 10 ms), or throws Error with ETIMEDOUT naming the path.
+/// The descriptor is blocking except with Deadline::now(). FIFOs do not support RWF_NOWAIT,
+/// so a deadline on a blocking FIFO descriptor is kept by poll(2) followed by a write of at
+/// most PIPE_BUF bytes: exact with one writer, but with several writers (or readers) another
+/// may take the room between the two and the call then waits in write(2). Open with
+/// Deadline::now() (or make the descriptor non-blocking) when several share one FIFO.
+[[nodiscard]] Fd open_fifo_writer(const std::filesystem::path& path, Deadline deadline = Deadline::never());
 
 }  // namespace ipckit

@@ -140,14 +140,11 @@ class SharedMemory {
 // --- System V message queues (msgget, msgsnd, msgrcv, msgctl), seed Q1 -------------------
 //
 //   auto q = ipckit::sysv::MessageQueue::create({.key = key});
-//   (void)q.send(/*type=*/2, std::as_bytes(std::span{"hi", 2}));  // Wait::block: ok or Error
+//   (void)q.send(/*type=*/2, std::as_bytes(std::span{"hi", 2}));  // waits for room: ok or Error
 //   std::array<std::byte, 64> buf;
 //   auto r = q.receive(buf, /*type=*/0);       // r.type == 2, r.bytes == 2 (0: the first, any type)
 //   std::size_t held = q.stat().messages;      // 0
 //   q.remove();                                 // IPC_RMID: gone at once; blocked callers get EIDRM
-
-/// Whether a System V call may sleep: block, or IPC_NOWAIT (would_block instead).
-enum class Wait : unsigned char { block, no_wait };
 
 struct MsgCreateOptions {
   Key key = Key::private_key();
@@ -174,7 +171,7 @@ struct MsgStat {
 
 /// What one receive gave.
 struct [[nodiscard]] MsgReceived {
-  IoStatus status = IoStatus::ok;  ///< ok, or would_block (Wait::no_wait and nothing matched)
+  IoStatus status = IoStatus::ok;  ///< ok, would_block (Deadline::now(), nothing matched) or timed_out
   long type = 0;                   ///< the message's type (> 0), when ok
   std::size_t bytes = 0;           ///< its length, when ok
   [[nodiscard]] bool ok() const noexcept { return status == IoStatus::ok; }
@@ -194,16 +191,20 @@ class MessageQueue {
 
   [[nodiscard]] int id() const noexcept { return id_; }
 
-  /// msgsnd: one message of `type` (> 0). With Wait::block sleeps while the queue is full;
-  /// with no_wait returns would_block then. Throws Error: type <= 0, a message longer than
+  /// msgsnd: one message of `type` (> 0). While the queue is full: Deadline::never() sleeps
+  /// in msgsnd, Deadline::now() returns would_block (IPC_NOWAIT), another deadline tries again
+  /// every 100 µs to 10 ms (System V has no timed wait) and returns timed_out once it passes. Throws Error: type <= 0, a message longer than
   /// msgmax (names /proc/sys/kernel/msgmax), EINVAL or EIDRM (the queue was removed: EINVAL
   /// when before the call, EIDRM while waiting), EACCES.
-  [[nodiscard]] IoStatus send(long type, std::span<const std::byte> message, Wait wait = Wait::block) const;
+  [[nodiscard]] IoStatus send(long type, std::span<const std::byte> message,
+                              Deadline deadline = Deadline::never()) const;
   /// msgrcv by type (seed Q1): 0 takes the first message; a positive type the first of that
   /// type; a negative type the first of the lowest type <= |type|. A message longer than
   /// `buffer` is an Error (E2BIG, saying how big a buffer it needs) and stays in the queue.
+  /// With nothing to take, it waits as send does: never(), now() (would_block), or a deadline
+  /// (timed_out).
   /// Throws Error: EINVAL or EIDRM (removed before the call, or while waiting), EACCES.
-  MsgReceived receive(std::span<std::byte> buffer, long type = 0, Wait wait = Wait::block) const;
+  MsgReceived receive(std::span<std::byte> buffer, long type = 0, Deadline deadline = Deadline::never()) const;
   /// IPC_STAT. Throws Error (EINVAL/EIDRM once removed).
   [[nodiscard]] MsgStat stat() const;
   /// IPC_RMID: the queue and its messages go at once. Removing one already gone is not an

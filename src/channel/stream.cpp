@@ -217,7 +217,7 @@ class FifoSender final : public StreamSender {
     if (kHeader + size <= PIPE_BUF) {
       if (shared_ || exclusive_) return IoStatus::ok;
       // A large frame of another sender is on its way (it holds the lock exclusively).
-      Backoff backoff{100us, 10ms};
+      Backoff backoff = kPollBackoff;
       while (::flock(fd_.get(), LOCK_SH | LOCK_NB) == -1) {
         if (errno != EWOULDBLOCK && errno != EINTR) sys::fail("flock(LOCK_SH)", url_, errno);
         if (deadline.is_now() || deadline.expired()) return expired(deadline).status;
@@ -742,7 +742,7 @@ TransportPtr listen_fifo(const ChannelUrl& url, const ChannelOptions& options) {
     created = false;
   }
   try {
-    Fd fd = open_fifo_reader(url.name, FifoWait::nonblocking);
+    Fd fd = open_fifo_reader(url.name, Deadline::now());
     if (!created) require_private_fd(fd.get(), "Channel::listen", url.name, "the FIFO", text, fifo_fix(url.name));
     struct stat st{};
     sys::check(::fstat(fd.get(), &st), "fstat", url.name);

@@ -9,6 +9,7 @@
 #include <span>
 #include <string_view>
 
+#include "../backoff.hpp"
 #include "../sys.hpp"
 #include "ipckit/channel.hpp"
 #include "ipckit/deadline.hpp"
@@ -21,19 +22,6 @@ namespace ipckit::detail {
 [[nodiscard]] inline IoResult expired(Deadline deadline) noexcept {
   return {0, deadline.is_now() ? IoStatus::would_block : IoStatus::timed_out};
 }
-
-/// The first and the longest sleep between two tries of something that cannot be waited on
-/// (a System V queue, a listener that is not there yet, a lock).
-struct Backoff {
-  std::chrono::nanoseconds next;
-  std::chrono::nanoseconds cap;
-  /// The sleep to take now (never past `deadline`), and doubles the next one up to the cap.
-  [[nodiscard]] std::chrono::nanoseconds step(Deadline deadline) noexcept {
-    const std::chrono::nanoseconds sleep = std::min(next, deadline.remaining());
-    next = std::min(next * 2, cap);
-    return sleep;
-  }
-};
 
 /// Retrying a connect while no listener is there yet: 1 ms, doubling to 50 ms.
 inline constexpr Backoff kConnectBackoff{std::chrono::milliseconds(1), std::chrono::milliseconds(50)};

@@ -36,8 +36,8 @@ TEST(SeedFifo, F1_FifoHasAFileEntryButItsDataStaysInTheKernel) {
   ASSERT_EQ(::lstat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISFIFO(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);  // ipckit's default
-  Fd r = open_fifo_reader(path, FifoWait::nonblocking);
-  Fd w = open_fifo_writer(path, FifoWait::nonblocking);
+  Fd r = open_fifo_reader(path, Deadline::now());
+  Fd w = open_fifo_writer(path, Deadline::now());
   ASSERT_TRUE(w.write_all(bytes("in the kernel, not on disk")).ok());
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 0);  // 26 bytes are in flight, none in the file system
@@ -74,7 +74,7 @@ TEST(SeedFifo, F3_OpeningForReadingBlocksUntilAWriterOpens) {
   t.join();
   EXPECT_TRUE(reader.valid());
   // With O_NONBLOCK, opening for reading does not wait at all.
-  Fd nb = open_fifo_reader(path, FifoWait::nonblocking);
+  Fd nb = open_fifo_reader(path, Deadline::now());
   EXPECT_TRUE(nb.valid());
 }
 
@@ -84,7 +84,7 @@ TEST(SeedFifo, F4_OpeningForWritingBlocksUntilAReaderOpens) {
   create_fifo({.path = path});
   // O_NONBLOCK without a reader: ENXIO, as a clear error.
   try {
-    (void)open_fifo_writer(path, FifoWait::nonblocking);
+    (void)open_fifo_writer(path, Deadline::now());
     FAIL() << "expected ENXIO";
   } catch (const Error& e) {
     EXPECT_EQ(e.errnum(), ENXIO);
@@ -135,7 +135,7 @@ TEST(SeedFifo, F5_ReadsAndWritesBehaveAsOnAPipe) {
   test::TempDir dir;
   const auto path = dir / "f5";
   create_fifo({.path = path});
-  Fd r = open_fifo_reader(path, FifoWait::nonblocking);
+  Fd r = open_fifo_reader(path, Deadline::now());
   Fd w = open_fifo_writer(path);
   std::array<std::byte, 64> buf{};
   // P8: no data, a writer open: would block.
@@ -159,7 +159,7 @@ TEST(SeedFifo, F5_ReadsAndWritesBehaveAsOnAPipe) {
   EXPECT_TRUE(r.read_exact(all).ok());
   EXPECT_EQ(r.read_some(buf).status, IoStatus::end_of_stream);
   // P9: a writer without readers gets peer_closed, not SIGPIPE.
-  Fd r2 = open_fifo_reader(path, FifoWait::nonblocking);
+  Fd r2 = open_fifo_reader(path, Deadline::now());
   Fd w2 = open_fifo_writer(path);
   r.reset();
   r2.reset();

@@ -35,7 +35,6 @@ namespace {
 using sysv::Key;
 using sysv::MessageQueue;
 using sysv::SemaphoreSet;
-using sysv::Wait;
 
 // glibc implements semop(2) with the semtimedop system call.
 constexpr long kSemopSyscall = SYS_semtimedop;
@@ -98,7 +97,7 @@ TEST(SeedQueue, Q1_SysvMessageQueueCarriesTypedMessagesBetweenProcessesAndReceiv
   std::array<std::byte, 64> buffer{};
   std::vector<std::string> order;
   for (long type : {1L, 1L, 0L, -3L, -3L}) {
-    auto r = queue.receive(buffer, type, Wait::no_wait);
+    auto r = queue.receive(buffer, type, Deadline::now());
     ASSERT_TRUE(r.ok()) << "type " << type;
     order.push_back(std::to_string(r.type) + ":" + text_of(buffer, r.bytes));
   }
