@@ -145,9 +145,18 @@ void expect_message(Channel& rx, std::string_view text) {
   EXPECT_EQ(got.text, text);
 }
 
+// The tests every queue transport passes, run once per Kind (Each/QueueChannel.NAME/mq, .../sysv).
+class QueueChannel : public testing::TestWithParam<Kind> {};
+
+INSTANTIATE_TEST_SUITE_P(Each, QueueChannel, testing::Values(Kind::mq, Kind::sysv),
+                         [](const testing::TestParamInfo<Kind>& info) {
+                           return std::string(info.param == Kind::mq ? "mq" : "sysv");
+                         });
+
 // --- Messages go through whole and in order ---------------------------------------------
 
-void round_trip(Kind kind) {
+TEST_P(QueueChannel, RoundTripKeepsBoundariesAndOrder) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   EXPECT_EQ(rx.url(), place.url());
@@ -176,13 +185,6 @@ void round_trip(Kind kind) {
   EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
 }
 
-TEST(ChannelDatagram, MqRoundTripKeepsBoundariesAndOrder) {
-  round_trip(Kind::mq);
-}
-TEST(ChannelDatagram, SysvRoundTripKeepsBoundariesAndOrder) {
-  round_trip(Kind::sysv);
-}
-
 TEST(ChannelDatagram, SysvUrlIsNormalised) {
   Place place(Kind::sysv);
   char shouting[40];
@@ -192,23 +194,18 @@ TEST(ChannelDatagram, SysvUrlIsNormalised) {
 }
 
 // A program that writes to the queue without ipckit (priority 0, type 1) is heard as data.
-void foreign_sender_is_heard(Kind kind) {
+TEST_P(QueueChannel, ForeignMessageIsData) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   place.send_foreign("from outside");
   expect_message(rx, "from outside");
 }
 
-TEST(ChannelDatagram, MqForeignMessageIsData) {
-  foreign_sender_is_heard(Kind::mq);
-}
-TEST(ChannelDatagram, SysvForeignMessageIsData) {
-  foreign_sender_is_heard(Kind::sysv);
-}
-
 // --- End of stream ---------------------------------------------------------------------
 
-void end_of_stream_after_only_sender_closes(Kind kind) {
+TEST_P(QueueChannel, EndOfStreamAfterOnlySenderCloses) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   // No sender has joined yet: nothing to end.
@@ -233,14 +230,8 @@ void end_of_stream_after_only_sender_closes(Kind kind) {
   EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
-TEST(ChannelDatagram, MqEndOfStreamAfterOnlySenderCloses) {
-  end_of_stream_after_only_sender_closes(Kind::mq);
-}
-TEST(ChannelDatagram, SysvEndOfStreamAfterOnlySenderCloses) {
-  end_of_stream_after_only_sender_closes(Kind::sysv);
-}
-
-void end_of_stream_waits_for_every_sender(Kind kind) {
+TEST_P(QueueChannel, EndOfStreamWaitsForEverySender) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   std::optional<Channel> a = Channel::connect(place.url(), {}, Deadline::after(10s));
@@ -256,14 +247,8 @@ void end_of_stream_waits_for_every_sender(Kind kind) {
   EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
-TEST(ChannelDatagram, MqEndOfStreamWaitsForEverySender) {
-  end_of_stream_waits_for_every_sender(Kind::mq);
-}
-TEST(ChannelDatagram, SysvEndOfStreamWaitsForEverySender) {
-  end_of_stream_waits_for_every_sender(Kind::sysv);
-}
-
-void end_of_stream_when_sender_is_killed(Kind kind) {
+TEST_P(QueueChannel, EndOfStreamWhenSenderIsKilled) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   Pipe sent = Pipe::create();
@@ -284,16 +269,10 @@ void end_of_stream_when_sender_is_killed(Kind kind) {
   EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
-TEST(ChannelDatagram, MqEndOfStreamWhenSenderIsKilled) {
-  end_of_stream_when_sender_is_killed(Kind::mq);
-}
-TEST(ChannelDatagram, SysvEndOfStreamWhenSenderIsKilled) {
-  end_of_stream_when_sender_is_killed(Kind::sysv);
-}
-
 // Several sender processes at once: every message arrives, each sender's in its order, and
 // the end of stream comes only after the last one (nothing is left behind in the queue).
-void many_senders_lose_nothing(Kind kind) {
+TEST_P(QueueChannel, ManySendersLoseNothing) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   constexpr int kSenders = 3;
@@ -334,16 +313,10 @@ void many_senders_lose_nothing(Kind kind) {
   for (auto& sender : senders) EXPECT_TRUE(sender->wait().success());
 }
 
-TEST(ChannelDatagram, MqManySendersLoseNothing) {
-  many_senders_lose_nothing(Kind::mq);
-}
-TEST(ChannelDatagram, SysvManySendersLoseNothing) {
-  many_senders_lose_nothing(Kind::sysv);
-}
-
 // --- Peer closed -----------------------------------------------------------------------
 
-void peer_closed_when_listener_is_destroyed(Kind kind) {
+TEST_P(QueueChannel, SendIsPeerClosedWhenListenerIsDestroyed) {
+  const Kind kind = GetParam();
   Place place(kind);
   std::optional<Channel> rx = Channel::listen(place.url());
   Channel accepted = Channel::connect(place.url(), {}, Deadline::after(10s));
@@ -361,14 +334,8 @@ void peer_closed_when_listener_is_destroyed(Kind kind) {
   }
 }
 
-TEST(ChannelDatagram, MqSendIsPeerClosedWhenListenerIsDestroyed) {
-  peer_closed_when_listener_is_destroyed(Kind::mq);
-}
-TEST(ChannelDatagram, SysvSendIsPeerClosedWhenListenerIsDestroyed) {
-  peer_closed_when_listener_is_destroyed(Kind::sysv);
-}
-
-void peer_closed_when_listener_is_killed(Kind kind) {
+TEST_P(QueueChannel, SendIsPeerClosedWhenListenerIsKilled) {
+  const Kind kind = GetParam();
   Place place(kind);  // removes the queue the killed listener leaves behind
   Pipe ready = Pipe::create();
   test::Forked listener([&] {
@@ -393,16 +360,10 @@ void peer_closed_when_listener_is_killed(Kind kind) {
   EXPECT_EQ(send_text(tx, "still"), IoStatus::peer_closed);
 }
 
-TEST(ChannelDatagram, MqSendIsPeerClosedWhenListenerIsKilled) {
-  peer_closed_when_listener_is_killed(Kind::mq);
-}
-TEST(ChannelDatagram, SysvSendIsPeerClosedWhenListenerIsKilled) {
-  peer_closed_when_listener_is_killed(Kind::sysv);
-}
-
 // --- Set-up errors ---------------------------------------------------------------------
 
-void second_listener_is_refused(Kind kind) {
+TEST_P(QueueChannel, SecondListenerIsAClearError) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   const Error e = test::error_from([&] { (void)Channel::listen(place.url()); });
@@ -415,14 +376,8 @@ void second_listener_is_refused(Kind kind) {
   expect_message(rx, "still mine");
 }
 
-TEST(ChannelDatagram, MqSecondListenerIsAClearError) {
-  second_listener_is_refused(Kind::mq);
-}
-TEST(ChannelDatagram, SysvSecondListenerIsAClearError) {
-  second_listener_is_refused(Kind::sysv);
-}
-
-void connect_without_listener_times_out(Kind kind) {
+TEST_P(QueueChannel, ConnectWithoutListenerTimesOut) {
+  const Kind kind = GetParam();
   Place place(kind);
   for (Deadline deadline : {Deadline::after(30ms), Deadline::now()}) {
     const Error e = test::error_from([&] { (void)Channel::connect(place.url(), {}, deadline); });
@@ -433,15 +388,9 @@ void connect_without_listener_times_out(Kind kind) {
   EXPECT_FALSE(place.queue_exists());  // connect creates nothing
 }
 
-TEST(ChannelDatagram, MqConnectWithoutListenerTimesOut) {
-  connect_without_listener_times_out(Kind::mq);
-}
-TEST(ChannelDatagram, SysvConnectWithoutListenerTimesOut) {
-  connect_without_listener_times_out(Kind::sysv);
-}
-
 // connect waits for a listener that comes later (within its deadline).
-void connect_waits_for_listener(Kind kind) {
+TEST_P(QueueChannel, ConnectWaitsForListener) {
+  const Kind kind = GetParam();
   Place place(kind);
   Pipe go = Pipe::create();
   Pipe done = Pipe::create();
@@ -464,16 +413,10 @@ void connect_waits_for_listener(Kind kind) {
   EXPECT_FALSE(place.queue_exists());
 }
 
-TEST(ChannelDatagram, MqConnectWaitsForListener) {
-  connect_waits_for_listener(Kind::mq);
-}
-TEST(ChannelDatagram, SysvConnectWaitsForListener) {
-  connect_waits_for_listener(Kind::sysv);
-}
-
 // --- A full queue ----------------------------------------------------------------------
 
-void send_times_out_when_full(Kind kind) {
+TEST_P(QueueChannel, SendTimesOutWhenQueueIsFull) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));
@@ -491,15 +434,9 @@ void send_times_out_when_full(Kind kind) {
   EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
 }
 
-TEST(ChannelDatagram, MqSendTimesOutWhenQueueIsFull) {
-  send_times_out_when_full(Kind::mq);
-}
-TEST(ChannelDatagram, SysvSendTimesOutWhenQueueIsFull) {
-  send_times_out_when_full(Kind::sysv);
-}
-
 // A sender blocked on a full queue goes on once the listener makes room.
-void blocked_send_resumes(Kind kind) {
+TEST_P(QueueChannel, BlockedSendResumesWhenRoomIsMade) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   Pipe full = Pipe::create();
@@ -524,15 +461,9 @@ void blocked_send_resumes(Kind kind) {
   EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
-TEST(ChannelDatagram, MqBlockedSendResumesWhenRoomIsMade) {
-  blocked_send_resumes(Kind::mq);
-}
-TEST(ChannelDatagram, SysvBlockedSendResumesWhenRoomIsMade) {
-  blocked_send_resumes(Kind::sysv);
-}
-
 // A receive that waits wakes for a message sent later (mq: poll; sysv: the back-off).
-void blocked_receive_wakes(Kind kind) {
+TEST_P(QueueChannel, BlockedReceiveWakesForAMessage) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   Pipe waiting = Pipe::create();
@@ -547,16 +478,10 @@ void blocked_receive_wakes(Kind kind) {
   EXPECT_EQ(receive_text(rx).status, IoStatus::end_of_stream);
 }
 
-TEST(ChannelDatagram, MqBlockedReceiveWakesForAMessage) {
-  blocked_receive_wakes(Kind::mq);
-}
-TEST(ChannelDatagram, SysvBlockedReceiveWakesForAMessage) {
-  blocked_receive_wakes(Kind::sysv);
-}
-
 // --- What listen() makes and removes ---------------------------------------------------
 
-void listen_removes_what_it_created(Kind kind) {
+TEST_P(QueueChannel, ListenRemovesTheQueueItCreated) {
+  const Kind kind = GetParam();
   Place place(kind);
   ASSERT_FALSE(place.queue_exists());
   {
@@ -569,13 +494,6 @@ void listen_removes_what_it_created(Kind kind) {
   // The name is free again: a new listener makes a new, empty queue.
   Channel rx = Channel::listen(place.url());
   EXPECT_EQ(receive_text(rx, Deadline::now()).status, IoStatus::would_block);
-}
-
-TEST(ChannelDatagram, MqListenRemovesTheQueueItCreated) {
-  listen_removes_what_it_created(Kind::mq);
-}
-TEST(ChannelDatagram, SysvListenRemovesTheQueueItCreated) {
-  listen_removes_what_it_created(Kind::sysv);
 }
 
 TEST(ChannelDatagram, MqListenLeavesAPreExistingQueueAndCarriesItsMessageSize) {
@@ -661,7 +579,8 @@ void expect_refused(const Error& e, std::string_view part) {
   EXPECT_TRUE(test::has_substring(e.what(), "refusing it"));
 }
 
-void listener_refuses_a_queue_of_another_user(Kind kind) {
+TEST_P(QueueChannel, ListenerRefusesAQueueOfAnotherUser) {
+  const Kind kind = GetParam();
   if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to make a queue as user nobody";
   Place place(kind);
   make_queue_elsewhere(place, true, 0666);
@@ -669,25 +588,12 @@ void listener_refuses_a_queue_of_another_user(Kind kind) {
                  "uid 65534)");
   EXPECT_TRUE(place.queue_exists());  // not ours to remove
 }
-TEST(ChannelDatagram, MqListenerRefusesAQueueOfAnotherUser) {
-  listener_refuses_a_queue_of_another_user(Kind::mq);
-}
-TEST(ChannelDatagram, SysvListenerRefusesAQueueOfAnotherUser) {
-  listener_refuses_a_queue_of_another_user(Kind::sysv);
-}
-
-void listener_refuses_a_queue_others_may_use(Kind kind) {
+TEST_P(QueueChannel, ListenerRefusesAQueueOthersMayWrite) {
+  const Kind kind = GetParam();
   Place place(kind);
   make_queue_elsewhere(place, false, 0622);
   expect_refused(test::error_from([&] { (void)Channel::listen(place.url()); }), "has mode 0622");
 }
-TEST(ChannelDatagram, MqListenerRefusesAQueueOthersMayWrite) {
-  listener_refuses_a_queue_others_may_use(Kind::mq);
-}
-TEST(ChannelDatagram, SysvListenerRefusesAQueueOthersMayWrite) {
-  listener_refuses_a_queue_others_may_use(Kind::sysv);
-}
-
 // System V lets an owner give a queue away, but its creator keeps owner rights: a queue
 // made by another user and handed to this one is still theirs to read.
 TEST(ChannelDatagram, SysvListenerRefusesAQueueAnotherUserMadeAndGaveAway) {
@@ -712,7 +618,8 @@ void open_the_queue_to_others(const Place& place) {
   ASSERT_EQ(::msgctl(id, IPC_SET, &ds), 0) << std::strerror(errno);
 }
 
-void sender_refuses_a_queue_others_may_use(Kind kind) {
+TEST_P(QueueChannel, SenderRefusesAQueueOthersMayUse) {
+  const Kind kind = GetParam();
   Place place(kind);
   Channel rx = Channel::listen(place.url());
   open_the_queue_to_others(place);
@@ -720,16 +627,10 @@ void sender_refuses_a_queue_others_may_use(Kind kind) {
       test::error_from([&] { (void)Channel::connect(place.url(), {}, Deadline::after(10s)); }),
       "has mode 0666");
 }
-TEST(ChannelDatagram, MqSenderRefusesAQueueOthersMayUse) {
-  sender_refuses_a_queue_others_may_use(Kind::mq);
-}
-TEST(ChannelDatagram, SysvSenderRefusesAQueueOthersMayUse) {
-  sender_refuses_a_queue_others_may_use(Kind::sysv);
-}
-
 // A listener of another user (it holds the liveness socket and made the queue): a sender
 // refuses to hand it messages.
-void sender_refuses_a_listener_of_another_user(Kind kind) {
+TEST_P(QueueChannel, SenderRefusesAListenerOfAnotherUser) {
+  const Kind kind = GetParam();
   if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to listen as user nobody";
   Place place(kind);
   Pipe listening = Pipe::create();
@@ -748,13 +649,6 @@ void sender_refuses_a_listener_of_another_user(Kind kind) {
   EXPECT_TRUE(test::has_substring(e.what(), "uid 65534"));
   EXPECT_TRUE(listener.wait().success());
 }
-TEST(ChannelDatagram, MqSenderRefusesAListenerOfAnotherUser) {
-  sender_refuses_a_listener_of_another_user(Kind::mq);
-}
-TEST(ChannelDatagram, SysvSenderRefusesAListenerOfAnotherUser) {
-  sender_refuses_a_listener_of_another_user(Kind::sysv);
-}
-
 // A queue outlives its listener: what it held when listen() took it over is counted, and
 // comes first unless drop_stale asks listen() to drop it.
 void stale_messages_are_counted(Kind kind, bool drop) {
@@ -772,18 +666,8 @@ void stale_messages_are_counted(Kind kind, bool drop) {
   ASSERT_EQ(send_text(tx, "new"), IoStatus::ok);
   expect_message(rx, "new");
 }
-TEST(ChannelDatagram, MqStaleMessagesAreCountedAndComeFirst) {
-  stale_messages_are_counted(Kind::mq, false);
-}
-TEST(ChannelDatagram, SysvStaleMessagesAreCountedAndComeFirst) {
-  stale_messages_are_counted(Kind::sysv, false);
-}
-TEST(ChannelDatagram, MqDropStaleEmptiesTheQueueFirst) {
-  stale_messages_are_counted(Kind::mq, true);
-}
-TEST(ChannelDatagram, SysvDropStaleEmptiesTheQueueFirst) {
-  stale_messages_are_counted(Kind::sysv, true);
-}
+TEST_P(QueueChannel, StaleMessagesAreCountedAndComeFirst) { stale_messages_are_counted(GetParam(), false); }
+TEST_P(QueueChannel, DropStaleEmptiesTheQueueFirst) { stale_messages_are_counted(GetParam(), true); }
 TEST(ChannelDatagram, AQueueListenMadeHasNoStaleMessages) {
   Place place(Kind::mq);
   Channel rx = Channel::listen(place.url());
@@ -802,7 +686,8 @@ std::string beacon_of(const Place& place) {
 
 // Another user connects to the liveness socket many times and holds the connections: none
 // of them joins, so the stream still ends when this user's sender goes, and each is reported.
-void another_users_connections_do_not_join(Kind kind) {
+TEST_P(QueueChannel, AnotherUsersConnectionsNeitherJoinNorHoldTheStream) {
+  const Kind kind = GetParam();
   if (!test::can_become_nobody()) GTEST_SKIP() << "needs root to connect as user nobody";
   Place place(kind);
   std::vector<std::string> dropped;
@@ -836,16 +721,10 @@ void another_users_connections_do_not_join(Kind kind) {
   EXPECT_TRUE(test::has_substring(dropped[0], "uid 65534"));
   EXPECT_TRUE(test::has_substring(dropped[0], "its connection was closed"));
 }
-TEST(ChannelDatagram, MqAnotherUsersConnectionsNeitherJoinNorHoldTheStream) {
-  another_users_connections_do_not_join(Kind::mq);
-}
-TEST(ChannelDatagram, SysvAnotherUsersConnectionsNeitherJoinNorHoldTheStream) {
-  another_users_connections_do_not_join(Kind::sysv);
-}
-
 // A listener out of descriptors (RLIMIT_NOFILE) cannot accept a sender: it says so, serves
 // the queue, never ends the channel for it, and accepts once descriptors are back.
-void out_of_descriptors_pauses_accepting(Kind kind) {
+TEST_P(QueueChannel, OutOfDescriptorsPausesAcceptingAndNeverEndsTheChannel) {
+  const Kind kind = GetParam();
   Place place(kind);
   Pipe listening = Pipe::create();
   Pipe sent = Pipe::create();
@@ -886,13 +765,6 @@ void out_of_descriptors_pauses_accepting(Kind kind) {
   const ExitStatus status = listener.wait();
   EXPECT_TRUE(status.success()) << status.to_string();
 }
-TEST(ChannelDatagram, MqOutOfDescriptorsPausesAcceptingAndNeverEndsTheChannel) {
-  out_of_descriptors_pauses_accepting(Kind::mq);
-}
-TEST(ChannelDatagram, SysvOutOfDescriptorsPausesAcceptingAndNeverEndsTheChannel) {
-  out_of_descriptors_pauses_accepting(Kind::sysv);
-}
-
 // A System V queue whose mode is changed under a sender: the error names its owner and mode.
 // (Run as nobody when the test runs as root: root passes every mode.)
 TEST(ChannelDatagram, SysvSendRefusedByTheQueuesModeNamesOwnerAndMode) {
