@@ -41,6 +41,7 @@ namespace ipckit {
 namespace {
 
 using namespace std::chrono_literals;
+using test::RemoveAtEnd;
 using namespace std::string_literals;
 using test::cli_path;
 using test::has_substring;
@@ -160,19 +161,6 @@ class Receiver {
   std::string err_;
 };
 
-// Removes a POSIX message queue at the end of a test, whatever happened (recv should have
-// removed it already; then there is nothing to do).
-class MqRemover {
- public:
-  explicit MqRemover(std::string name) : name_(std::move(name)) {}
-  MqRemover(const MqRemover&) = delete;
-  MqRemover& operator=(const MqRemover&) = delete;
-  ~MqRemover() { (void)::mq_unlink(name_.c_str()); }
-
- private:
-  std::string name_;
-};
-
 bool mq_exists(const std::string& name) {
   const mqd_t q = ::mq_open(name.c_str(), O_RDONLY | O_CLOEXEC);
   if (q == static_cast<mqd_t>(-1)) return errno != ENOENT;
@@ -193,19 +181,13 @@ sysv::Key free_msg_key(const TempDir& dir) {
 }
 
 // Removes the System V queue of `key`, if one is left, at the end of a test.
-class SysvKeyRemover {
- public:
-  explicit SysvKeyRemover(sysv::Key key) : key_(key) {}
-  SysvKeyRemover(const SysvKeyRemover&) = delete;
-  SysvKeyRemover& operator=(const SysvKeyRemover&) = delete;
-  ~SysvKeyRemover() {
-    const int id = ::msgget(key_.value(), 0);
-    if (id != -1) (void)::msgctl(id, IPC_RMID, nullptr);
-  }
-
- private:
-  sysv::Key key_;
-};
+test::RemoveAtEnd queue_of_key_removed(sysv::Key key) {
+  return test::RemoveAtEnd(
+      [key] {
+        if (const int id = ::msgget(key.value(), 0); id != -1) sysv::MessageQueue::from_id(id).remove();
+      },
+      "the System V queue of key " + key.to_string());
+}
 
 // `printf 'x\ny\n\nz\n' | ipckit send URL` while `ipckit recv URL --count 4` listens: the four
 // lines (one empty) arrive as four messages, and both exit 0.
@@ -314,7 +296,7 @@ print(json.dumps(frames), flush=True)
 
 TEST(ChannelCli, StdinLinesGoEndToEndOverAPosixMessageQueue) {
   const std::string name = "/" + unique_name();
-  const MqRemover remover(name);
+  const RemoveAtEnd remover(name, &MessageQueue::remove);
   expect_stdin_lines_carried("mq://" + name);
   EXPECT_FALSE(mq_exists(name)) << "recv left the queue " << name << " behind";
 }
@@ -322,7 +304,7 @@ TEST(ChannelCli, StdinLinesGoEndToEndOverAPosixMessageQueue) {
 TEST(ChannelCli, StdinLinesGoEndToEndOverASysvMessageQueue) {
   TempDir dir;
   const sysv::Key key = free_msg_key(dir);
-  const SysvKeyRemover remover(key);
+  const test::RemoveAtEnd remover = queue_of_key_removed(key);
   expect_stdin_lines_carried("sysv-msg://" + key.to_string());
   EXPECT_EQ(::msgget(key.value(), 0), -1) << "recv left the queue " << key.to_string() << " behind";
 }
@@ -445,14 +427,14 @@ TEST(ChannelCli, RecvRemovesItsSocketOnSigtermAndExits143) {
 
 TEST(ChannelCli, RecvRemovesItsMessageQueueOnSigterm) {
   const std::string name = "/" + unique_name();
-  const MqRemover remover(name);
+  const RemoveAtEnd remover(name, &MessageQueue::remove);
   expect_signal_removes_what_recv_made(
       "mq://" + name, [&] { return mq_exists(name); }, SIGTERM, 143);
 }
 
 TEST(ChannelCli, RecvWithCountWaitsForNewSendersAfterEndOfStream) {
   const std::string name = "/" + unique_name();
-  const MqRemover remover(name);
+  const RemoveAtEnd remover(name, &MessageQueue::remove);
   const std::string url = "mq://" + name;
   Receiver recv({url, "--count", "2", "--timeout", "20"});
   ASSERT_FALSE(recv.wait_listening().empty());
@@ -472,7 +454,7 @@ TEST(ChannelCli, RecvWithCountWaitsForNewSendersAfterEndOfStream) {
 // there were, and --drop-stale drops them.
 void expect_stale_messages_reported(bool drop) {
   const std::string name = "/" + unique_name();
-  const MqRemover remover(name);
+  const RemoveAtEnd remover(name, &MessageQueue::remove);
   const std::string url = "mq://" + name;
   {
     MessageQueue left = MessageQueue::create({.name = name});

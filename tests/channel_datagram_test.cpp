@@ -77,7 +77,7 @@ class Place {
       } catch (const std::exception&) {
       }
     } else if (const int id = ::msgget(key_, 0); id != -1) {
-      test::SysvMsgRemover remove(sysv::MessageQueue::from_id(id));
+      test::RemoveAtEnd remove(sysv::MessageQueue::from_id(id));
     }
   }
 
@@ -516,7 +516,7 @@ TEST(ChannelDatagram, MqListenLeavesAPreExistingQueueAndCarriesItsMessageSize) {
 TEST(ChannelDatagram, SysvListenLeavesAPreExistingQueue) {
   Place place(Kind::sysv);
   const auto existing = sysv::MessageQueue::create({.key = sysv::Key::from_value(place.key())});
-  test::SysvMsgRemover remover(existing);
+  test::RemoveAtEnd remover(existing);
   {
     Channel rx = Channel::listen(place.url());
     Channel tx = Channel::connect(place.url(), {}, Deadline::after(10s));

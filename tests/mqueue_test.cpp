@@ -2,7 +2,7 @@
 // non-blocking and timed forms; attributes; readiness through the descriptor; producer and
 // consumer processes; and every error a user can run into, each naming what to do.
 //
-// Every queue is named "/" + unique_name() and removed by a QueueRemover guard, whatever
+// Every queue is named "/" + unique_name() and removed by a test::RemoveAtEnd guard, whatever
 // happens. Tests that must lose a capability or lower a limit do it in a forked child, and
 // tests that change /proc/sys/fs/mqueue do it in a child's own IPC namespace, whose queues
 // vanish with it.
@@ -38,27 +38,11 @@ namespace ipckit {
 namespace {
 
 using namespace std::chrono_literals;
+using test::RemoveAtEnd;
 
 static_assert(!std::is_copy_constructible_v<MessageQueue>);
 static_assert(std::is_nothrow_move_constructible_v<MessageQueue> &&
               std::is_nothrow_move_assignable_v<MessageQueue>);
-
-// Removes a queue at the end of a test, passed or failed. Only the process that made it.
-class QueueRemover {
- public:
-  explicit QueueRemover(std::string name) : name_(std::move(name)) {}
-  QueueRemover(const QueueRemover&) = delete;
-  QueueRemover& operator=(const QueueRemover&) = delete;
-  ~QueueRemover() {
-    try {
-      (void)MessageQueue::remove(name_);
-    } catch (...) {
-    }
-  }
-
- private:
-  std::string name_;
-};
 
 std::string queue_name() {
   return "/" + test::unique_name();
@@ -114,7 +98,7 @@ constexpr int kCannotRun = 77;
 
 TEST(MessageQueue, CreateSendReceiveAndRemove) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 4, .message_size = 64});
   EXPECT_EQ(q.name(), name);
   ASSERT_EQ(send_text(q, "hello", 3), IoStatus::ok);
@@ -127,7 +111,7 @@ TEST(MessageQueue, CreateSendReceiveAndRemove) {
 
 TEST(MessageQueue, CreateAppliesTheAttributesAndCountsMessages) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 3, .message_size = 100});
   MqAttributes a = q.attributes();
   EXPECT_EQ(a.max_messages, 3);
@@ -142,7 +126,7 @@ TEST(MessageQueue, CreateAppliesTheAttributesAndCountsMessages) {
 
 TEST(MessageQueue, OpenByNameSharesTheQueue) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto created = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 32});
   auto opened = MessageQueue::open(name);
   ASSERT_EQ(send_text(created, "through the name"), IoStatus::ok);
@@ -152,7 +136,7 @@ TEST(MessageQueue, OpenByNameSharesTheQueue) {
 
 TEST(MessageQueue, NonExclusiveCreateOpensTheExistingQueueWithItsOwnAttributes) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto first = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 32});
   ASSERT_EQ(send_text(first, "kept"), IoStatus::ok);
   auto second = MessageQueue::create(
@@ -165,7 +149,7 @@ TEST(MessageQueue, NonExclusiveCreateOpensTheExistingQueueWithItsOwnAttributes) 
 
 TEST(MessageQueue, DestructorClosesButDoesNotRemove) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   {
     auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
     ASSERT_EQ(send_text(q, "stays"), IoStatus::ok);
@@ -176,7 +160,7 @@ TEST(MessageQueue, DestructorClosesButDoesNotRemove) {
 
 TEST(MessageQueue, DescriptorIsCloseOnExec) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8});
   EXPECT_TRUE(q.fd().valid());
   EXPECT_TRUE(q.fd().cloexec());
@@ -185,7 +169,7 @@ TEST(MessageQueue, DescriptorIsCloseOnExec) {
 
 TEST(MessageQueue, RemovedQueueStaysUsableThroughOpenDescriptors) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
   ASSERT_TRUE(MessageQueue::remove(name));
   ASSERT_EQ(send_text(q, "still here"), IoStatus::ok);
@@ -196,7 +180,7 @@ TEST(MessageQueue, RemovedQueueStaysUsableThroughOpenDescriptors) {
 
 TEST(MessageQueue, HigherPriorityIsReceivedFirstAndFifoWithinAPriority) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 8, .message_size = 16});
   const std::vector<std::pair<std::string, unsigned>> sent{
       {"low-1", 1},  {"high-1", 9}, {"low-2", 1}, {"zero", 0},
@@ -216,7 +200,7 @@ TEST(MessageQueue, HigherPriorityIsReceivedFirstAndFifoWithinAPriority) {
 
 TEST(MessageQueue, HighestAllowedPriorityWorksAndOneMoreIsRefused) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
   const long prio_max = ::sysconf(_SC_MQ_PRIO_MAX);
   ASSERT_GT(prio_max, 0);
@@ -235,7 +219,7 @@ TEST(MessageQueue, HighestAllowedPriorityWorksAndOneMoreIsRefused) {
 
 TEST(MessageQueue, ReceiveOnEmptyQueueWouldBlockWithDeadlineNow) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
   std::array<std::byte, 16> buf{};
   MqReceived r = q.receive(buf, Deadline::now());
@@ -245,7 +229,7 @@ TEST(MessageQueue, ReceiveOnEmptyQueueWouldBlockWithDeadlineNow) {
 
 TEST(MessageQueue, SendOnFullQueueWouldBlockWithDeadlineNowAndSendsNothing) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
   ASSERT_EQ(send_text(q, "a", 0, Deadline::now()), IoStatus::ok);
   ASSERT_EQ(send_text(q, "b", 0, Deadline::now()), IoStatus::ok);
@@ -256,7 +240,7 @@ TEST(MessageQueue, SendOnFullQueueWouldBlockWithDeadlineNowAndSendsNothing) {
 
 TEST(MessageQueue, ReceiveTimesOutOnEmptyQueue) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
   std::array<std::byte, 16> buf{};
   const Deadline deadline = Deadline::after(30ms);
@@ -267,7 +251,7 @@ TEST(MessageQueue, ReceiveTimesOutOnEmptyQueue) {
 
 TEST(MessageQueue, SendTimesOutOnFullQueue) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 16});
   ASSERT_EQ(send_text(q, "fills it"), IoStatus::ok);
   const Deadline deadline = Deadline::after(30ms);
@@ -278,7 +262,7 @@ TEST(MessageQueue, SendTimesOutOnFullQueue) {
 
 TEST(MessageQueue, BlockingReceiveWakesWhenAnotherProcessSends) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 32});
   test::Forked consumer([&] {
     auto mine = MessageQueue::open(name, Access::read_only);
@@ -292,7 +276,7 @@ TEST(MessageQueue, BlockingReceiveWakesWhenAnotherProcessSends) {
 
 TEST(MessageQueue, TimedReceiveWaitsInPollAndWakesWhenAMessageArrives) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 32});
   test::Forked consumer([&] {
     auto mine = MessageQueue::open(name, Access::read_only);
@@ -310,7 +294,7 @@ TEST(MessageQueue, TimedReceiveWaitsInPollAndWakesWhenAMessageArrives) {
 
 TEST(MessageQueue, BlockingSendWakesWhenAnotherProcessMakesRoom) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 32});
   ASSERT_EQ(send_text(q, "first"), IoStatus::ok);
   test::Forked producer([&] {
@@ -327,7 +311,7 @@ TEST(MessageQueue, BlockingSendWakesWhenAnotherProcessMakesRoom) {
 
 TEST(MessageQueue, PollReportsReadableAndWritableThroughTheDescriptor) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 16});
   // Empty: room, no message.
   EXPECT_EQ(poll_events(q.fd(), POLLIN), 0);
@@ -346,7 +330,7 @@ TEST(MessageQueue, PollReportsReadableAndWritableThroughTheDescriptor) {
 
 TEST(MessageQueue, ProducerAndConsumerProcessesPassEveryMessageInOrder) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   // A small queue, so the producer waits for room again and again.
   auto q = MessageQueue::create({.name = name, .max_messages = 3, .message_size = 32});
   constexpr int kCount = 200;
@@ -399,7 +383,7 @@ TEST(MessageQueue, BadNamesAreRefusedNamingTheRule) {
 
 TEST(MessageQueue, CreateOnATakenNameFailsAndSaysHowToRemoveIt) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8});
   Error e = test::error_from(
       [&] { (void)MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8}); });
@@ -410,7 +394,7 @@ TEST(MessageQueue, CreateOnATakenNameFailsAndSaysHowToRemoveIt) {
 
 TEST(MessageQueue, SendLargerThanMsgsizeFailsNamingBothSizesAndSendsNothing) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
   const std::string big(17, 'x');
   Error e = test::error_from([&] { (void)send_text(q, big); });
@@ -426,7 +410,7 @@ TEST(MessageQueue, SendLargerThanMsgsizeFailsNamingBothSizesAndSendsNothing) {
 
 TEST(MessageQueue, ReceiveIntoABufferSmallerThanMsgsizeFailsAndTakesNothing) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 64});
   ASSERT_EQ(send_text(q, "tiny"), IoStatus::ok);
   std::array<std::byte, 63> small{};  // the message would fit; the kernel asks for message_size
@@ -442,7 +426,7 @@ TEST(MessageQueue, ReceiveIntoABufferSmallerThanMsgsizeFailsAndTakesNothing) {
 
 TEST(MessageQueue, SendOnAQueueOpenedReadOnlyFails) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 16});
   auto reader = MessageQueue::open(name, Access::read_only);
   Error e = test::error_from([&] { (void)send_text(reader, "refused"); });
@@ -453,7 +437,7 @@ TEST(MessageQueue, SendOnAQueueOpenedReadOnlyFails) {
 
 TEST(MessageQueue, OpenOfARemovedQueueFailsWithEnoent) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   { auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8}); }
   ASSERT_TRUE(MessageQueue::remove(name));
   Error e = test::error_from([&] { (void)MessageQueue::open(name); });
@@ -464,7 +448,7 @@ TEST(MessageQueue, OpenOfARemovedQueueFailsWithEnoent) {
 
 TEST(MessageQueue, ZeroOrNegativeAttributesAreRefused) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   Error e = test::error_from(
       [&] { (void)MessageQueue::create({.name = name, .max_messages = 0, .message_size = 8}); });
   EXPECT_EQ(e.errnum(), EINVAL);
@@ -480,7 +464,7 @@ TEST(MessageQueue, MaxMessagesAboveMsgMaxNamesTheProcFileAndItsValue) {
   const unsigned long long msgsize_max = read_number("/proc/sys/fs/mqueue/msgsize_max");
   ASSERT_GT(msg_max, 0u);
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   // Without CAP_SYS_RESOURCE, as most processes run (with it, only the kernel's hard limits apply).
   test::Forked child([&] {
     EXPECT_TRUE(drop_sys_resource());
@@ -532,7 +516,7 @@ TEST(MessageQueue, TooManyQueuesNamesQueuesMax) {
 
 TEST(MessageQueue, QueueBytesAboveRlimitMsgqueueNameTheRlimit) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   test::Forked child([&] {
     const rlimit tiny{1024, 1024};
     EXPECT_EQ(::setrlimit(RLIMIT_MSGQUEUE, &tiny), 0);
@@ -551,7 +535,7 @@ TEST(MessageQueue, QueueBytesAboveRlimitMsgqueueNameTheRlimit) {
 
 TEST(MessageQueue, CreateOutOfDescriptorsBlamesRlimitNofileNotRlimitMsgqueue) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   test::Forked child([&] {
     // A low descriptor limit, used up: even listing /proc/self/fd would fail now.
     // UBSan checks an Error's type once and then remembers it; the check itself needs a
@@ -596,7 +580,7 @@ bool become_nobody() {
 
 TEST(MessageQueue, OpenWithoutPermissionNamesOwnerAndModeFromAnMqueueMountAnywhere) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8, .mode = 0600});
   test::TempDir dir;  // not /dev/mqueue: the mount is found wherever it is
   test::Forked child([&] {
@@ -617,7 +601,7 @@ TEST(MessageQueue, OpenWithoutPermissionNamesOwnerAndModeFromAnMqueueMountAnywhe
 
 TEST(MessageQueue, OpenWithoutPermissionAndNoMqueueMountSaysHowToMountIt) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8, .mode = 0600});
   test::Forked child([&] {
     if (::geteuid() != 0 || !enter_private_mounts_without_mqueue()) return kCannotRun;
@@ -637,7 +621,7 @@ TEST(MessageQueue, OpenWithoutPermissionAndNoMqueueMountSaysHowToMountIt) {
 
 TEST(MessageQueue, OpenWithoutPermissionFailsWithEaccesAndSaysWhy) {
   const std::string name = queue_name();
-  QueueRemover guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto q = MessageQueue::create({.name = name, .max_messages = 1, .message_size = 8, .mode = 0600});
   test::Forked child([&] {
     // Another user (nobody), who may not open a 0600 queue of ours.

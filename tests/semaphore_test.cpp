@@ -2,7 +2,7 @@
 // shared memory (sem_init, pshared). Post, wait, try-wait, timed wait, value; across
 // processes; and the errors a user can run into.
 //
-// Every named semaphore is "/" + unique_name() and removed by a SemaphoreRemover guard.
+// Every named semaphore is "/" + unique_name() and removed by a test::RemoveAtEnd guard.
 
 #include <gtest/gtest.h>
 #include <semaphore.h>
@@ -29,27 +29,12 @@ namespace ipckit {
 namespace {
 
 using namespace std::chrono_literals;
+using test::RemoveAtEnd;
 
 static_assert(!std::is_copy_constructible_v<NamedSemaphore>);
 static_assert(std::is_nothrow_move_constructible_v<NamedSemaphore> &&
               std::is_nothrow_move_assignable_v<NamedSemaphore>);
 static_assert(std::is_trivially_copyable_v<ProcessSemaphore>, "it lives in shared memory");
-
-class SemaphoreRemover {
- public:
-  explicit SemaphoreRemover(std::string name) : name_(std::move(name)) {}
-  SemaphoreRemover(const SemaphoreRemover&) = delete;
-  SemaphoreRemover& operator=(const SemaphoreRemover&) = delete;
-  ~SemaphoreRemover() {
-    try {
-      (void)NamedSemaphore::remove(name_);
-    } catch (...) {
-    }
-  }
-
- private:
-  std::string name_;
-};
 
 std::string sem_name() {
   return "/" + test::unique_name();
@@ -59,7 +44,7 @@ std::string sem_name() {
 
 TEST(NamedSemaphore, PostWaitAndValueCount) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto sem = NamedSemaphore::create({.name = name, .initial = 2});
   EXPECT_EQ(sem.name(), name);
   EXPECT_EQ(sem.value(), 2);
@@ -75,7 +60,7 @@ TEST(NamedSemaphore, PostWaitAndValueCount) {
 
 TEST(NamedSemaphore, TimedWaitOnZeroTimesOut) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto sem = NamedSemaphore::create({.name = name});
   const Deadline deadline = Deadline::after(30ms);
   EXPECT_FALSE(sem.wait(deadline));
@@ -85,7 +70,7 @@ TEST(NamedSemaphore, TimedWaitOnZeroTimesOut) {
 
 TEST(NamedSemaphore, LivesInDevShmWithOwnerOnlyModeAndOutlivesItsCloser) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   { auto sem = NamedSemaphore::create({.name = name, .initial = 5}); }
   const std::filesystem::path file = "/dev/shm/sem." + name.substr(1);
   struct stat st {};
@@ -99,7 +84,7 @@ TEST(NamedSemaphore, LivesInDevShmWithOwnerOnlyModeAndOutlivesItsCloser) {
 
 TEST(NamedSemaphore, MovedSemaphoreKeepsWorking) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto a = NamedSemaphore::create({.name = name, .initial = 1});
   NamedSemaphore b = std::move(a);
   EXPECT_TRUE(b.try_wait());
@@ -111,7 +96,7 @@ TEST(NamedSemaphore, MovedSemaphoreKeepsWorking) {
 
 TEST(NamedSemaphore, MovedFromSemaphoreThrowsInsteadOfCrashing) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto a = NamedSemaphore::create({.name = name, .initial = 1});
   NamedSemaphore b = std::move(a);
   // NOLINTBEGIN(bugprone-use-after-move): using the moved-from object is the point
@@ -133,7 +118,7 @@ TEST(NamedSemaphore, MovedFromSemaphoreThrowsInsteadOfCrashing) {
 
 TEST(NamedSemaphore, WaitWakesWhenAnotherProcessPosts) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto sem = NamedSemaphore::create({.name = name});
   test::Forked waiter([&] {
     auto mine = NamedSemaphore::open(name);  // by name, as an unrelated process would
@@ -147,7 +132,7 @@ TEST(NamedSemaphore, WaitWakesWhenAnotherProcessPosts) {
 
 TEST(NamedSemaphore, TimedWaitWakesWhenAnotherProcessPosts) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto sem = NamedSemaphore::create({.name = name});
   test::Forked waiter(
       [&] { return NamedSemaphore::open(name).wait(Deadline::after(60s)) ? 0 : 1; });
@@ -158,7 +143,7 @@ TEST(NamedSemaphore, TimedWaitWakesWhenAnotherProcessPosts) {
 
 TEST(NamedSemaphore, CreateOnATakenNameFailsAndSaysHowToRemoveIt) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto sem = NamedSemaphore::create({.name = name});
   Error e = test::error_from([&] { (void)NamedSemaphore::create({.name = name}); });
   EXPECT_EQ(e.errnum(), EEXIST);
@@ -195,13 +180,13 @@ TEST(NamedSemaphore, BadNamesAreRefusedNamingTheRule) {
   const std::string unique = test::unique_name();
   const std::string longest = "/" + unique + std::string(251 - unique.size(), 'x');
   ASSERT_EQ(longest.size(), 252u);
-  SemaphoreRemover guard(longest);
+  RemoveAtEnd guard(longest, &NamedSemaphore::remove);
   EXPECT_EQ(NamedSemaphore::create({.name = longest}).value(), 0);
 }
 
 TEST(NamedSemaphore, OpenOfARemovedSemaphoreFailsWithEnoent) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto sem = NamedSemaphore::create({.name = name});
   ASSERT_TRUE(NamedSemaphore::remove(name));
   Error e = test::error_from([&] { (void)NamedSemaphore::open(name); });
@@ -214,7 +199,7 @@ TEST(NamedSemaphore, OpenOfARemovedSemaphoreFailsWithEnoent) {
 
 TEST(NamedSemaphore, InitialAboveSemValueMaxIsRefused) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   Error e = test::error_from([&] {
     (void)NamedSemaphore::create(
         {.name = name, .initial = static_cast<unsigned>(SEM_VALUE_MAX) + 1});
@@ -226,7 +211,7 @@ TEST(NamedSemaphore, InitialAboveSemValueMaxIsRefused) {
 
 TEST(NamedSemaphore, PostAtSemValueMaxFailsWithEoverflow) {
   const std::string name = sem_name();
-  SemaphoreRemover guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto sem =
       NamedSemaphore::create({.name = name, .initial = static_cast<unsigned>(SEM_VALUE_MAX)});
   Error e = test::error_from([&] { sem.post(); });

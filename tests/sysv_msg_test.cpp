@@ -41,7 +41,7 @@ namespace ipckit {
 namespace {
 
 using namespace std::chrono_literals;
-using RemoveAtEnd = test::SysvMsgRemover;
+using test::RemoveAtEnd;
 using sysv::Key;
 using sysv::MessageQueue;
 using sysv::MsgReceived;

@@ -37,7 +37,7 @@ namespace ipckit {
 namespace {
 
 using namespace std::chrono_literals;
-using RemoveAtEnd = test::SysvSemRemover;
+using test::RemoveAtEnd;
 using sysv::Key;
 using sysv::SemaphoreSet;
 using sysv::SemOp;

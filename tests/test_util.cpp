@@ -195,11 +195,12 @@ bool await(const Fd& fd) {
   return fd.read_exact(std::span{&b, 1}, Deadline::after(std::chrono::seconds(30))).ok();
 }
 
-SysvShmRemover::~SysvShmRemover() {
+RemoveAtEnd::~RemoveAtEnd() {
+  if (::getpid() != owner_) return;
   try {
-    segment_.remove();
+    remove_();
   } catch (const std::exception& e) {
-    ADD_FAILURE() << "could not remove segment " << segment_.id() << ": " << e.what();
+    ADD_FAILURE() << "could not remove " << what_ << " at the end of the test: " << e.what();
   }
 }
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -134,38 +135,34 @@ void notify(const Fd& fd);
 /// Waits (30 s at most) for notify()'s byte; false when it did not come.
 [[nodiscard]] bool await(const Fd& fd);
 
-/// Removes a System V segment at the end of a test, whatever happened (IPC_RMID; a segment
-/// already gone is fine). Use it only in the process that made the segment.
-class SysvShmRemover {
+/// Removes an IPC object at the end of a test, however the test ends, and only in the process
+/// that made the guard (a forked child's copy does nothing). An object already gone is fine;
+/// any other failure to remove it is a test failure.
+///
+///   test::RemoveAtEnd guard(queue);                          // a System V handle: IPC_RMID
+///   test::RemoveAtEnd guard(name, &MessageQueue::remove);    // a POSIX name (shm, mq, sem)
+///   test::RemoveAtEnd guard([&] { ... }, "what it removes"); // anything else
+class RemoveAtEnd {
  public:
-  explicit SysvShmRemover(sysv::SharedMemory segment) : segment_(segment) {}
-  SysvShmRemover(const SysvShmRemover&) = delete;
-  SysvShmRemover& operator=(const SysvShmRemover&) = delete;
-  ~SysvShmRemover();
-
- private:
-  sysv::SharedMemory segment_;
-};
-
-/// The same for a System V message queue or semaphore set (IPC_RMID; one already gone is fine).
-template <class Object>
-class SysvRemover {
- public:
-  explicit SysvRemover(Object object) : object_(object) {}
-  SysvRemover(const SysvRemover&) = delete;
-  SysvRemover& operator=(const SysvRemover&) = delete;
-  ~SysvRemover() {
-    try {
-      object_.remove();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not remove System V object " << object_.id() << ": " << e.what();
+  template <class Handle>
+    requires requires(const Handle& h) {
+      h.remove();
+      h.id();
     }
-  }
+  explicit RemoveAtEnd(Handle handle)
+      : RemoveAtEnd([handle] { handle.remove(); }, "System V object " + std::to_string(handle.id())) {}
+  RemoveAtEnd(std::string name, bool (*remove)(std::string_view))
+      : RemoveAtEnd([name, remove] { (void)remove(name); }, name) {}
+  RemoveAtEnd(std::function<void()> remove, std::string what)
+      : remove_(std::move(remove)), what_(std::move(what)) {}
+  RemoveAtEnd(const RemoveAtEnd&) = delete;
+  RemoveAtEnd& operator=(const RemoveAtEnd&) = delete;
+  ~RemoveAtEnd();
 
  private:
-  Object object_;
+  std::function<void()> remove_;
+  std::string what_;
+  pid_t owner_ = ::getpid();
 };
-using SysvMsgRemover = SysvRemover<sysv::MessageQueue>;
-using SysvSemRemover = SysvRemover<sysv::SemaphoreSet>;
 
 }  // namespace ipckit::test

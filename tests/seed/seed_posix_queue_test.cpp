@@ -27,24 +27,7 @@ namespace ipckit {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Removes a named queue or semaphore at the end of a test, whatever happened.
-template <class Kind>
-class RemoveAtEnd {
- public:
-  explicit RemoveAtEnd(std::string name) : name_(std::move(name)) {}
-  RemoveAtEnd(const RemoveAtEnd&) = delete;
-  RemoveAtEnd& operator=(const RemoveAtEnd&) = delete;
-  ~RemoveAtEnd() {
-    try {
-      (void)Kind::remove(name_);
-    } catch (...) {
-    }
-  }
-
- private:
-  std::string name_;
-};
+using test::RemoveAtEnd;
 
 std::string posix_name() {
   return "/" + test::unique_name();
@@ -52,7 +35,7 @@ std::string posix_name() {
 
 TEST(SeedQueue, Q1_PosixMessageQueueCarriesWholeMessagesBetweenProcessesHighestPriorityFirst) {
   const std::string name = posix_name();
-  RemoveAtEnd<MessageQueue> guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   auto queue = MessageQueue::create({.name = name, .max_messages = 8, .message_size = 64});
   // Messages of different lengths and priorities; each must come back whole, on its own.
   const std::vector<std::pair<std::string, unsigned>> sent{
@@ -89,7 +72,7 @@ TEST(SeedQueue, Q1_PosixMessageQueueCarriesWholeMessagesBetweenProcessesHighestP
 
 TEST(SeedQueue, Q1_PosixMessageQueueOutlivesItsCreatorUntilRemoved) {
   const std::string name = posix_name();
-  RemoveAtEnd<MessageQueue> guard(name);
+  RemoveAtEnd guard(name, &MessageQueue::remove);
   test::Forked creator([&] {
     auto q = MessageQueue::create({.name = name, .max_messages = 2, .message_size = 32});
     return q.send(std::as_bytes(std::span{std::string_view("left behind")}), 3) == IoStatus::ok ? 0
@@ -109,8 +92,8 @@ TEST(SeedQueue, Q1_PosixMessageQueueOutlivesItsCreatorUntilRemoved) {
 TEST(SeedQueue, Q2_PosixNamedSemaphoreOrdersTwoProcessesThatMeetByName) {
   const std::string ping_name = posix_name();
   const std::string pong_name = posix_name();
-  RemoveAtEnd<NamedSemaphore> ping_guard(ping_name);
-  RemoveAtEnd<NamedSemaphore> pong_guard(pong_name);
+  RemoveAtEnd ping_guard(ping_name, &NamedSemaphore::remove);
+  RemoveAtEnd pong_guard(pong_name, &NamedSemaphore::remove);
   auto ping = NamedSemaphore::create({.name = ping_name});
   auto pong = NamedSemaphore::create({.name = pong_name});
   auto shared = Mapping::anonymous_shared(sizeof(int));
@@ -208,7 +191,7 @@ TEST(SeedQueue, I3_PosixSemaphoreInSharedMemoryGivesMutualExclusionBetweenProces
 
 TEST(SeedQueue, I3_PosixNamedSemaphoreGivesMutualExclusionBetweenProcesses) {
   const std::string name = posix_name();
-  RemoveAtEnd<NamedSemaphore> guard(name);
+  RemoveAtEnd guard(name, &NamedSemaphore::remove);
   auto lock = NamedSemaphore::create({.name = name, .initial = 1});
   auto m = Mapping::anonymous_shared(sizeof(Counter));
   auto& c = m.as<Counter>();  // its ProcessSemaphore stays unused here

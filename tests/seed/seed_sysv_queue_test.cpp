@@ -76,7 +76,7 @@ std::string text_of(std::span<const std::byte> buffer, std::size_t n) {
 TEST(SeedQueue, Q1_SysvMessageQueueCarriesTypedMessagesBetweenProcessesAndReceiveSelectsByType) {
   test::TempDir dir;
   auto [key, queue] = create_keyed_queue(dir);
-  test::SysvMsgRemover guard(queue);
+  test::RemoveAtEnd guard(queue);
 
   // A producer that knows only the key (as an unrelated program would) sends work of two
   // kinds: type 1 "urgent", type 2 "normal", interleaved.
@@ -120,7 +120,7 @@ TEST(SeedQueue, Q1_SysvMessageQueueCarriesTypedMessagesBetweenProcessesAndReceiv
 // a process that needs two semaphores gets both at once or waits holding neither.
 TEST(SeedQueue, Q2_SysvSemaphoreSetAppliesSeveralOperationsAtomically) {
   SemaphoreSet set = SemaphoreSet::create({.count = 2});
-  test::SysvSemRemover guard(set);
+  test::RemoveAtEnd guard(set);
   test::Forked both([set]() -> int {
     return set.apply({{.index = 0, .delta = -1}, {.index = 1, .delta = -1}}) == IoStatus::ok ? 0
                                                                                              : 1;
@@ -146,7 +146,7 @@ TEST(SeedQueue, Q2_SysvSemaphoreSetAppliesSeveralOperationsAtomically) {
 // semaphore back, and the next process takes it.
 TEST(SeedQueue, I3_SysvSemUndoGivesBackWhatASigkilledHolderHeld) {
   SemaphoreSet set = SemaphoreSet::create({.initial = 1});
-  test::SysvSemRemover guard(set);
+  test::RemoveAtEnd guard(set);
   Pipe taken = Pipe::create();
   Pipe never = Pipe::create();  // the holder waits on it for ever: it dies holding the semaphore
   test::Forked holder([&]() -> int {
@@ -182,9 +182,9 @@ TEST(SeedQueue, I3_SysvSemUndoGivesBackWhatASigkilledHolderHeld) {
 // semaphore: no increment is lost.
 TEST(SeedQueue, I3_SysvSemaphoreGivesProcessesMutualExclusionOverSharedMemory) {
   SemaphoreSet lock = SemaphoreSet::create({.initial = 1});
-  test::SysvSemRemover lock_guard(lock);
+  test::RemoveAtEnd lock_guard(lock);
   sysv::SharedMemory segment = sysv::SharedMemory::create({.size = sizeof(std::uint64_t)});
-  test::SysvShmRemover segment_guard(segment);
+  test::RemoveAtEnd segment_guard(segment);
   constexpr int kRounds = 2000;
   auto worker = [&]() -> int {
     sysv::Attachment a = segment.attach();

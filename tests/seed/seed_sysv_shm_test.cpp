@@ -35,7 +35,7 @@
 namespace ipckit {
 namespace {
 
-using RemoveAtEnd = test::SysvShmRemover;
+using test::RemoveAtEnd;
 
 using sysv::Attachment;
 using sysv::Key;
