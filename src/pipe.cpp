@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <optional>
 #include <fcntl.h>
 #include <string>
 #include <sys/resource.h>
@@ -46,24 +47,28 @@ std::size_t pipe_max_size() { return sys::read_ull_file(kPipeMaxSizePath); }
 
 std::size_t set_pipe_capacity(const Fd& end, std::size_t bytes) {
   const std::string object = detail::describe_fd(end.get());
-  std::size_t limit = pipe_max_size();
-  if (bytes > limit) {
-    sys::fail("fcntl(F_SETPIPE_SZ)", object, EINVAL,
-              "asked " + std::to_string(bytes) + " bytes, more than " + kPipeMaxSizePath + " (" +
-                  std::to_string(limit) + "); ask at most that, or raise it with `sysctl " +
-                  "fs.pipe-max-size=N` (root)");
-  }
-  if (bytes > static_cast<std::size_t>(INT_MAX)) bytes = INT_MAX;  // unreachable past the limit
-  int rc = ::fcntl(end.get(), F_SETPIPE_SZ, static_cast<int>(bytes));
+  // The kernel decides (a process with CAP_SYS_RESOURCE may pass pipe-max-size); the limit is
+  // read only to explain a refusal.
+  const int asked = bytes > static_cast<std::size_t>(INT_MAX) ? INT_MAX : static_cast<int>(bytes);
+  const int rc = ::fcntl(end.get(), F_SETPIPE_SZ, asked);
   if (rc == -1) {
-    int err = errno;
+    const int err = errno;
+    const std::optional<unsigned long long> limit = sys::try_read_ull_file(kPipeMaxSizePath);
+    const bool above_limit = limit && bytes > *limit;
     std::string hint;
     if (err == EBUSY) {
       hint = "the pipe holds more than " + std::to_string(bytes) +
              " bytes; read them first or ask for more";
+    } else if (err == EPERM && above_limit) {
+      hint = "asked " + std::to_string(bytes) + " bytes, more than " + std::string(kPipeMaxSizePath) + " (" +
+             std::to_string(*limit) +
+             "), which only a process with CAP_SYS_RESOURCE may pass; ask at most that, or raise it "
+             "with `sysctl fs.pipe-max-size=N` (root)";
     } else if (err == EPERM) {
       hint = "this user has used up its pipe pages (/proc/sys/fs/pipe-user-pages-soft and "
              "pipe-user-pages-hard); close other pipes or raise those limits";
+    } else if (err == EINVAL && bytes > static_cast<std::size_t>(INT_MAX)) {
+      hint = "asked " + std::to_string(bytes) + " bytes; a pipe holds at most 2 GiB";
     } else if (err == EBADF) {
       hint = "the descriptor is not a pipe or FIFO";
     }

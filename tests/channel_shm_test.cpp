@@ -54,6 +54,10 @@ namespace sc = detail::shm_channel;
 static_assert(offsetof(sc::ChannelHeader, ready) == 68);
 static_assert(offsetof(sc::ChannelHeader, receiver_waiting) == 192);
 static_assert(sc::geometry(8, 1 << 20)->rings_offset == 4096 - 320);  // data on a 4 KiB boundary
+// Where ring 0 starts for up to 8 slots (its 320-byte header, then data at 4096), as literals
+// below: the layout's table, not what the code under test computes.
+constexpr std::uint64_t kRing0 = 3776;
+static_assert(sc::geometry(1, 4096)->rings_offset == kRing0 && sc::geometry(8, 4096)->rings_offset == kRing0);
 static_assert(sc::geometry(8, 1 << 20)->ring_stride == (1 << 20) + 4096);
 
 /// The segment opened read-write by the test, to look at it or damage it.
@@ -141,11 +145,11 @@ TEST(ChannelShm, SegmentIsOwnerOnlyAndSizedForItsRings) {
   ASSERT_EQ(::stat(name.path().c_str(), &st), 0) << name.path();
   EXPECT_EQ(st.st_mode & 07777, 0600U);
   EXPECT_EQ(st.st_uid, ::geteuid());
-  const auto g = sc::geometry(8, 65536);
-  ASSERT_TRUE(g);
-  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), g->total_size);
+  // 8 rings of 64 KiB: ring 0 at 3776 (its data on the 4 KiB boundary), 69632 bytes apart.
+  constexpr std::uint64_t kTotal = 3776 + 8 * 69632;
+  EXPECT_EQ(static_cast<std::uint64_t>(st.st_size), kTotal);
   // Space reserved up front (posix_fallocate): the blocks are there before any write.
-  EXPECT_GE(static_cast<std::uint64_t>(st.st_blocks) * 512, g->total_size);
+  EXPECT_GE(static_cast<std::uint64_t>(st.st_blocks) * 512, kTotal);
   EXPECT_EQ(rx->max_message(), ring::max_message_for(65536));
   EXPECT_EQ(rx->url(), name.url() + "?capacity=65536");
 }
@@ -294,7 +298,7 @@ class ForeignSegment {
     EXPECT_NE(fd, -1) << std::strerror(errno);
     fd_ = Fd{fd};
     const auto g = sc::geometry(8, 4096);
-    EXPECT_EQ(::ftruncate(fd_.get(), static_cast<off_t>(g->total_size)), 0);
+    EXPECT_EQ(::ftruncate(fd_.get(), off_t{kRing0 + 8 * 8192}), 0);  // 8 rings of 4 KiB
     sc::ChannelHeader h = sc::make_header(*g, ring::max_message_for(4096), 0, false, {});
     h.ready = 1;
     header_ = h;
@@ -395,8 +399,7 @@ TEST(ChannelShm, SenderWithACorruptRingIsDroppedAndTheOthersGoOn) {
     // Damage ring 0's header before the listener has looked at it.
     Fd fd = open_segment(name);
     const std::uint64_t bad = 0xDEADBEEFULL;
-    const auto g = sc::geometry(8, 4096);
-    ASSERT_EQ(::pwrite(fd.get(), &bad, sizeof bad, static_cast<off_t>(g->rings_offset)), 8);
+    ASSERT_EQ(::pwrite(fd.get(), &bad, sizeof bad, off_t{kRing0}), 8);
   }
   ASSERT_TRUE(b.try_send(text("from b")));
   std::vector<std::byte> buffer(rx.max_message());
@@ -425,8 +428,7 @@ TEST(ChannelShm, SenderWhoseRingTheListenerCorruptedGetsPeerClosed) {
     // read_pos (offset 128 of ring 0's header) far past anything the sender wrote.
     Fd fd = open_segment(name);
     const std::uint64_t bad = std::uint64_t{1} << 40;
-    const auto g = sc::geometry(8, 4096);
-    ASSERT_EQ(::pwrite(fd.get(), &bad, sizeof bad, static_cast<off_t>(g->rings_offset + 128)), 8);
+    ASSERT_EQ(::pwrite(fd.get(), &bad, sizeof bad, off_t{kRing0 + 128}), 8);
   }
   // The sender reads read_pos only when its ring looks full; then it must not trust it.
   std::vector<std::byte> chunk(1000);
@@ -638,7 +640,7 @@ TEST(ChannelShm, ASenderAsleepOnAFullRingIsWokenByABusyPollingListener) {
   sender.join();
   EXPECT_TRUE(sent_all.load());
   test::MappedSegment seg(name);
-  const std::size_t ring0 = sc::geometry(8, 4096)->rings_offset;
+  const std::size_t ring0 = kRing0;
   EXPECT_GT(seg.word(ring0 + offsetof(ring::Header, writer_wake)).load(), 0U)
       << "the listener never woke the sender asleep on its full ring (it woke at its "
          "liveness period only)";
@@ -684,7 +686,7 @@ TEST(ChannelShm, AReceiveWhoseDeadlineHasPassedStillSeesTheEndOfTheStream) {
 // of 4096-byte rings), as a sender gone wrong would.
 void forge_corrupt_record(const ShmName& name, std::uint64_t pos) {
   Fd fd = open_segment(name);
-  const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+  const std::uint64_t ring0 = kRing0;
   std::uint64_t key = 0;
   ASSERT_EQ(::pread(fd.get(), &key, 8, static_cast<off_t>(ring0 + offsetof(ring::Header, key))), 8);
   const std::uint32_t length_and_kind[2] = {0, 9};
@@ -792,7 +794,7 @@ TEST(ChannelShm, ASlotStateNoEndWritesIsReported) {
 TEST(ChannelShm, AnOverwrittenReadPositionIsReported) {
   OneSenderChannel ch;
   attach_the_sender(ch);
-  const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+  const std::uint64_t ring0 = kRing0;
   scribble(ch.name, ring0 + offsetof(ring::Header, read_pos), 4096 * 3);
   expect_dropped_once(ch, "read position was overwritten");
 }
@@ -803,7 +805,7 @@ TEST(ChannelShm, AnOverwrittenRecordIsReportedNotWaitedOnForGood) {
   OneSenderChannel ch;
   ASSERT_TRUE(ch.tx.try_send(text("first")));   // a 32-byte record at 0
   ASSERT_TRUE(ch.tx.try_send(text("second")));  // at 32
-  const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+  const std::uint64_t ring0 = kRing0;
   scribble(ch.name, ring0 + sizeof(ring::Header), 0x5eed5eed5eed5eedULL);
   expect_dropped_once(ch, "the ring was overwritten");
 }
@@ -813,7 +815,7 @@ TEST(ChannelShm, AnOverwrittenRecordIsReportedNotWaitedOnForGood) {
 // one to join.
 TEST(ChannelShm, ASenderRefusedBeforeItWasAttachedEndsTheStream) {
   OneSenderChannel ch;
-  const std::uint64_t ring0 = sc::geometry(1, 4096)->rings_offset;
+  const std::uint64_t ring0 = kRing0;
   scribble(ch.name, ring0 + offsetof(ring::Header, magic), 0);
   expect_dropped_once(ch, "its ring is corrupt");
 }

@@ -53,6 +53,8 @@ namespace sc = detail::shm_channel;
 
 constexpr std::uint64_t kCapacity = 4096;  // the smallest ring: small objects
 constexpr std::uint32_t kSlots = 4;
+// The size of such a channel, from the layout's table: ring 0 at 3776, rings 8192 bytes apart.
+constexpr std::uint64_t kTotalSize = 3776 + kSlots * 8192;
 
 // --- a hand-made channel segment ------------------------------------------------------------
 
@@ -233,7 +235,7 @@ TEST(ListChannels, LiveListenerIsListedNotStaleWithItsPidAndCapacity) {
   EXPECT_EQ(c->reader_pid, listener.pid());
   EXPECT_EQ(c->capacity, kCapacity);
   EXPECT_EQ(c->slots, kSlots);
-  EXPECT_EQ(c->size, sc::geometry(kSlots, kCapacity)->total_size);
+  EXPECT_EQ(c->size, kTotalSize);
   EXPECT_EQ(c->writer_pid, 0);
   EXPECT_TRUE(c->writer_pids.empty());
   EXPECT_EQ(c->writers, 0u);
@@ -349,7 +351,7 @@ TEST(ListChannels, HeaderValuesAreCheckedAgainstTheObjectSize) {
     const char* note;
   };
   const Case cases[] = {
-      {"size other than the header says", [](CraftedChannel& ch) { ch.resize(sc::geometry(kSlots, kCapacity)->total_size + 4096); },
+      {"size other than the header says", [](CraftedChannel& ch) { ch.resize(kTotalSize + 4096); },
        true, "corrupt header"},
       {"total_size lies", [](CraftedChannel& ch) {
          auto h = ch.write_header(0);
@@ -434,7 +436,7 @@ TEST(ListChannels, ObjectLeftByAListenerThatDiedCreatingItIsStaleAndAFreshEmptyO
   EXPECT_TRUE(has_substring(c->note, "died while creating it"));
 
   CraftedChannel sized;  // ftruncate'd, no header written: listen() had locked before that
-  sized.resize(sc::geometry(kSlots, kCapacity)->total_size);
+  sized.resize(kTotalSize);
   c = listed(sized.name());
   ASSERT_TRUE(c);
   EXPECT_EQ(c->stale, std::optional<bool>(true)) << c->note;

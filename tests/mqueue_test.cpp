@@ -75,16 +75,6 @@ short poll_events(const Fd& fd, short events) {
   return rc > 0 ? p.revents : 0;
 }
 
-// Drops CAP_SYS_RESOURCE from this process (a forked child): it lifts the mqueue limits.
-bool drop_sys_resource() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &header, data) != 0) return false;
-  data[0].effective &= ~(1U << CAP_SYS_RESOURCE);
-  data[0].permitted &= ~(1U << CAP_SYS_RESOURCE);
-  return ::syscall(SYS_capset, &header, data) == 0;
-}
-
 unsigned long long read_number(const char* path) {
   unsigned long long value = 0;
   std::ifstream(path) >> value;
@@ -467,7 +457,7 @@ TEST(MessageQueue, MaxMessagesAboveMsgMaxNamesTheProcFileAndItsValue) {
   RemoveAtEnd guard(name, &MessageQueue::remove);
   // Without CAP_SYS_RESOURCE, as most processes run (with it, only the kernel's hard limits apply).
   test::Forked child([&] {
-    EXPECT_TRUE(drop_sys_resource());
+    EXPECT_TRUE(test::drop_sys_resource());
     Error e = test::error_from([&] {
       (void)MessageQueue::create(
           {.name = name, .max_messages = static_cast<long>(msg_max + 1), .message_size = 8});
@@ -500,7 +490,7 @@ TEST(MessageQueue, TooManyQueuesNamesQueuesMax) {
       limit << 1 << std::flush;
       if (!limit) return kCannotRun;
     }
-    EXPECT_TRUE(drop_sys_resource());
+    EXPECT_TRUE(test::drop_sys_resource());
     auto first = MessageQueue::create({.name = queue_name(), .max_messages = 1, .message_size = 8});
     Error e = test::error_from([&] {
       (void)MessageQueue::create({.name = queue_name(), .max_messages = 1, .message_size = 8});

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -202,6 +204,22 @@ RemoveAtEnd::~RemoveAtEnd() {
   } catch (const std::exception& e) {
     ADD_FAILURE() << "could not remove " << what_ << " at the end of the test: " << e.what();
   }
+}
+
+bool has_sys_resource() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  return (data[0].effective & (1U << CAP_SYS_RESOURCE)) != 0;
+}
+
+bool drop_sys_resource() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  data[0].effective &= ~(1U << CAP_SYS_RESOURCE);
+  data[0].permitted &= ~(1U << CAP_SYS_RESOURCE);
+  return ::syscall(SYS_capset, &header, data) == 0;
 }
 
 }  // namespace ipckit::test

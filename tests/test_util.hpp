@@ -67,6 +67,11 @@ class Forked {
 inline constexpr uid_t kNobody = 65534;
 /// Whether this process may become kNobody (it runs as root).
 [[nodiscard]] bool can_become_nobody();
+/// Whether this process has CAP_SYS_RESOURCE (root has it), which lifts limits such as
+/// pipe-max-size and the mqueue limits.
+[[nodiscard]] bool has_sys_resource();
+/// Drops CAP_SYS_RESOURCE from this process (call it in a forked child); false when it cannot.
+[[nodiscard]] bool drop_sys_resource();
 /// Makes the calling process kNobody for good (no supplementary groups); for a forked child.
 /// False when that failed.
 [[nodiscard]] bool become_nobody();

@@ -41,10 +41,11 @@ inline constexpr std::size_t kPipeAtomicWrite = 4096;
 [[nodiscard]] std::size_t pipe_capacity(const Fd& end);
 
 /// Sets the buffer size (F_SETPIPE_SZ) and returns what the kernel chose (at least `bytes`,
-/// rounded up to a power-of-two number of pages). Asking more than
-/// /proc/sys/fs/pipe-max-size throws Error naming that limit (even for root, who could pass
-/// it); asking less than the bytes in the pipe throws EBUSY; running out of the user's pipe
-/// pages throws EPERM naming /proc/sys/fs/pipe-user-pages-soft.
+/// rounded up to a power-of-two number of pages). The kernel decides: asking more than
+/// /proc/sys/fs/pipe-max-size throws Error (EPERM) naming that limit, unless the process has
+/// CAP_SYS_RESOURCE (root), which may pass it; asking less than the bytes in the pipe throws
+/// EBUSY; running out of the user's pipe pages throws EPERM naming
+/// /proc/sys/fs/pipe-user-pages-soft.
 std::size_t set_pipe_capacity(const Fd& end, std::size_t bytes);
 
 /// /proc/sys/fs/pipe-max-size: the most an unprivileged process may set.
