@@ -1,5 +1,5 @@
 # The two set-up commands: `make run` and `make test`. Both install what is missing first.
-.PHONY: run test deps build-release build-dev bench stress-long fuzz fuzz-build fuzz-long format tidy clean
+.PHONY: run test deps build-release build-dev bench stress-long fuzz fuzz-build fuzz-corpus fuzz-long format tidy clean
 
 CMAKE ?= cmake
 CTEST ?= ctest
@@ -38,7 +38,9 @@ stress-long: deps build-dev
 # million, inputs of at most 1 KiB), one after the other. On a free core of this machine:
 # ring ~4 000 inputs/s (under an hour), stream ~1 000 (about 3 hours), shm segment ~700-3 500
 # (1 to 4 hours): run it unattended. Corpora grow in build/fuzz/corpus/TARGET; a crash is written to
-# build/fuzz/ as crash-<sha1> (replay: pass that file to the target).
+# build/fuzz/ as crash-<sha1> (replay: pass that file to the target). `make test` replays the
+# checked-in corpora, tests/fuzz/corpus/TARGET; `make fuzz-corpus` merges what the runs found
+# into them (libFuzzer -merge=1: only inputs that add coverage).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGET ?= ring_fuzz
 FUZZ_RUNS ?= 10000000
@@ -53,6 +55,12 @@ fuzz: fuzz-build
 	mkdir -p build/fuzz/corpus/$(FUZZ_TARGET)
 	./build/fuzz/tests/fuzz/$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	  -artifact_prefix=build/fuzz/ build/fuzz/corpus/$(FUZZ_TARGET)
+
+fuzz-corpus: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p tests/fuzz/corpus/$$t build/fuzz/corpus/$$t && \
+	  ./build/fuzz/tests/fuzz/$$t -merge=1 -max_len=1024 -rss_limit_mb=4096 tests/fuzz/corpus/$$t build/fuzz/corpus/$$t || exit 1; \
+	done
 
 fuzz-long: fuzz-build
 	for t in $(FUZZ_TARGETS); do \

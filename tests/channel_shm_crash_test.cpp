@@ -6,7 +6,8 @@
 //     build/dev/tests/channel_shm_crash_test --gtest_filter='ChannelShmCrash.<test>'
 //
 // IPCKIT_CRASH_TRIALS=N runs N trials (default 200; `make stress-long` runs 5000), trial t
-// with seed IPCKIT_CRASH_SEED + t (default base seed kDefaultSeed).
+// with seed IPCKIT_CRASH_SEED + t. Without IPCKIT_CRASH_SEED the base seed comes from the clock
+// and the pid, so every run tries new kill plans; it is printed before the first trial.
 //
 // Where the kill lands: the victim reports that it reached a random message count (a byte
 // through a pipe, so nothing here sleeps to order processes), or, for "blocked" plans, the
@@ -65,7 +66,15 @@ using namespace std::chrono_literals;
 using test::Forked;
 using test::ShmName;
 
-constexpr std::uint64_t kDefaultSeed = 0x1bc6'0006'0000'0000ULL;
+// A base seed for this run: the clock and the pid, mixed (splitmix64's finaliser), so runs and
+// concurrent test processes draw different plans.
+std::uint64_t fresh_seed() {
+  std::uint64_t x = static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) ^
+                    (static_cast<std::uint64_t>(::getpid()) << 32);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
 constexpr unsigned kDefaultTrials = 200;
 // A killed peer is noticed within ~50 ms (kLivenessPeriod, src/channel/shm_wake.hpp); these are the bounds a
 // trial fails at, far above that so a loaded machine does not fail a sound build.
@@ -109,8 +118,10 @@ std::uint64_t env_number(const char* variable, std::uint64_t fallback) {
 // the seed that replays its trial alone.
 template <class Trial>
 void run_trials(Trial&& trial) {
-  const std::uint64_t base = env_number("IPCKIT_CRASH_SEED", kDefaultSeed);
+  const std::uint64_t base = env_number("IPCKIT_CRASH_SEED", fresh_seed());
   const std::uint64_t trials = env_number("IPCKIT_CRASH_TRIALS", kDefaultTrials);
+  std::printf("base seed 0x%" PRIx64 " (IPCKIT_CRASH_SEED=0x%" PRIx64 " replays this run)\n", base, base);
+  std::fflush(stdout);
   const auto start = std::chrono::steady_clock::now();
   for (std::uint64_t t = 0; t < trials; ++t) {
     const std::uint64_t seed = base + t;

@@ -10,8 +10,9 @@
 // up to max_message().
 //
 // Build: make fuzz (clang, -fsanitize=fuzzer,address,undefined), or by hand:
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include \
+//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I include
 //     tests/fuzz/ring_fuzz.cpp -o ring_fuzz && ./ring_fuzz -max_total_time=60
+// ctest replays the checked-in corpus (tests/fuzz/corpus/ring_fuzz) through replay_main.cpp.
 
 #include <cstddef>
 #include <cstdint>
