@@ -346,6 +346,13 @@ bool wait_until_thread_asleep(pid_t tid, std::chrono::seconds timeout = 20s) {
   return wait_until_sleeping("/proc/self/task/" + std::to_string(tid) + "/stat", timeout);
 }
 
+/// In a sender child: joins the channel whose URL the parent put on `from` (put_text).
+Channel connect_as_told(const Fd& from) {
+  const std::optional<std::string> url = get_text(from);
+  if (!url) throw std::runtime_error("no URL came from the parent");
+  return Channel::connect(*url, {}, Deadline::after(10s));
+}
+
 /// A child's view of its own body: gtest failures inside it make it exit 101 (test::Forked).
 int run_child(const std::function<void()>& body) {
   body();
@@ -421,9 +428,7 @@ TEST_P(ChannelConformance, OrderKeptNothingLostOrDuplicated) {
   Pipe to_receiver = Pipe::create();
   Forked sender([&] {
     return run_child([&] {
-      auto url = get_text(to_sender.read_end);
-      ASSERT_TRUE(url);
-      Channel tx = Channel::connect(*url, {}, Deadline::after(10s));
+      Channel tx = connect_as_told(to_sender.read_end);
       const std::size_t max = tx.max_message();
       put_text(to_receiver.write_end, std::to_string(max));
       std::vector<std::byte> message(max);
@@ -523,9 +528,7 @@ TEST_P(ChannelConformance, PeerClosedWhenTheReceiverGoes) {
   Pipe to_receiver = Pipe::create();
   Forked sender([&] {
     return run_child([&] {
-      auto url = get_text(to_sender.read_end);
-      ASSERT_TRUE(url);
-      Channel tx = Channel::connect(*url, {}, Deadline::after(10s));
+      Channel tx = connect_as_told(to_sender.read_end);
       std::vector<std::byte> hello(10);
       make_message(hello, 0, 0);
       ASSERT_EQ(tx.send(hello, Deadline::after(10s)).status, IoStatus::ok);
@@ -589,9 +592,7 @@ TEST_P(ChannelConformance, DeadlinesHonoured) {
   Pipe to_receiver = Pipe::create();
   Forked sender([&] {
     return run_child([&] {
-      auto url = get_text(to_sender.read_end);
-      ASSERT_TRUE(url);
-      Channel tx = Channel::connect(*url, {}, Deadline::after(10s));
+      Channel tx = connect_as_told(to_sender.read_end);
       test::notify(to_receiver.write_end);           // joined
       ASSERT_TRUE(test::await(to_sender.read_end));  // the receiver has tried its deadlines: fill
       // Fill the channel: try_send until it says no, then a send with a short deadline must
@@ -742,9 +743,7 @@ TEST_P(ChannelConformance, SenderKilledMidMessage) {
   Pipe to_receiver = Pipe::create();
   Forked sender([&] {
     return run_child([&] {
-      auto url = get_text(to_sender.read_end);
-      ASSERT_TRUE(url);
-      Channel tx = Channel::connect(*url, {}, Deadline::after(10s));
+      Channel tx = connect_as_told(to_sender.read_end);
       std::uint32_t sent = 0;
       std::vector<std::byte> message(fill_size(tx.max_message()));
       if (byte_stream) {
@@ -1070,9 +1069,7 @@ TEST(ChannelConformanceFifo, SenderAloneMaySendLargeMessages) {
   Pipe to_sender = Pipe::create();
   Forked sender([&] {
     return run_child([&] {
-      auto url = get_text(to_sender.read_end);
-      ASSERT_TRUE(url);
-      Channel tx = Channel::connect(*url, {}, Deadline::after(10s));
+      Channel tx = connect_as_told(to_sender.read_end);
       for (std::uint32_t i = 0; i < sizes.size(); ++i) {
         std::vector<std::byte> message(sizes[i]);
         make_message(message, 0, i);
@@ -1093,6 +1090,107 @@ TEST(ChannelConformanceFifo, SenderAloneMaySendLargeMessages) {
   EXPECT_EQ(rx.receive(buffer, Deadline::after(10s)).status, IoStatus::end_of_stream);
   const ExitStatus status = sender.wait();
   EXPECT_TRUE(status.success()) << "sender " << status.to_string();
+}
+
+// --- Messages without copies: loan() and receive(deadline) -------------------------------------
+
+// Loaned messages (some sent shorter than the loan, some by the copying send between them)
+// and messages received in place keep the contract: whole, in order, nothing lost.
+TEST_P(ChannelConformance, LoanedMessagesReceivedInPlaceKeepOrderAndBoundaries) {
+  constexpr std::uint32_t kCount = 20'000;
+  Pipe to_sender = Pipe::create();
+  Forked sender([&] {
+    return run_child([&] {
+      Channel tx = connect_as_told(to_sender.read_end);
+      const std::size_t max = tx.max_message();
+      std::vector<std::byte> copy(max);
+      for (std::uint32_t i = 0; i < kCount; ++i) {
+        const std::size_t size = stream_size(i, max);
+        if (i % 3 == 2) {  // the copying send, between loans
+          make_message(std::span{copy}.first(size), 0, i);
+          ASSERT_EQ(tx.send(std::span{copy}.first(size), Deadline::after(30s)).status, IoStatus::ok) << i;
+          continue;
+        }
+        // Every other loan asks for more than it sends.
+        Loan l = tx.loan(i % 3 == 1 ? std::min(max, size + 100) : size, Deadline::after(30s));
+        ASSERT_EQ(l.status(), IoStatus::ok) << "loan " << i;
+        make_message(l.bytes().first(size), 0, i);
+        ASSERT_EQ(l.send(size).status, IoStatus::ok) << "message " << i;
+      }
+    });
+  });
+  Channel rx = Channel::listen(fresh_url());
+  put_text(to_sender.write_end, rx.url());
+  const std::size_t max = rx.max_message();
+  std::vector<std::byte> scratch(max);
+  for (std::uint32_t i = 0; i < kCount; ++i) {
+    const Message m = rx.receive(Deadline::after(30s));
+    ASSERT_EQ(m.status(), IoStatus::ok) << "message " << i;
+    ASSERT_TRUE(is_message(m.bytes(), 0, i, stream_size(i, max), scratch)) << "message " << i;
+  }
+  EXPECT_EQ(rx.receive(Deadline::after(10s)).status(), IoStatus::end_of_stream);
+  const ExitStatus status = sender.wait();
+  EXPECT_TRUE(status.success()) << "sender " << status.to_string();
+}
+
+// A loan dropped unsent sends nothing; the room is there for the next message.
+TEST_P(ChannelConformance, AnAbandonedLoanSendsNothing) {
+  Channel rx = Channel::listen(fresh_url());
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  {
+    Loan dropped = tx.loan(10, Deadline::after(10s));
+    ASSERT_TRUE(dropped.ok());
+    make_message(dropped.bytes(), 0, 99);
+  }
+  Loan abandoned = tx.loan(10, Deadline::after(10s));
+  ASSERT_TRUE(abandoned.ok());
+  abandoned.abandon();
+  EXPECT_TRUE(abandoned.bytes().empty());
+  std::vector<std::byte> small(10);
+  make_message(small, 0, 0);
+  ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, IoStatus::ok);
+  std::vector<std::byte> scratch;
+  Message m = rx.receive(Deadline::after(10s));
+  ASSERT_TRUE(m.ok());
+  EXPECT_TRUE(is_message(m.bytes(), 0, 0, small.size(), scratch));
+  m.release();
+  EXPECT_TRUE(m.bytes().empty());
+  EXPECT_EQ(rx.receive(Deadline::now()).status(), IoStatus::would_block);
+}
+
+// One Message and one Loan of an end at a time, and no copying call beside them: each mistake
+// is an Error that moves nothing.
+TEST_P(ChannelConformance, OneMessageAndOneLoanAtATime) {
+  Channel rx = Channel::listen(fresh_url());
+  Channel tx = Channel::connect(rx.url(), {}, Deadline::after(10s));
+  std::vector<std::byte> small(10);
+  for (std::uint32_t i = 0; i < 2; ++i) {
+    make_message(small, 0, i);
+    ASSERT_EQ(tx.send(small, Deadline::after(10s)).status, IoStatus::ok);
+  }
+  Loan held = tx.loan(8, Deadline::after(10s));
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(test::error_from([&] { (void)tx.loan(8, Deadline::now()); }).errnum(), EBUSY);
+  EXPECT_EQ(test::error_from([&] { (void)tx.send(small, Deadline::now()); }).errnum(), EBUSY);
+  held.abandon();
+  EXPECT_EQ(test::error_from([&] { (void)held.send(); }).errnum(), EINVAL);
+  EXPECT_EQ(test::error_from([&] { (void)tx.loan(tx.max_message() + 1); }).errnum(), EMSGSIZE);
+  EXPECT_EQ(test::error_from([&] { (void)rx.loan(8); }).errnum(), EBADF);
+  EXPECT_EQ(test::error_from([&] { (void)tx.receive(Deadline::now()); }).errnum(), EBADF);
+
+  std::vector<std::byte> buffer(rx.max_message());
+  std::vector<std::byte> scratch;
+  Message first = rx.receive(Deadline::after(10s));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(test::error_from([&] { (void)rx.receive(Deadline::now()); }).errnum(), EBUSY);
+  EXPECT_EQ(test::error_from([&] { (void)rx.try_receive(buffer); }).errnum(), EBUSY);
+  EXPECT_TRUE(is_message(first.bytes(), 0, 0, small.size(), scratch));  // still whole
+  Message moved = std::move(first);
+  EXPECT_TRUE(first.bytes().empty());  // NOLINT(bugprone-use-after-move): what a moved-from one holds
+  moved = Message{};                   // assigning releases what it held
+  const IoResult second = rx.receive(buffer, Deadline::after(10s));
+  ASSERT_EQ(second.status, IoStatus::ok);
+  EXPECT_TRUE(is_message(std::span{buffer}.first(second.bytes), 0, 1, small.size(), scratch));
 }
 
 }  // namespace

@@ -27,6 +27,8 @@
 #include <future>
 #include <memory>
 #include <optional>
+#include <cinttypes>
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -172,6 +174,68 @@ TEST(ChannelShm, ListenerMapsTheSendersDataReadOnly) {
   }
   EXPECT_EQ(read_only, 3) << maps;
   EXPECT_GE(read_write, 1) << maps;
+}
+
+// The /proc/self/maps line of the mapping that holds `address` ("" when none does).
+std::string mapping_of(const void* address) {
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  std::istringstream maps(test::file_bytes("/proc/self/maps"));
+  for (std::string line; std::getline(maps, line);) {
+    std::uintptr_t begin = 0;
+    std::uintptr_t end = 0;
+    if (std::sscanf(line.c_str(), "%" SCNxPTR "-%" SCNxPTR, &begin, &end) == 2 && at >= begin && at < end) return line;
+  }
+  return {};
+}
+
+// Zero copy on shm://: a loan's room and a received Message's bytes are in the segment itself
+// (a mapping of /dev/shm/ipckit-ch-NAME: the sender's read-write one, the listener's
+// read-only one), not in a buffer of either end.
+TEST(ChannelShm, LoansAndMessagesAreTheSegmentsOwnBytes) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
+  Loan l = tx.loan(64, Deadline::after(10s));
+  ASSERT_TRUE(l.ok());
+  const std::string room = mapping_of(l.bytes().data());
+  EXPECT_TRUE(has_substring(room, name.path().string()));
+  EXPECT_TRUE(has_substring(room, " rw-s ")) << room;
+  std::memset(l.bytes().data(), 'x', 64);
+  ASSERT_TRUE(l.send().ok());
+  const Message m = rx.receive(Deadline::after(10s));
+  ASSERT_TRUE(m.ok());
+  ASSERT_EQ(m.size(), 64U);
+  const std::string seen = mapping_of(m.bytes().data());
+  EXPECT_TRUE(has_substring(seen, name.path().string()));
+  if (::sysconf(_SC_PAGESIZE) == 4096) {
+    EXPECT_TRUE(has_substring(seen, " r--s ")) << seen;
+  }
+  EXPECT_EQ(std::to_integer<char>(m.bytes()[63]), 'x');
+}
+
+// A sender killed while it holds a loan loses only that message: the listener gets what it
+// sent before, then end of stream, and never a part of the loaned one.
+TEST(ChannelShm, ASenderKilledHoldingALoanLosesOnlyThatMessage) {
+  ShmName name;
+  Channel rx = Channel::listen(name.url());
+  Pipe loaned = Pipe::create();
+  test::Forked sender([&] {
+    Channel tx = Channel::connect(name.url(), {}, Deadline::after(10s));
+    if (!tx.send(std::as_bytes(std::span{"sent", 4}), Deadline::after(10s)).ok()) return 1;
+    Loan l = tx.loan(4096, Deadline::after(10s));
+    if (!l.ok()) return 2;
+    std::memset(l.bytes().data(), 'h', l.bytes().size());
+    test::notify(loaned.write_end);
+    for (;;) ::pause();  // killed here, the loan held
+  });
+  ASSERT_TRUE(test::await(loaned.read_end));
+  ASSERT_EQ(::kill(sender.pid(), SIGKILL), 0);
+  EXPECT_EQ(sender.wait().signal, SIGKILL);
+  Message m = rx.receive(Deadline::after(10s));
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(m.bytes().data()), m.size()), "sent");
+  m.release();
+  EXPECT_EQ(rx.receive(Deadline::after(10s)).status(), IoStatus::end_of_stream);
 }
 
 TEST(ChannelShm, NothingLeftInDevShmWhenTheListenerCloses) {

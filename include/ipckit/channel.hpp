@@ -129,6 +129,9 @@ struct ChannelUrlForm {
 /// one end would interleave its state and lose or corrupt messages. For several sending
 /// threads, give each its own end (connect() again: one listener merges them all), or share
 /// one end behind a mutex. The check costs one atomic exchange per call.
+class Message;
+class Loan;
+
 class Channel {
  public:
   /// Creates or binds the channel at `url` (the receiving side): a FIFO, socket file or queue
@@ -155,11 +158,13 @@ class Channel {
   /// Sends one whole message: ok, peer_closed, timed_out (or would_block for Deadline::now()).
   /// After timed_out or would_block nothing of the message was sent (see flush()). Throws
   /// Error: a message
-  /// above max_message(), send on a listening end, a large fifo message with other senders.
+  /// above max_message(), send on a listening end, a large fifo message with other senders, a
+  /// Loan of this end still held (EBUSY).
   IoResult send(std::span<const std::byte> message, Deadline deadline = Deadline::never());
   /// Receives one whole message into `buffer` (at least max_message() bytes, else an Error
   /// that consumes nothing): ok, end_of_stream, timed_out (or would_block for
-  /// Deadline::now()). Throws Error: receive on a sending end, the transport's own errors.
+  /// Deadline::now()). Throws Error: receive on a sending end, a Message of this end still
+  /// held (EBUSY), the transport's own errors.
   IoResult receive(std::span<std::byte> buffer, Deadline deadline = Deadline::never());
   [[nodiscard]] bool try_send(std::span<const std::byte> message) { return send(message, Deadline::now()).ok(); }
   /// Byte streams (fifo, unix, tcp) cannot take back half a frame: when a send's deadline
@@ -169,6 +174,30 @@ class Channel {
   /// peer_closed, timed_out or would_block. Datagram transports hold nothing: always ok.
   IoResult flush(Deadline deadline = Deadline::never());
   [[nodiscard]] IoResult try_receive(std::span<std::byte> buffer) { return receive(buffer, Deadline::now()); }
+
+  /// Receives one whole message without a buffer of the caller's: a Message whose bytes() are
+  /// a read-only view of it, valid until the Message is dropped or released. On shm:// the view
+  /// is the message in the sender's ring (nothing is copied; its room is given back when the
+  /// Message goes); elsewhere the end reads it into a buffer of its own. status(): ok,
+  /// end_of_stream, timed_out (or would_block for Deadline::now()), as receive(buffer).
+  /// One Message of an end is held at a time: drop it before the next receive. Throws Error:
+  /// receive on a sending end, a Message of this end still held (EBUSY), the transport's own
+  /// errors.
+  ///
+  ///   for (ipckit::Message m = rx.receive(); m.ok(); m = rx.receive()) use(m.bytes());
+  [[nodiscard]] Message receive(Deadline deadline = Deadline::never());
+  /// Room for a message of `size` bytes to write in place: a Loan whose bytes() the caller
+  /// fills, then send()s (its whole size, or a shorter prefix); dropping an unsent Loan
+  /// abandons it (nothing is sent; no reader ever sees part of it). On shm:// the room is in
+  /// the ring (nothing is copied; a loan waits, up to the deadline, for room as send does);
+  /// elsewhere it is a buffer of the end's, sent as send() sends. status(): ok, peer_closed,
+  /// timed_out (or would_block for Deadline::now()); the deadline also bounds the send. One
+  /// Loan of an end is held at a time. Throws Error: size above max_message(), loan on a
+  /// listening end, a Loan of this end still held (EBUSY), the transport's own errors.
+  ///
+  ///   ipckit::Loan l = tx.loan(64);
+  ///   if (l.ok()) { fill(l.bytes()); l.send(); }
+  [[nodiscard]] Loan loan(std::size_t size, Deadline deadline = Deadline::never());
 
   [[nodiscard]] std::size_t max_message() const noexcept;
   /// The URL, normalised ("unix:///run/app.sock"; tcp:// shows the port bound).
@@ -225,6 +254,72 @@ class Channel {
  private:
   explicit Channel(std::unique_ptr<Transport> transport) noexcept;
   std::unique_ptr<Transport> transport_;
+};
+
+/// A message received in place (Channel::receive(deadline)). Move-only; it must not outlive
+/// its Channel. Releasing it (or dropping it) gives its room back to the sender.
+class Message {
+ public:
+  Message() noexcept = default;
+  Message(Message&& other) noexcept;
+  Message& operator=(Message&& other) noexcept;
+  Message(const Message&) = delete;
+  Message& operator=(const Message&) = delete;
+  ~Message() { release(); }
+
+  /// ok when this is a message; otherwise why there is none (end_of_stream, would_block,
+  /// timed_out).
+  [[nodiscard]] IoStatus status() const noexcept { return status_; }
+  [[nodiscard]] bool ok() const noexcept { return status_ == IoStatus::ok; }
+  /// The message's bytes (empty unless ok). Read-only: on shm:// they are the sender's ring.
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return bytes_; }
+  [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
+  /// Gives the message's room back now; bytes() is empty afterwards.
+  void release() noexcept;
+
+ private:
+  friend class Channel;
+  Message(Channel::Transport* owner, IoStatus status, std::span<const std::byte> bytes) noexcept
+      : owner_(owner), status_(status), bytes_(bytes) {}
+  Channel::Transport* owner_ = nullptr;  // set while a message is held
+  IoStatus status_ = IoStatus::would_block;
+  std::span<const std::byte> bytes_;
+};
+
+/// Room for one message, written in place (Channel::loan(size, deadline)). Move-only; it must
+/// not outlive its Channel. send() publishes it; dropping it unsent abandons it.
+class Loan {
+ public:
+  Loan() noexcept = default;
+  Loan(Loan&& other) noexcept;
+  Loan& operator=(Loan&& other) noexcept;
+  Loan(const Loan&) = delete;
+  Loan& operator=(const Loan&) = delete;
+  ~Loan() { abandon(); }
+
+  /// ok when the room is there; otherwise why not (peer_closed, would_block, timed_out).
+  [[nodiscard]] IoStatus status() const noexcept { return status_; }
+  [[nodiscard]] bool ok() const noexcept { return status_ == IoStatus::ok; }
+  /// The room to fill: the size asked (empty unless ok, and once sent or abandoned).
+  [[nodiscard]] std::span<std::byte> bytes() const noexcept { return bytes_; }
+  /// Sends the first `size` bytes of the room (at most its size) as one message: ok,
+  /// peer_closed, timed_out or would_block as Channel::send (after which nothing was sent and
+  /// the loan is over either way). Throws Error: a loan that is not ok or was already sent or
+  /// abandoned (EINVAL), `size` above the room (EMSGSIZE).
+  IoResult send(std::size_t size);
+  /// Sends the whole room.
+  IoResult send() { return send(bytes_.size()); }
+  /// Gives the room back unsent (what dropping the loan does).
+  void abandon() noexcept;
+
+ private:
+  friend class Channel;
+  Loan(Channel::Transport* owner, IoStatus status, std::span<std::byte> bytes, Deadline deadline) noexcept
+      : owner_(owner), status_(status), bytes_(bytes), deadline_(deadline) {}
+  Channel::Transport* owner_ = nullptr;  // set while the room is held
+  IoStatus status_ = IoStatus::would_block;
+  std::span<std::byte> bytes_;
+  Deadline deadline_ = Deadline::never();
 };
 
 }  // namespace ipckit

@@ -77,28 +77,6 @@ Channel Channel::connect(std::string_view url, const ChannelOptions& options, De
   sys::fail("Channel::connect", url, EINVAL, "unknown scheme");
 }
 
-namespace {
-
-// An end is one thread's at a time (channel.hpp). A second thread that calls in while the
-// first is inside gets an Error at once: two threads on one end would otherwise interleave
-// its state and lose or corrupt messages without a word.
-class OneThreadAtATime {
- public:
-  OneThreadAtATime(Channel::Transport& transport, std::string_view call) : transport_(transport) {
-    if (transport_.try_take()) return;
-    sys::fail(call, transport_.url(), EBUSY,
-              "another thread is using this end right now; an end is one thread's at a time: give each "
-              "thread an end of its own (connect() again), or hand the end over with a mutex");
-  }
-  OneThreadAtATime(const OneThreadAtATime&) = delete;
-  OneThreadAtATime& operator=(const OneThreadAtATime&) = delete;
-  ~OneThreadAtATime() { transport_.release(); }
-
- private:
-  Channel::Transport& transport_;
-};
-
-}  // namespace
 
 IoResult Channel::send(std::span<const std::byte> message, Deadline deadline) {
   if (!transport_) sys::fail("Channel::send", "a moved-from channel", EBADF);
@@ -111,7 +89,11 @@ IoResult Channel::send(std::span<const std::byte> message, Deadline deadline) {
               "the message is " + std::to_string(message.size()) + " bytes; this channel carries at most " +
                   std::to_string(transport_->max_message()) + " (max_message())");
   }
-  const OneThreadAtATime one(*transport_, "Channel::send");
+  const detail::OneThreadAtATime one(*transport_, "Channel::send");
+  if (transport_->loan_held) {
+    sys::fail("Channel::send", transport_->url(), EBUSY,
+              "a Loan of this end is held; send or drop it before sending otherwise");
+  }
   return transport_->send(message, deadline);
 }
 
@@ -126,14 +108,18 @@ IoResult Channel::receive(std::span<std::byte> buffer, Deadline deadline) {
               "the buffer holds " + std::to_string(buffer.size()) + " bytes; it must hold max_message() = " +
                   std::to_string(transport_->max_message()) + " bytes, the largest message that may come");
   }
-  const OneThreadAtATime one(*transport_, "Channel::receive");
+  const detail::OneThreadAtATime one(*transport_, "Channel::receive");
+  if (transport_->message_held) {
+    sys::fail("Channel::receive", transport_->url(), EBUSY,
+              "a Message of this end is still held; drop it (or release() it) before the next receive");
+  }
   return transport_->receive(buffer, deadline);
 }
 
 IoResult Channel::flush(Deadline deadline) {
   if (!transport_) sys::fail("Channel::flush", "a moved-from channel", EBADF);
   if (transport_->listener()) return {};
-  const OneThreadAtATime one(*transport_, "Channel::flush");
+  const detail::OneThreadAtATime one(*transport_, "Channel::flush");
   return transport_->flush(deadline);
 }
 
@@ -157,7 +143,7 @@ int Channel::readiness_fd() {
               "this end was made by connect() and sends; a readiness descriptor tells a listening end "
               "that a message came");
   }
-  const OneThreadAtATime one(*transport_, "Channel::readiness_fd");
+  const detail::OneThreadAtATime one(*transport_, "Channel::readiness_fd");
   return transport_->readiness_fd();
 }
 

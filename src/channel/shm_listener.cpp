@@ -191,6 +191,25 @@ class ShmListener final : public Channel::Transport {
     return false;
   }
 
+  // The next message, left in its sender's ring (read-only here) until release_message():
+  // receive() with take() holding instead of copying.
+  IoResult receive_in_place(Deadline deadline, std::span<const std::byte>& view) override {
+    holding_ = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{holding_};
+    const IoResult r = receive({}, deadline);
+    if (r.ok()) view = held_;
+    return r;
+  }
+
+  void release_message() noexcept override {
+    held_ = {};
+    // The slot cannot have been detached meanwhile: nothing scans while a Message is held.
+    if (Local& l = local_[held_slot_]; l.attached) give_back(l);
+  }
+
   [[nodiscard]] std::uint64_t corrupt_senders() const noexcept override {
     return corrupt_senders_.load(std::memory_order_relaxed);
   }
@@ -268,19 +287,28 @@ class ShmListener final : public Channel::Transport {
         k = 0;  // attached_ changed
         continue;
       }
-      if (!p.message.empty()) std::memcpy(buffer.data(), p.message.data(), p.message.size());
       size = p.message.size();
-      l.reader.release();
-      // A sender that busy-polls never sleeps on a full ring: no wake-up check (its fence)
-      // per message.
-      if (!l.sender_spins) {
-        ring::Header* rh = l.reader.header();
-        wake_if_waiting(rh->writer_waiting, rh->writer_wake);
-      }
       next_ = at + 1;
+      if (holding_) {  // receive_in_place: the message stays in the ring until release_message()
+        held_slot_ = i;
+        held_ = p.message;
+        return true;
+      }
+      if (!p.message.empty()) std::memcpy(buffer.data(), p.message.data(), p.message.size());
+      give_back(l);
       return true;
     }
     return false;
+  }
+
+  // Releases the message just taken from `l`'s ring and wakes its sender if it sleeps on a
+  // full ring. One that busy-polls never sleeps: no wake-up check (its fence) per message.
+  void give_back(Local& l) noexcept {
+    l.reader.release();
+    if (!l.sender_spins) {
+      ring::Header* rh = l.reader.header();
+      wake_if_waiting(rh->writer_waiting, rh->writer_wake);
+    }
   }
 
   // Looks at every slot: attaches new senders, frees slots whose sender has gone and whose
@@ -600,6 +628,9 @@ class ShmListener final : public Channel::Transport {
   bool draining_dead_ = false;        // the last scan left a dead sender's messages to take
   bool liveness_pending_ = false;     // wait() found a look at the locks due
   unsigned empty_tries_ = 0;          // try_receives that found nothing (see receive)
+  bool holding_ = false;              // take() leaves the message in place (receive_in_place)
+  std::uint32_t held_slot_ = 0;       // the slot of the message held (Channel's Message)
+  std::span<const std::byte> held_;
   LivenessTimer liveness_;
   std::optional<ReadinessBell> readiness_;
 };

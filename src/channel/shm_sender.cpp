@@ -63,6 +63,35 @@ class ShmSender final : public Channel::Transport {
   }
 
   IoResult send(std::span<const std::byte> message, Deadline deadline) override {
+    return put([&] { return try_put(message); }, deadline);
+  }
+
+  // A loan is room reserved in the ring (waited for as a send waits), filled in place;
+  // commit_loan publishes it, and one never committed is simply overwritten by the next.
+  IoResult loan(std::size_t size, Deadline deadline, std::span<std::byte>& room) override {
+    return put(
+        [&] {
+          const ring::Status s = writer_.reserve(size, room);
+          return s == ring::Status::ok || s == ring::Status::full ? s : ring::Status::corrupt;
+        },
+        deadline);
+  }
+
+  IoResult commit_loan(std::span<std::byte>, std::size_t size, Deadline) override {
+    writer_.commit(size);
+    wake_listener();
+    return {};
+  }
+
+  IoResult receive(std::span<std::byte>, Deadline) override {
+    sys::fail("Channel::receive", url_, EBADF, "this end was made by connect() and sends");
+  }
+
+ private:
+  // A send or a loan: `attempt` (ok, full, or corrupt: the listener broke our ring) on the
+  // ring, waiting for room as the deadline allows.
+  template <class Attempt>
+  IoResult put(Attempt&& attempt, Deadline deadline) {
     if (peer_gone_) return {0, IoStatus::peer_closed};
     // acquire: pairs with the listener's release store as it closes.
     if (atomic(seg_.header().receiver_closed).load(std::memory_order_acquire) != 0) return gone();
@@ -74,32 +103,32 @@ class ShmSender final : public Channel::Transport {
       if (liveness_.due() && listener_gone(true)) return gone();
     }
     // The hot path: room in our ring.
-    switch (try_put(message)) {
+    switch (attempt()) {
       case ring::Status::ok:
         return {0, IoStatus::ok};
       case ring::Status::full:
-        return wait_for_room(message, deadline);
+        return wait_for_room(attempt, deadline);
       default:
         return gone();
     }
   }
 
-  IoResult receive(std::span<std::byte>, Deadline) override {
-    sys::fail("Channel::receive", url_, EBADF, "this end was made by connect() and sends");
-  }
-
- private:
   // ok (committed, the listener woken if it sleeps), full, or corrupt (the listener broke
   // our ring: it is treated as gone).
   ring::Status try_put(std::span<const std::byte> message) noexcept {
     const ring::Status s = writer_.try_write(message);
     if (s != ring::Status::ok) return s == ring::Status::full ? s : ring::Status::corrupt;
-    // A listener that busy-polls never sleeps: no wake-up check (its fence) per message.
+    wake_listener();
+    return ring::Status::ok;
+  }
+
+  // After a commit: wakes the listener if it said it sleeps. One that busy-polls never
+  // sleeps: no wake-up check (its fence) per message.
+  void wake_listener() noexcept {
     if (!receiver_spins_) {
       sc::ChannelHeader& h = seg_.header();
       wake_if_waiting(h.receiver_waiting, h.receiver_wake, &bell_);
     }
-    return ring::Status::ok;
   }
 
   IoResult gone() noexcept {
@@ -115,7 +144,8 @@ class ShmSender final : public Channel::Transport {
     return check_lock && !byte_locked(seg_.fd(), sc::kReceiverLockByte);
   }
 
-  IoResult wait_for_room(std::span<const std::byte> message, Deadline deadline) {
+  template <class Attempt>
+  IoResult wait_for_room(Attempt& attempt, Deadline deadline) {
     const auto until_spun = spin_end(deadline.is_now() ? 0ns : spin_);
     for (unsigned spins = 0;; ++spins) {  // spinning
       if (spins % kClockEvery == 0) {
@@ -124,7 +154,7 @@ class ShmSender final : public Channel::Transport {
         if (Clock::now() >= until_spun) break;
       }
       cpu_relax();
-      const ring::Status s = try_put(message);
+      const ring::Status s = attempt();
       if (s == ring::Status::ok) return {0, IoStatus::ok};
       if (s != ring::Status::full) return gone();
     }
@@ -134,12 +164,12 @@ class ShmSender final : public Channel::Transport {
       const auto now = Clock::now();
       const auto wake_at = std::min(deadline.when(), now + kLivenessPeriod);
       sleep_on(rh->writer_waiting, rh->writer_wake, wake_at - now, [&] {
-        s = try_put(message);
+        s = attempt();
         return s != ring::Status::full || listener_gone(false);
       });
       if (s == ring::Status::ok) return {0, IoStatus::ok};
       if (s != ring::Status::full) return gone();
-      s = try_put(message);
+      s = attempt();
       if (s == ring::Status::ok) return {0, IoStatus::ok};
       if (s != ring::Status::full) return gone();
       if (listener_gone(liveness_.due())) return gone();

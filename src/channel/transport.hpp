@@ -6,7 +6,9 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
+#include "../sys.hpp"
 #include "ipckit/channel.hpp"
 #include "url.hpp"
 
@@ -35,6 +37,28 @@ class Channel::Transport {
   /// Channel::corrupt_senders: senders dropped for breaking shared memory. Others: 0.
   [[nodiscard]] virtual std::uint64_t corrupt_senders() const noexcept { return 0; }
 
+  /// Channel::receive(deadline) on a listening end: the next message, left where it is with
+  /// its bytes in `view` until release_message(). The default receives it into a buffer this
+  /// end keeps (max_message bytes, allocated on first use; pages are touched only as messages
+  /// fill them).
+  virtual IoResult receive_in_place(Deadline deadline, std::span<const std::byte>& view);
+  /// Gives back the message receive_in_place() returned. Default: nothing to give back.
+  virtual void release_message() noexcept {}
+  /// Channel::loan on a sending end: room for `size` bytes (<= max_message) in `room`, or why
+  /// not. The default is a buffer this end keeps.
+  virtual IoResult loan(std::size_t size, Deadline deadline, std::span<std::byte>& room);
+  /// Sends the first `size` bytes of the room loan() gave. The default send()s them.
+  virtual IoResult commit_loan(std::span<std::byte> room, std::size_t size, Deadline deadline) {
+    return send(room.first(size), deadline);
+  }
+  /// Forgets the room loan() gave, unsent. Default: nothing to forget.
+  virtual void abandon_loan() noexcept {}
+
+  /// A Message or a Loan of this end is held (Channel checks: one at a time, and no copying
+  /// call meanwhile). Changed only by a thread that holds the end.
+  bool message_held = false;
+  bool loan_held = false;
+
   /// Channel's one-thread-at-a-time check: true when the end was free and is now taken.
   [[nodiscard]] bool try_take() noexcept {
     // acquire: pairs with release() of the thread that used the end before, so its writes to
@@ -54,9 +78,33 @@ class Channel::Transport {
 
  private:
   std::atomic<bool> in_use_{false};
+  // The defaults' buffers (receive_in_place, loan): made on first use.
+  std::unique_ptr<std::byte[]> inbox_;
+  std::unique_ptr<std::byte[]> outbox_;
+  std::size_t outbox_size_ = 0;
 };
 
 namespace detail {
+
+// An end is one thread's at a time (channel.hpp). A second thread that calls in while the
+// first is inside gets an Error at once: two threads on one end would otherwise interleave
+// its state and lose or corrupt messages without a word.
+class OneThreadAtATime {
+ public:
+  OneThreadAtATime(Channel::Transport& transport, std::string_view call) : transport_(transport) {
+    if (transport_.try_take()) return;
+    sys::fail(call, transport_.url(), EBUSY,
+              "another thread is using this end right now; an end is one thread's at a time: give each "
+              "thread an end of its own (connect() again), or hand the end over with a mutex");
+  }
+  OneThreadAtATime(const OneThreadAtATime&) = delete;
+  OneThreadAtATime& operator=(const OneThreadAtATime&) = delete;
+  ~OneThreadAtATime() { transport_.release(); }
+
+ private:
+  Channel::Transport& transport_;
+};
+
 
 using TransportPtr = std::unique_ptr<Channel::Transport>;
 
