@@ -18,6 +18,7 @@ std::unique_ptr<Mechanism> make_posix_mq_mechanism();
 std::unique_ptr<Mechanism> make_sysv_msg_mechanism();
 std::unique_ptr<Mechanism> make_shm_mechanism();
 std::unique_ptr<Mechanism> make_shm_blocking_mechanism();
+std::unique_ptr<Mechanism> make_shm_loan_mechanism();
 
 namespace {
 
@@ -35,6 +36,9 @@ constexpr std::array kRegistry{
     Registration{"shm", "ipckit's shm:// channel, one per direction, busy-polling", &make_shm_mechanism},
     Registration{"shm-blocking", "ipckit's shm:// channel, one per direction, sleeping on a futex at once",
                  &make_shm_blocking_mechanism},
+    Registration{"shm-loan",
+                 "ipckit's shm:// channel, busy-polling, each message loaned and read in place (64 bytes touched)",
+                 &make_shm_loan_mechanism},
 };
 
 std::string_view trim(std::string_view s) {

@@ -307,6 +307,18 @@ std::vector<std::string> bench_unix_sockets(pid_t of_pid) {
   return out;
 }
 
+// Every row of `report` measured: no error, ordered percentiles, throughput with messages.
+void expect_every_row_measured(const Report& report) {
+  for (const auto& row : report.rows) {
+    SCOPED_TRACE(row.mechanism + " " + std::to_string(row.size));
+    ASSERT_TRUE(row.ok()) << row.error;
+    expect_valid_rtt(row);
+    ASSERT_TRUE(row.throughput.has_value());
+    EXPECT_GT(row.throughput->messages, 0U);
+    EXPECT_GT(row.throughput->bytes_per_s, 0);
+  }
+}
+
 // The socket rows at sizes from the smallest to one far above the socket buffers (so a
 // message moves in many partial reads and writes): each measures, with throughput, and the
 // unix rows leave no socket of theirs behind (the listener is closed in setup, the ends
@@ -316,17 +328,26 @@ TEST(Bench, UnixAndTcpMeasureEverySize) {
   o.sizes = {kMinMessageSize, 4096, std::size_t{1} << 20};
   const Report report = run(select_mechanisms("unix,tcp"), o);
   ASSERT_EQ(report.rows.size(), 6U);
-  for (const auto& row : report.rows) {
-    SCOPED_TRACE(row.mechanism + " " + std::to_string(row.size));
-    ASSERT_TRUE(row.ok()) << row.error;
-    expect_valid_rtt(row);
-    ASSERT_TRUE(row.throughput.has_value());
-    EXPECT_GT(row.throughput->messages, 0U);
-    EXPECT_GT(row.throughput->bytes_per_s, 0);
-  }
+  expect_every_row_measured(report);
   EXPECT_EQ(report.rows[0].mechanism, "unix");
   EXPECT_EQ(report.rows[3].mechanism, "tcp");
   EXPECT_EQ(bench_unix_sockets(::getpid()), std::vector<std::string>{});
+}
+
+// The shared-memory rows (busy-polling, sleeping, and loaned in place) at the smallest size, a
+// page and 1 MiB: each measures, with throughput, and leaves no segment behind.
+TEST(Bench, ShmRowsMeasureEverySizeAndLeaveNoSegment) {
+  if (!two_cpus()) GTEST_SKIP() << "the busy-polling rows need two CPUs";
+  EngineOptions o = tiny_options();
+  o.sizes = {kMinMessageSize, 4096, std::size_t{1} << 20};
+  const Report report = run(select_mechanisms("shm,shm-blocking,shm-loan"), o);
+  ASSERT_EQ(report.rows.size(), 9U);
+  expect_every_row_measured(report);
+  EXPECT_EQ(report.rows[6].mechanism, "shm-loan");
+  const std::string ours = "ipckit-ch-ipckit-bench-" + std::to_string(::getpid()) + "-";
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    EXPECT_FALSE(entry.path().filename().string().starts_with(ours)) << entry.path();
+  }
 }
 
 // Each process keeps only its own end of the connection: when one process lets go of its
