@@ -158,13 +158,13 @@ class Channel {
   /// Sends one whole message: ok, peer_closed, timed_out (or would_block for Deadline::now()).
   /// After timed_out or would_block nothing of the message was sent (see flush()). Throws
   /// Error: a message
-  /// above max_message(), send on a listening end, a large fifo message with other senders, a
-  /// Loan of this end still held (EBUSY).
+  /// above max_message(), send on a listening end, a large fifo message with other senders, the
+  /// end busy (EBUSY: another thread inside it, or a Loan of it held).
   IoResult send(std::span<const std::byte> message, Deadline deadline = Deadline::never());
   /// Receives one whole message into `buffer` (at least max_message() bytes, else an Error
   /// that consumes nothing): ok, end_of_stream, timed_out (or would_block for
-  /// Deadline::now()). Throws Error: receive on a sending end, a Message of this end still
-  /// held (EBUSY), the transport's own errors.
+  /// Deadline::now()). Throws Error: receive on a sending end, the end busy (EBUSY: another
+  /// thread inside it, or a Message of it held), the transport's own errors.
   IoResult receive(std::span<std::byte> buffer, Deadline deadline = Deadline::never());
   [[nodiscard]] bool try_send(std::span<const std::byte> message) { return send(message, Deadline::now()).ok(); }
   /// Byte streams (fifo, unix, tcp) cannot take back half a frame: when a send's deadline
@@ -180,9 +180,9 @@ class Channel {
   /// is the message in the sender's ring (nothing is copied; its room is given back when the
   /// Message goes); elsewhere the end reads it into a buffer of its own. status(): ok,
   /// end_of_stream, timed_out (or would_block for Deadline::now()), as receive(buffer).
-  /// One Message of an end is held at a time: drop it before the next receive. Throws Error:
-  /// receive on a sending end, a Message of this end still held (EBUSY), the transport's own
-  /// errors.
+  /// A Message holds its end until it is released: meanwhile every other call on the end
+  /// (another receive, readiness_fd...) throws Error (EBUSY) and moves nothing. Throws Error:
+  /// receive on a sending end, the end busy (EBUSY), the transport's own errors.
   ///
   ///   for (ipckit::Message m = rx.receive(); m.ok(); m = rx.receive()) use(m.bytes());
   [[nodiscard]] Message receive(Deadline deadline = Deadline::never());
@@ -191,9 +191,10 @@ class Channel {
   /// abandons it (nothing is sent; no reader ever sees part of it). On shm:// the room is in
   /// the ring (nothing is copied; a loan waits, up to the deadline, for room as send does);
   /// elsewhere it is a buffer of the end's, sent as send() sends. status(): ok, peer_closed,
-  /// timed_out (or would_block for Deadline::now()); the deadline also bounds the send. One
-  /// Loan of an end is held at a time. Throws Error: size above max_message(), loan on a
-  /// listening end, a Loan of this end still held (EBUSY), the transport's own errors.
+  /// timed_out (or would_block for Deadline::now()); the deadline also bounds the send. A
+  /// Loan holds its end until it is sent or abandoned: meanwhile every other call on the end
+  /// throws Error (EBUSY). Throws Error: size above max_message(), loan on a listening end, the
+  /// end busy (EBUSY), the transport's own errors.
   ///
   ///   ipckit::Loan l = tx.loan(64);
   ///   if (l.ok()) { fill(l.bytes()); l.send(); }

@@ -90,10 +90,6 @@ IoResult Channel::send(std::span<const std::byte> message, Deadline deadline) {
                   std::to_string(transport_->max_message()) + " (max_message())");
   }
   const detail::OneThreadAtATime one(*transport_, "Channel::send");
-  if (transport_->loan_held) {
-    sys::fail("Channel::send", transport_->url(), EBUSY,
-              "a Loan of this end is held; send or drop it before sending otherwise");
-  }
   return transport_->send(message, deadline);
 }
 
@@ -109,10 +105,6 @@ IoResult Channel::receive(std::span<std::byte> buffer, Deadline deadline) {
                   std::to_string(transport_->max_message()) + " bytes, the largest message that may come");
   }
   const detail::OneThreadAtATime one(*transport_, "Channel::receive");
-  if (transport_->message_held) {
-    sys::fail("Channel::receive", transport_->url(), EBUSY,
-              "a Message of this end is still held; drop it (or release() it) before the next receive");
-  }
   return transport_->receive(buffer, deadline);
 }
 

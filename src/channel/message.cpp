@@ -1,39 +1,31 @@
 // Messages without copies: Channel::receive(deadline) gives a Message, Channel::loan a Loan
 // (channel.hpp). The transport leaves the message where it is (shm://: in the sender's ring)
-// or uses a buffer of the end's (the defaults here); the front keeps the rules every transport
-// shares: one Message and one Loan of an end at a time, no copying call while one is held.
+// or uses a buffer of the end's (the defaults here). A Loan or a Message keeps its end taken
+// (the one-thread check) from the call that made it until it is sent or released: one at a
+// time, no other call meanwhile, and one atomic exchange per message, as for send.
 
 #include <cerrno>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "../sys.hpp"
 #include "ipckit/channel.hpp"
-#include "ipckit/spin.hpp"
 #include "transport.hpp"
 
 namespace ipckit {
 namespace {
 
-// Holds the end for a Message's or a Loan's last step, which cannot fail: the thread that uses
-// the end is not inside a call while it drops what it holds, so the wait is at most another
-// thread's short call (receive and loan refuse at once while something is held).
-class Holding {
+// Gives the end back once a Loan or a Message is done with it, however that ends.
+class GiveBack {
  public:
-  explicit Holding(Channel::Transport& transport) noexcept : transport_(transport) {
-    for (unsigned spins = 0; !transport_.try_take(); ++spins) {
-      if (spins < 64) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
-    }
+  explicit GiveBack(Channel::Transport& transport) noexcept : transport_(transport) {}
+  GiveBack(const GiveBack&) = delete;
+  GiveBack& operator=(const GiveBack&) = delete;
+  ~GiveBack() {
+    transport_.lend(false);
+    transport_.release();
   }
-  Holding(const Holding&) = delete;
-  Holding& operator=(const Holding&) = delete;
-  ~Holding() { transport_.release(); }
 
  private:
   Channel::Transport& transport_;
@@ -47,15 +39,11 @@ Message Channel::receive(Deadline deadline) {
     sys::fail("Channel::receive", transport_->url(), EBADF,
               "this end was made by connect() and sends; receive on the end made by listen()");
   }
-  const detail::OneThreadAtATime one(*transport_, "Channel::receive");
-  if (transport_->message_held) {
-    sys::fail("Channel::receive", transport_->url(), EBUSY,
-              "a Message of this end is still held; drop it (or release() it) before the next receive");
-  }
+  detail::OneThreadAtATime one(*transport_, "Channel::receive");
   std::span<const std::byte> view;
   const IoResult r = transport_->receive_in_place(deadline, view);
   if (!r.ok()) return Message{nullptr, r.status, {}};
-  transport_->message_held = true;
+  one.keep();  // the Message holds the end until it is released
   return Message{transport_.get(), IoStatus::ok, view};
 }
 
@@ -70,15 +58,11 @@ Loan Channel::loan(std::size_t size, Deadline deadline) {
               "a loan of " + std::to_string(size) + " bytes; this channel carries at most " +
                   std::to_string(transport_->max_message()) + " (max_message())");
   }
-  const detail::OneThreadAtATime one(*transport_, "Channel::loan");
-  if (transport_->loan_held) {
-    sys::fail("Channel::loan", transport_->url(), EBUSY,
-              "a Loan of this end is still held; send or drop it before the next loan");
-  }
+  detail::OneThreadAtATime one(*transport_, "Channel::loan");
   std::span<std::byte> room;
   const IoResult r = transport_->loan(size, deadline, room);
   if (!r.ok()) return Loan{nullptr, r.status, {}, deadline};
-  transport_->loan_held = true;
+  one.keep();  // the Loan holds the end until it is sent or abandoned
   return Loan{transport_.get(), IoStatus::ok, room, deadline};
 }
 
@@ -103,9 +87,8 @@ void Message::release() noexcept {
   bytes_ = {};
   Channel::Transport* owner = std::exchange(owner_, nullptr);
   if (owner == nullptr) return;
-  const Holding holding(*owner);
+  const GiveBack give_back(*owner);
   owner->release_message();
-  owner->message_held = false;
 }
 
 // --- Loan ------------------------------------------------------------------------------------
@@ -139,8 +122,7 @@ IoResult Loan::send(std::size_t size) {
   }
   Channel::Transport* owner = std::exchange(owner_, nullptr);
   const std::span<std::byte> room = std::exchange(bytes_, {});
-  const Holding holding(*owner);
-  owner->loan_held = false;
+  const GiveBack give_back(*owner);
   return owner->commit_loan(room, size, deadline_);
 }
 
@@ -148,9 +130,8 @@ void Loan::abandon() noexcept {
   bytes_ = {};
   Channel::Transport* owner = std::exchange(owner_, nullptr);
   if (owner == nullptr) return;
-  const Holding holding(*owner);
+  const GiveBack give_back(*owner);
   owner->abandon_loan();
-  owner->loan_held = false;
 }
 
 // --- The transports' defaults: a buffer of the end's ------------------------------------------

@@ -54,10 +54,6 @@ class Channel::Transport {
   /// Forgets the room loan() gave, unsent. Default: nothing to forget.
   virtual void abandon_loan() noexcept {}
 
-  /// A Message or a Loan of this end is held (Channel checks: one at a time, and no copying
-  /// call meanwhile). Changed only by a thread that holds the end.
-  bool message_held = false;
-  bool loan_held = false;
 
   /// Channel's one-thread-at-a-time check: true when the end was free and is now taken.
   [[nodiscard]] bool try_take() noexcept {
@@ -66,6 +62,10 @@ class Channel::Transport {
     return !in_use_.exchange(true, std::memory_order_acquire);
   }
   void release() noexcept { in_use_.store(false, std::memory_order_release); }
+  /// A Loan or a Message holds the end (it stays taken until that is sent or released); read
+  /// only to say so when another call is refused. relaxed: a hint for an error message.
+  [[nodiscard]] bool lent() const noexcept { return lent_.load(std::memory_order_relaxed); }
+  void lend(bool held) noexcept { lent_.store(held, std::memory_order_relaxed); }
 
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
   [[nodiscard]] std::size_t max_message() const noexcept { return max_message_; }
@@ -78,6 +78,7 @@ class Channel::Transport {
 
  private:
   std::atomic<bool> in_use_{false};
+  std::atomic<bool> lent_{false};
   // The defaults' buffers (receive_in_place, loan): made on first use.
   std::unique_ptr<std::byte[]> inbox_;
   std::unique_ptr<std::byte[]> outbox_;
@@ -88,23 +89,37 @@ namespace detail {
 
 // An end is one thread's at a time (channel.hpp). A second thread that calls in while the
 // first is inside gets an Error at once: two threads on one end would otherwise interleave
-// its state and lose or corrupt messages without a word.
+// its state and lose or corrupt messages without a word. A Loan or a Message keeps its end
+// taken while it lives (keep()): every other call on the end is refused the same way until it
+// is sent, released or dropped.
 class OneThreadAtATime {
  public:
   OneThreadAtATime(Channel::Transport& transport, std::string_view call) : transport_(transport) {
     if (transport_.try_take()) return;
+    if (transport_.lent()) {
+      sys::fail(call, transport_.url(), EBUSY,
+                "a Loan or a Message of this end is still held: send, release or drop it first (one at a "
+                "time, and no other call on the end meanwhile)");
+    }
     sys::fail(call, transport_.url(), EBUSY,
               "another thread is using this end right now; an end is one thread's at a time: give each "
               "thread an end of its own (connect() again), or hand the end over with a mutex");
   }
   OneThreadAtATime(const OneThreadAtATime&) = delete;
   OneThreadAtATime& operator=(const OneThreadAtATime&) = delete;
-  ~OneThreadAtATime() { transport_.release(); }
+  ~OneThreadAtATime() {
+    if (!kept_) transport_.release();
+  }
+  /// The end stays taken after this goes: a Loan or a Message now holds it (Transport::lend).
+  void keep() noexcept {
+    transport_.lend(true);
+    kept_ = true;
+  }
 
  private:
   Channel::Transport& transport_;
+  bool kept_ = false;
 };
-
 
 using TransportPtr = std::unique_ptr<Channel::Transport>;
 
