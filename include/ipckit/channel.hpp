@@ -184,7 +184,11 @@ class Channel {
   /// (another receive, readiness_fd...) throws Error (EBUSY) and moves nothing. Throws Error:
   /// receive on a sending end, the end busy (EBUSY), the transport's own errors.
   ///
-  ///   for (ipckit::Message m = rx.receive(); m.ok(); m = rx.receive()) use(m.bytes());
+  ///   for (;;) {
+  ///     const ipckit::Message m = rx.receive();
+  ///     if (!m.ok()) break;                    // end_of_stream (or timed_out with a deadline)
+  ///     use(m.bytes());
+  ///   }                                        // m goes here, and its room with it
   [[nodiscard]] Message receive(Deadline deadline = Deadline::never());
   /// Room for a message of `size` bytes to write in place: a Loan whose bytes() the caller
   /// fills, then send()s (its whole size, or a shorter prefix); dropping an unsent Loan
