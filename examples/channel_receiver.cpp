@@ -9,7 +9,6 @@
 
 #include <iostream>
 #include <string_view>
-#include <vector>
 
 #include "ipckit/channel.hpp"
 #include "ipckit/error.hpp"
@@ -25,14 +24,14 @@ int main(int argc, char** argv) {
     // One write, so whoever watches stderr never sees half the line.
     std::cerr << ("channel_receiver: listening on " + channel.url() + "\n") << std::flush;
 
-    // One buffer of the largest message the channel carries, allocated once.
-    std::vector<std::byte> buffer(channel.max_message());
     long count = 0;
     for (;;) {
-      // Waits while no sender has joined yet, and while the senders send nothing.
-      const ipckit::IoResult got = channel.receive(buffer);
-      if (got.status == ipckit::IoStatus::end_of_stream) break;
-      const std::string_view text(reinterpret_cast<const char*>(buffer.data()), got.bytes);
+      // Waits while no sender has joined yet, and while the senders send nothing. No buffer of
+      // ours: the Message is a view of the message where the channel holds it (on shm://, in
+      // the sender's ring), valid until `got` goes at the end of this turn.
+      const ipckit::Message got = channel.receive();
+      if (got.status() == ipckit::IoStatus::end_of_stream) break;
+      const std::string_view text(reinterpret_cast<const char*>(got.bytes().data()), got.size());
       std::cout << text << '\n' << std::flush;
       ++count;
     }
