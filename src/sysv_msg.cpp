@@ -294,11 +294,16 @@ MsgReceived MessageQueue::receive(std::span<std::byte> buffer, long type, Deadli
   // A big buffer is not copied through a buffer made for the call unless the message needs it:
   // first at most kKeptTextBytes; on E2BIG (the message stays in the queue) the whole buffer.
   const std::size_t first = std::min(buffer.size(), kKeptTextBytes);
-  auto r = take(first);
-  if (!r && err == E2BIG && buffer.size() > first) r = take(buffer.size());
-  for (detail::Backoff backoff = detail::kPollBackoff; !r && err == ENOMSG && !deadline.is_now() && backoff.sleep(deadline);) {
-    r = take(first);
-    if (!r && err == E2BIG && buffer.size() > first) r = take(buffer.size());
+  const auto take_one = [&] {
+    auto got = take(first);
+    if (!got && err == E2BIG && buffer.size() > first) got = take(buffer.size());
+    return got;
+  };
+  auto r = take_one();
+  // A finite deadline polls (IPC_NOWAIT above): System V has no timed wait.
+  for (detail::Backoff backoff = detail::kPollBackoff;
+       !r && err == ENOMSG && !deadline.is_now() && backoff.sleep(deadline);) {
+    r = take_one();
   }
   if (r) return *r;
   if (err == ENOMSG) return {.status = deadline.is_now() ? IoStatus::would_block : IoStatus::timed_out};

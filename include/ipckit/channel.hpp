@@ -124,8 +124,9 @@ struct ChannelUrlForm {
 /// and merges every sender; a sending end (connect) joins it.
 ///
 /// Threads: an end is one thread's at a time. Any thread may use it, and it may pass from
-/// thread to thread, but while one thread is inside send, receive, flush or readiness_fd,
-/// another thread's call throws Error (EBUSY) at once and changes nothing: two threads inside
+/// thread to thread, but while one thread is inside send, receive, loan, flush or readiness_fd
+/// (or a Loan or Message of the end is held), another call throws Error (EBUSY) at once and
+/// changes nothing: two threads inside
 /// one end would interleave its state and lose or corrupt messages. For several sending
 /// threads, give each its own end (connect() again: one listener merges them all), or share
 /// one end behind a mutex. The check costs one atomic exchange per call.
@@ -262,7 +263,9 @@ class Channel {
 };
 
 /// A message received in place (Channel::receive(deadline)). Move-only; it must not outlive
-/// its Channel. Releasing it (or dropping it) gives its room back to the sender.
+/// its Channel. Releasing it (or dropping it) gives its room back to the sender and its end
+/// back to the caller: `m = rx.receive()` while `m` still holds a message throws EBUSY (the
+/// receive runs first), so drop or release() it before the next receive.
 class Message {
  public:
   Message() noexcept = default;
@@ -307,10 +310,11 @@ class Loan {
   [[nodiscard]] bool ok() const noexcept { return status_ == IoStatus::ok; }
   /// The room to fill: the size asked (empty unless ok, and once sent or abandoned).
   [[nodiscard]] std::span<std::byte> bytes() const noexcept { return bytes_; }
-  /// Sends the first `size` bytes of the room (at most its size) as one message: ok,
-  /// peer_closed, timed_out or would_block as Channel::send (after which nothing was sent and
-  /// the loan is over either way). Throws Error: a loan that is not ok or was already sent or
-  /// abandoned (EINVAL), `size` above the room (EMSGSIZE).
+  /// Sends the first `size` bytes of the room (at most its size) as one message; the loan is
+  /// over either way. On shm:// the room is already in the ring: always ok (a listener gone
+  /// since shows at the next call). Elsewhere as Channel::send: ok, peer_closed, timed_out or
+  /// would_block (nothing sent), and the transport's errors. Throws Error: a loan that is not
+  /// ok or was already sent or abandoned (EINVAL), `size` above the room (EMSGSIZE).
   IoResult send(std::size_t size);
   /// Sends the whole room.
   IoResult send() { return send(bytes_.size()); }

@@ -206,6 +206,8 @@ class ShmListener final : public Channel::Transport {
 
   void release_message() noexcept override {
     held_ = {};
+    // A forked copy's Message going (its stack unwinding) must not move the parent's ring.
+    if (::getpid() != owner_) return;
     // The slot cannot have been detached meanwhile: nothing scans while a Message is held.
     if (Local& l = local_[held_slot_]; l.attached) give_back(l);
   }
